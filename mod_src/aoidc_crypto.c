@@ -1,0 +1,164 @@
+/* Key derivation and AEAD on OpenSSL 3. */
+#include "aoidc_crypto.h"
+#include "aoidc_util.h"
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <string.h>
+
+#define AEAD_VERSION 1
+
+static apr_status_t hkdf(const unsigned char *secret, apr_size_t len, const char *label, unsigned char *out)
+{
+    apr_status_t rv = APR_EGENERAL;
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    if (ctx) {
+        static const char salt[] = "mod_auth_oidc v1";
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, len),
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, sizeof(salt) - 1),
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)label, strlen(label)),
+            OSSL_PARAM_construct_end(),
+        };
+        if (EVP_KDF_derive(ctx, out, AOIDC_KEY_LEN, params) == 1) {
+            rv = APR_SUCCESS;
+        }
+    }
+    EVP_KDF_CTX_free(ctx);
+    EVP_KDF_free(kdf);
+    return rv;
+}
+
+apr_status_t aoidc_keys_derive(const unsigned char *secret, apr_size_t len, aoidc_keys_t *out)
+{
+    apr_status_t rv;
+    if (len < AOIDC_KEYFILE_MIN) {
+        return APR_EINVAL;
+    }
+    if ((rv = hkdf(secret, len, "state-cookie", out->state)) != APR_SUCCESS ||
+        (rv = hkdf(secret, len, "session-record", out->session)) != APR_SUCCESS ||
+        (rv = hkdf(secret, len, "session-index", out->index)) != APR_SUCCESS) {
+        return rv;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t aoidc_read_secret_file(apr_pool_t *p, const char *path, apr_size_t max, const char **secret,
+                                    const char **err)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_status_t rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, 0, p);
+    if (rv != APR_SUCCESS) {
+        *err = apr_psprintf(p, "cannot open %s", path);
+        return rv;
+    }
+    rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f);
+    if (rv != APR_SUCCESS || fi.size < 0 || (apr_size_t)fi.size > max) {
+        apr_file_close(f);
+        *err = apr_psprintf(p, "%s is larger than %" APR_SIZE_T_FMT " bytes", path, max);
+        return rv != APR_SUCCESS ? rv : APR_ENOSPC;
+    }
+    char *buf = apr_palloc(p, (apr_size_t)fi.size + 1);
+    apr_size_t n = (apr_size_t)fi.size;
+    rv = n ? apr_file_read_full(f, buf, n, &n) : APR_SUCCESS;
+    apr_file_close(f);
+    if (rv != APR_SUCCESS) {
+        *err = apr_psprintf(p, "cannot read %s", path);
+        return rv;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t')) {
+        n--;
+    }
+    buf[n] = '\0';
+    if (n == 0 || memchr(buf, '\0', n) != NULL) {
+        *err = apr_psprintf(p, "%s is empty or holds a NUL byte", path);
+        return APR_EINVAL;
+    }
+    *secret = buf;
+    return APR_SUCCESS;
+}
+
+apr_status_t aoidc_keys_load_file(apr_pool_t *p, const char *path, aoidc_keys_t *out, const char **err)
+{
+    const char *secret = NULL;
+    apr_status_t rv = aoidc_read_secret_file(p, path, AOIDC_KEYFILE_MAX, &secret, err);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_size_t len = strlen(secret);
+    if (len < AOIDC_KEYFILE_MIN) {
+        *err = apr_psprintf(p, "%s holds %" APR_SIZE_T_FMT " bytes; at least %d are needed "
+                            "(e.g. openssl rand -hex 32 > %s)", path, len, AOIDC_KEYFILE_MIN, path);
+        return APR_EINVAL;
+    }
+    rv = aoidc_keys_derive((const unsigned char *)secret, len, out);
+    if (rv != APR_SUCCESS) {
+        *err = "key derivation failed";
+    }
+    return rv;
+}
+
+apr_status_t aoidc_aead_seal(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LEN], const void *aad,
+                             apr_size_t aadlen, const void *pt, apr_size_t ptlen, unsigned char **out,
+                             apr_size_t *outlen)
+{
+    unsigned char *buf = apr_palloc(p, ptlen + AOIDC_AEAD_OVERHEAD);
+    apr_status_t rv = APR_EGENERAL;
+    int n = 0;
+    buf[0] = AEAD_VERSION;
+    if (aoidc_random(buf + 1, 12) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, buf + 1) == 1 &&
+        (aadlen == 0 || EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aadlen) == 1) &&
+        EVP_EncryptUpdate(ctx, buf + 13, &n, pt, (int)ptlen) == 1 &&
+        EVP_EncryptFinal_ex(ctx, buf + 13 + n, &n) == 1 &&
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, buf + 13 + ptlen) == 1) {
+        *out = buf;
+        *outlen = ptlen + AOIDC_AEAD_OVERHEAD;
+        rv = APR_SUCCESS;
+    }
+    EVP_CIPHER_CTX_free(ctx);
+    return rv;
+}
+
+apr_status_t aoidc_aead_open(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LEN], const void *aad,
+                             apr_size_t aadlen, const unsigned char *in, apr_size_t inlen, unsigned char **pt,
+                             apr_size_t *ptlen)
+{
+    if (inlen < AOIDC_AEAD_OVERHEAD || in[0] != AEAD_VERSION || inlen > (apr_size_t)INT32_MAX) {
+        return APR_EINVAL;
+    }
+    apr_size_t ctlen = inlen - AOIDC_AEAD_OVERHEAD;
+    unsigned char *buf = apr_palloc(p, ctlen + 1);
+    apr_status_t rv = APR_EGENERAL;
+    int n = 0;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, in + 1) == 1 &&
+        (aadlen == 0 || EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aadlen) == 1) &&
+        EVP_DecryptUpdate(ctx, buf, &n, in + 13, (int)ctlen) == 1 &&
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, (void *)(in + 13 + ctlen)) == 1 &&
+        EVP_DecryptFinal_ex(ctx, buf + n, &n) == 1) {
+        buf[ctlen] = '\0';
+        *pt = buf;
+        *ptlen = ctlen;
+        rv = APR_SUCCESS;
+    }
+    EVP_CIPHER_CTX_free(ctx);
+    return rv;
+}
+
+void aoidc_hmac_sha256(const unsigned char key[AOIDC_KEY_LEN], const void *data, apr_size_t len,
+                       unsigned char out[32])
+{
+    unsigned int n = 32;
+    HMAC(EVP_sha256(), key, AOIDC_KEY_LEN, data, len, out, &n);
+}

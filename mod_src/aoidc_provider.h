@@ -1,0 +1,99 @@
+/* An OpenID Provider: its configuration, its discovery document and keys
+ * (fetched lazily, held parsed per process), and the calls a login makes. */
+#ifndef AOIDC_PROVIDER_H
+#define AOIDC_PROVIDER_H
+
+#include "aoidc_http.h"
+#include "aoidc_jose.h"
+
+#include <apr_pools.h>
+#include <apr_errno.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_rwlock.h>
+
+#define AOIDC_DISCOVERY_MAX_LEN (64 * 1024)
+
+typedef enum { AOIDC_AUTH_CLIENT_SECRET_BASIC = 0, AOIDC_AUTH_CLIENT_SECRET_POST } aoidc_client_auth_t;
+
+typedef struct {
+    const char *issuer;
+    const char *authorization_endpoint;
+    const char *token_endpoint;
+    const char *userinfo_endpoint;     /* may be NULL */
+    const char *end_session_endpoint;  /* may be NULL */
+    const char *jwks_uri;
+    const char *introspection_endpoint; /* may be NULL */
+} aoidc_provider_meta_t;
+
+typedef struct {
+    const char *id_token;
+    const char *access_token;
+    const char *refresh_token; /* may be NULL */
+    apr_int64_t expires_in;    /* 0 when not given */
+} aoidc_tokens_t;
+
+typedef struct aoidc_provider aoidc_provider_t;
+struct aoidc_provider {
+    /* configuration: set while the config is read, read-only afterwards */
+    const char *name;
+    const char *issuer;
+    const char *client_id;
+    const char *client_secret;
+    const char *secret_file;
+    const char *scope;
+    aoidc_client_auth_t auth_method;
+    const char **extra_audiences;  /* NULL-terminated or NULL */
+    const char **id_token_algs;    /* NULL-terminated */
+    int userinfo;                  /* call userinfo at login */
+    int jwks_refresh_interval;     /* seconds between refetches on unknown kid */
+    int metadata_ttl;              /* seconds discovery is kept */
+    const char *defined_in;        /* file:line, for messages */
+
+    /* runtime: per process, under the locks */
+    apr_pool_t *rt_pool;
+    apr_thread_rwlock_t *lock;     /* guards meta/jwks pointers */
+    apr_thread_mutex_t *fetch_mutex; /* one fetch at a time */
+    apr_pool_t *meta_pool, *jwks_pool;
+    aoidc_provider_meta_t *meta;
+    aoidc_jwks_t *jwks;
+    apr_time_t meta_fetched, jwks_fetched;
+};
+
+/* Parse a discovery document. The issuer member must equal expected_issuer
+ * exactly; authorization, token and jwks endpoints are required; when the
+ * issuer is https every endpoint must be https. */
+apr_status_t aoidc_provider_parse_discovery(apr_pool_t *p, const char *json, apr_size_t len,
+                                            const char *expected_issuer, aoidc_provider_meta_t **out,
+                                            const char **err);
+
+/* Create the runtime locks and pools (once per process, from child_init or
+ * post_config; pool lives as long as the process). */
+apr_status_t aoidc_provider_runtime_init(aoidc_provider_t *pr, apr_pool_t *p);
+
+/* A copy (from p) of the discovery metadata, fetching it when absent or
+ * older than metadata_ttl. */
+apr_status_t aoidc_provider_get_meta(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
+                                     aoidc_provider_meta_t *out, const char **err);
+
+/* Verify a JWT's signature with the provider's keys, fetching them when
+ * absent and once more on an unknown kid if jwks_refresh_interval has passed
+ * since the last fetch (key rotation without restart). */
+aoidc_jose_result_t aoidc_provider_verify(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
+                                          const aoidc_jwt_t *jwt, const char **err);
+
+/* Exchange an authorization code (with PKCE verifier) at the token endpoint. */
+apr_status_t aoidc_provider_exchange_code(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
+                                          const aoidc_provider_meta_t *meta, const char *code,
+                                          const char *verifier, const char *redirect_uri, aoidc_tokens_t *out,
+                                          const char **err);
+
+/* Parse a token endpoint response body (exposed for unit tests). */
+apr_status_t aoidc_provider_parse_token_response(apr_pool_t *p, const char *body, apr_size_t len,
+                                                 aoidc_tokens_t *out, const char **err);
+
+/* Call userinfo with the access token; *claims is a new reference the
+ * caller must json_decref. */
+apr_status_t aoidc_provider_userinfo(apr_pool_t *p, const aoidc_http_opts_t *o, const aoidc_provider_meta_t *meta,
+                                     const char *access_token, json_t **claims, const char **err);
+
+#endif

@@ -1,0 +1,115 @@
+/* Login state cookies. */
+#include "aoidc_state.h"
+#include "aoidc_util.h"
+
+#include <apr_strings.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+apr_status_t aoidc_state_new(apr_pool_t *p, const char *provider, const char *return_to, apr_int64_t now,
+                             aoidc_login_state_t **out)
+{
+    aoidc_login_state_t *st = apr_pcalloc(p, sizeof(*st));
+    st->state = aoidc_random_token(p, 32);
+    st->nonce = aoidc_random_token(p, 32);
+    st->verifier = aoidc_random_token(p, 48);
+    if (!st->state || !st->nonce || !st->verifier) {
+        return APR_EGENERAL;
+    }
+    st->provider = provider;
+    st->return_to = return_to;
+    st->created = now;
+    *out = st;
+    return APR_SUCCESS;
+}
+
+int aoidc_state_param_ok(const char *state)
+{
+    apr_size_t n = 0;
+    for (const char *c = state; *c; c++, n++) {
+        if (n >= AOIDC_STATE_LEN ||
+            !((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+              *c == '_')) {
+            return 0;
+        }
+    }
+    return n == AOIDC_STATE_LEN;
+}
+
+const char *aoidc_state_cookie_name(apr_pool_t *p, const char *state)
+{
+    return apr_pstrcat(p, AOIDC_STATE_COOKIE_PREFIX, apr_pstrndup(p, state, AOIDC_STATE_NAME_CHARS), NULL);
+}
+
+apr_status_t aoidc_state_encode(apr_pool_t *p, const aoidc_keys_t *keys, const aoidc_login_state_t *st,
+                                const char **value)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "s", st->state, "n", st->nonce, "v", st->verifier,
+                          "r", st->return_to, "p", st->provider, "t", (json_int_t)st->created);
+    if (!o) {
+        return APR_EGENERAL;
+    }
+    char *js = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!js) {
+        return APR_ENOMEM;
+    }
+    const char *name = aoidc_state_cookie_name(p, st->state);
+    unsigned char *ct;
+    apr_size_t ctlen;
+    apr_status_t rv = aoidc_aead_seal(p, keys->state, name, strlen(name), js, strlen(js), &ct, &ctlen);
+    free(js);
+    if (rv == APR_SUCCESS) {
+        *value = aoidc_b64url_encode(p, ct, ctlen);
+    }
+    return rv;
+}
+
+static const char *member(apr_pool_t *p, json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? apr_pstrdup(p, json_string_value(v)) : NULL;
+}
+
+apr_status_t aoidc_state_decode(apr_pool_t *p, const aoidc_keys_t *keys, const char *cookie_name,
+                                const char *value, aoidc_login_state_t **out)
+{
+    unsigned char *ct, *pt;
+    apr_size_t ctlen, ptlen;
+    apr_status_t rv = aoidc_b64url_decode(p, value, strlen(value), AOIDC_STATE_COOKIE_MAX, &ct, &ctlen);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = aoidc_aead_open(p, keys->state, cookie_name, strlen(cookie_name), ct, ctlen, &pt, &ptlen);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    json_error_t jerr;
+    json_t *o = json_loadb((const char *)pt, ptlen, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return APR_EINVAL;
+    }
+    aoidc_login_state_t *st = apr_pcalloc(p, sizeof(*st));
+    st->state = member(p, o, "s");
+    st->nonce = member(p, o, "n");
+    st->verifier = member(p, o, "v");
+    st->return_to = member(p, o, "r");
+    st->provider = member(p, o, "p");
+    json_t *t = json_object_get(o, "t");
+    st->created = json_is_integer(t) ? (apr_int64_t)json_integer_value(t) : 0;
+    json_decref(o);
+    if (!st->state || !st->nonce || !st->verifier || !st->return_to || !st->provider || !st->created) {
+        return APR_EINVAL;
+    }
+    *out = st;
+    return APR_SUCCESS;
+}
+
+const char *aoidc_pkce_challenge(apr_pool_t *p, const char *verifier)
+{
+    unsigned char h[32];
+    aoidc_sha256(verifier, strlen(verifier), h);
+    return aoidc_b64url_encode(p, h, sizeof(h));
+}

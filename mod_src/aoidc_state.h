@@ -1,0 +1,55 @@
+/* Login state: what a login attempt must remember until the callback.
+ *
+ * Each attempt gets its own cookie, named after the first characters of its
+ * `state`, so several tabs can log in at once. The value is the attempt
+ * encrypted with the state key and the cookie name as AAD. */
+#ifndef AOIDC_STATE_H
+#define AOIDC_STATE_H
+
+#include "aoidc_crypto.h"
+
+#include <apr_pools.h>
+#include <apr_errno.h>
+
+#define AOIDC_STATE_COOKIE_PREFIX "aoidc_state_"
+#define AOIDC_STATE_NAME_CHARS 16     /* characters of state in the cookie name */
+#define AOIDC_STATE_MAX_PENDING 5     /* older pending attempts are dropped */
+#define AOIDC_STATE_TTL 600           /* seconds a login attempt may take */
+#define AOIDC_STATE_COOKIE_MAX 4096   /* longest cookie value accepted */
+#define AOIDC_STATE_LEN 43            /* base64url of 32 random bytes */
+
+typedef struct {
+    const char *state;
+    const char *nonce;
+    const char *verifier;  /* PKCE code_verifier */
+    const char *return_to; /* a local path, checked before it is stored */
+    const char *provider;
+    apr_int64_t created;   /* seconds since the epoch */
+} aoidc_login_state_t;
+
+/* A fresh attempt with random state, nonce and verifier. APR_EGENERAL if the
+ * random generator fails. */
+apr_status_t aoidc_state_new(apr_pool_t *p, const char *provider, const char *return_to, apr_int64_t now,
+                             aoidc_login_state_t **out);
+
+/* Does a `state` query parameter have the shape we issue? */
+int aoidc_state_param_ok(const char *state);
+
+/* Cookie name for a state value (prefix + its first characters). */
+const char *aoidc_state_cookie_name(apr_pool_t *p, const char *state);
+
+/* Encrypt the attempt into a cookie value (base64url). */
+apr_status_t aoidc_state_encode(apr_pool_t *p, const aoidc_keys_t *keys, const aoidc_login_state_t *st,
+                                const char **value);
+
+/* Decrypt a cookie value. APR_ENOSPC when longer than
+ * AOIDC_STATE_COOKIE_MAX, APR_EINVAL when not base64url or malformed,
+ * APR_EGENERAL when authentication fails (tampered or another cookie). The
+ * age is not checked here. */
+apr_status_t aoidc_state_decode(apr_pool_t *p, const aoidc_keys_t *keys, const char *cookie_name,
+                                const char *value, aoidc_login_state_t **out);
+
+/* PKCE S256: base64url(SHA-256(verifier)). */
+const char *aoidc_pkce_challenge(apr_pool_t *p, const char *verifier);
+
+#endif

@@ -1,0 +1,56 @@
+/* The session store: a small vtable, like httpd's socache providers.
+ * Keys are produced by the core (hashed, never client input) and are at most
+ * AOIDC_STORE_KEY_MAX bytes; values at most AOIDC_STORE_VALUE_MAX. */
+#ifndef AOIDC_STORE_H
+#define AOIDC_STORE_H
+
+#include <apr_pools.h>
+#include <apr_errno.h>
+#include <stdint.h>
+
+#define AOIDC_STORE_KEY_MAX 200
+#define AOIDC_STORE_VALUE_MAX (64 * 1024)
+
+typedef enum {
+    AOIDC_STORE_OK = 0,
+    AOIDC_STORE_MISSING, /* get/delete/cas: no such key */
+    AOIDC_STORE_EXISTS,  /* add: key present; cas: value changed since read */
+    AOIDC_STORE_DOWN,    /* no server reachable, timeout */
+    AOIDC_STORE_ERROR    /* anything else (too large, protocol error) */
+} aoidc_store_rc_t;
+
+const char *aoidc_store_rc_str(aoidc_store_rc_t rc);
+
+/* Per-store counters (approximate, for the benchmark and metrics). */
+typedef struct {
+    volatile apr_uint32_t gets, sets, cas, adds, deletes;
+} aoidc_store_stats_t;
+
+typedef struct aoidc_store aoidc_store_t;
+struct aoidc_store {
+    const char *name;
+    /* get: *val allocated from p (NUL-terminated, *len excludes it); *cas set
+     * when non-NULL (0 if the backend has none). */
+    aoidc_store_rc_t (*get)(aoidc_store_t *s, apr_pool_t *p, const char *key, char **val, apr_size_t *len,
+                            uint64_t *cas);
+    /* ttl in seconds, > 0 */
+    aoidc_store_rc_t (*set)(aoidc_store_t *s, const char *key, const void *val, apr_size_t len, long ttl);
+    aoidc_store_rc_t (*add)(aoidc_store_t *s, const char *key, const void *val, apr_size_t len, long ttl);
+    aoidc_store_rc_t (*cas)(aoidc_store_t *s, const char *key, const void *val, apr_size_t len, long ttl,
+                            uint64_t cas);
+    aoidc_store_rc_t (*del)(aoidc_store_t *s, const char *key);
+    aoidc_store_stats_t stats;
+    void *ctx;
+};
+
+/* Validate a list of "host[:port]" servers (space separated) without
+ * connecting. Returns NULL when fine, or a message from p. */
+const char *aoidc_store_memcached_check(apr_pool_t *p, const char *servers);
+
+/* Create a memcached store (libmemcached pool, binary protocol, CAS, short
+ * timeouts). Call per process (child_init), never before fork. The pool and
+ * its connections are released by a cleanup on p. */
+apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, int max_conns, int timeout_ms,
+                                          aoidc_store_t **out, const char **err);
+
+#endif

@@ -1,0 +1,217 @@
+/* Encoding, randomness and small checks shared by the core. */
+#include "aoidc_util.h"
+
+#include <apr_base64.h>
+#include <apr_strings.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+char *aoidc_b64url_encode(apr_pool_t *p, const unsigned char *in, apr_size_t len)
+{
+    char *out = apr_palloc(p, apr_base64_encode_len((int)len));
+    int n = apr_base64_encode_binary(out, in, (int)len);
+    /* apr counts the NUL in its return value */
+    n = (n > 0) ? n - 1 : 0;
+    while (n > 0 && out[n - 1] == '=') {
+        n--;
+    }
+    out[n] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (out[i] == '+') {
+            out[i] = '-';
+        }
+        else if (out[i] == '/') {
+            out[i] = '_';
+        }
+    }
+    return out;
+}
+
+apr_status_t aoidc_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen, apr_size_t max_in,
+                                 unsigned char **out, apr_size_t *outlen)
+{
+    if (inlen > max_in) {
+        return APR_ENOSPC;
+    }
+    /* strip trailing padding, then refuse anything outside the alphabet */
+    while (inlen > 0 && in[inlen - 1] == '=') {
+        inlen--;
+    }
+    if (inlen % 4 == 1) {
+        return APR_EINVAL;
+    }
+    apr_size_t padded = (inlen + 3) / 4 * 4;
+    char *std = apr_palloc(p, padded + 1);
+    for (apr_size_t i = 0; i < inlen; i++) {
+        char c = in[i];
+        if (c == '-') {
+            c = '+';
+        }
+        else if (c == '_') {
+            c = '/';
+        }
+        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+            return APR_EINVAL;
+        }
+        std[i] = c;
+    }
+    for (apr_size_t i = inlen; i < padded; i++) {
+        std[i] = '=';
+    }
+    std[padded] = '\0';
+    /* EVP_DecodeBlock does strict decoding but reports padded length */
+    unsigned char *buf = apr_palloc(p, padded / 4 * 3 + 1);
+    int n = padded ? EVP_DecodeBlock(buf, (const unsigned char *)std, (int)padded) : 0;
+    if (n < 0) {
+        return APR_EINVAL;
+    }
+    n -= (int)(padded - inlen);
+    buf[n] = '\0';
+    *out = buf;
+    *outlen = (apr_size_t)n;
+    return APR_SUCCESS;
+}
+
+apr_status_t aoidc_random(unsigned char *buf, apr_size_t len)
+{
+    return RAND_bytes(buf, (int)len) == 1 ? APR_SUCCESS : APR_EGENERAL;
+}
+
+char *aoidc_random_token(apr_pool_t *p, apr_size_t nbytes)
+{
+    unsigned char buf[64];
+    if (nbytes > sizeof(buf) || aoidc_random(buf, nbytes) != APR_SUCCESS) {
+        return NULL;
+    }
+    return aoidc_b64url_encode(p, buf, nbytes);
+}
+
+int aoidc_ct_equal(const void *a, apr_size_t alen, const void *b, apr_size_t blen)
+{
+    if (alen != blen) {
+        return 0;
+    }
+    return CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+void aoidc_sha256(const void *in, apr_size_t len, unsigned char out[32])
+{
+    unsigned int n = 32;
+    EVP_Digest(in, len, out, &n, EVP_sha256(), NULL);
+}
+
+char *aoidc_url_encode(apr_pool_t *p, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    apr_size_t len = strlen(s);
+    char *out = apr_palloc(p, len * 3 + 1), *o = out;
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+            *c == '.' || *c == '_' || *c == '~') {
+            *o++ = (char)*c;
+        }
+        else {
+            *o++ = '%';
+            *o++ = hex[*c >> 4];
+            *o++ = hex[*c & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+char *aoidc_url_decode(apr_pool_t *p, const char *s, apr_size_t len)
+{
+    char *out = apr_palloc(p, len + 1), *o = out;
+    for (apr_size_t i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            int hi, lo;
+            if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0) {
+                return NULL;
+            }
+            if (hi == 0 && lo == 0) {
+                return NULL;
+            }
+            *o++ = (char)(hi << 4 | lo);
+            i += 2;
+        }
+        else if (s[i] == '+') {
+            *o++ = ' ';
+        }
+        else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+int aoidc_is_local_path(const char *t)
+{
+    if (t == NULL || t[0] != '/') {
+        return 0;
+    }
+    /* "//host" and "/\host" are read as another host by browsers */
+    if (t[1] == '/' || t[1] == '\\') {
+        return 0;
+    }
+    for (const unsigned char *c = (const unsigned char *)t; *c; c++) {
+        if (*c < 0x21 || *c == 0x7f || *c == '\\') {
+            return 0;
+        }
+    }
+    /* encoded slash/backslash right after the leading slash */
+    if (t[1] == '%' && (t[2] == '2' || t[2] == '5') &&
+        (t[3] == 'f' || t[3] == 'F' || t[3] == 'c' || t[3] == 'C')) {
+        return 0;
+    }
+    return 1;
+}
+
+int aoidc_query_param(apr_pool_t *p, const char *query, const char *name, const char **value)
+{
+    apr_size_t nlen = strlen(name);
+    int found = 0;
+    *value = NULL;
+    if (query == NULL) {
+        return 0;
+    }
+    const char *s = query;
+    while (*s) {
+        const char *amp = strchr(s, '&');
+        apr_size_t plen = amp ? (apr_size_t)(amp - s) : strlen(s);
+        if (plen >= nlen && strncmp(s, name, nlen) == 0 && (plen == nlen || s[nlen] == '=')) {
+            if (found) {
+                return -1;
+            }
+            found = 1;
+            const char *v = (plen == nlen) ? "" : s + nlen + 1;
+            apr_size_t vlen = (plen == nlen) ? 0 : plen - nlen - 1;
+            *value = aoidc_url_decode(p, v, vlen);
+            if (*value == NULL) {
+                return -1;
+            }
+        }
+        if (!amp) {
+            break;
+        }
+        s = amp + 1;
+    }
+    return found;
+}

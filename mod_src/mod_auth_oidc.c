@@ -1,0 +1,85 @@
+/* mod_auth_oidc: OpenID Connect login and sessions for Apache httpd 2.4.
+ * This file only wires the hooks; the whole request order is on this page:
+ *   quick_handler  redirect URI (callback) and logout URI
+ *   header_parser  scrub client headers that look like ours
+ *   check_authn    AuthType oidc: session cookie -> store -> r->user
+ *   authz          Require oidc-claim (mod_auth_oidc_authz.c)           */
+#include "mod_auth_oidc.h"
+
+#include "ap_mpm.h"
+#include "http_main.h"
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    if (aoidc_http_global_init() != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AOIDC_LOGNO(001) "auth_oidc: libcurl initialisation failed");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_add_version_component(pconf, "mod_auth_oidc/" AOIDC_VERSION);
+    return OK;
+}
+
+/* Per process: provider runtime and one store per distinct server list. */
+static void child_init(apr_pool_t *p, server_rec *s)
+{
+    apr_hash_t *stores = apr_hash_make(p);
+    apr_hash_t *seen = apr_hash_make(p);
+    int threads = 0;
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS || threads < 1) {
+        threads = 1;
+    }
+    for (server_rec *sv = s; sv; sv = sv->next) {
+        aoidc_srv_cfg_t *sc = aoidc_srv_cfg(sv);
+        for (int i = 0; sc->providers && i < sc->providers->nelts; i++) {
+            aoidc_provider_t *pr = APR_ARRAY_IDX(sc->providers, i, aoidc_provider_t *);
+            if (!apr_hash_get(seen, &pr, sizeof(pr))) {
+                apr_hash_set(seen, apr_pmemdup(p, &pr, sizeof(pr)), sizeof(pr), pr);
+                aoidc_provider_runtime_init(pr, p);
+            }
+        }
+        if (sc->store_servers) {
+            aoidc_store_t *st = apr_hash_get(stores, sc->store_servers, APR_HASH_KEY_STRING);
+            if (!st) {
+                const char *err = NULL;
+                int timeout = sc->store_timeout_ms > 0 ? sc->store_timeout_ms : 500;
+                if (aoidc_store_memcached_create(p, sc->store_servers, threads, timeout, &st, &err) !=
+                    APR_SUCCESS) {
+                    ap_log_error(APLOG_MARK, APLOG_ERR, 0, sv, AOIDC_LOGNO(002)
+                                 "auth_oidc: cannot create the memcached store: %s", err);
+                    st = NULL;
+                }
+                else {
+                    apr_hash_set(stores, sc->store_servers, APR_HASH_KEY_STRING, st);
+                }
+            }
+            sc->store = st;
+        }
+    }
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    ap_hook_check_config(aoidc_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_quick_handler(aoidc_quick_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_header_parser(aoidc_scrub_headers, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_check_authn(aoidc_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    aoidc_register_authz(p);
+}
+
+AP_DECLARE_MODULE(auth_oidc) = {
+    STANDARD20_MODULE_STUFF,
+    aoidc_create_dir_cfg,
+    aoidc_merge_dir_cfg,
+    aoidc_create_srv_cfg,
+    aoidc_merge_srv_cfg,
+    aoidc_cmds,
+    register_hooks,
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    AP_MODULE_FLAG_ALWAYS_MERGE
+#endif
+};

@@ -1,0 +1,138 @@
+/* mod_auth_oidc: shared declarations of the httpd glue. */
+#ifndef MOD_AUTH_OIDC_H
+#define MOD_AUTH_OIDC_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "mod_auth.h"
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+
+#include "aoidc_claims.h"
+#include "aoidc_crypto.h"
+#include "aoidc_http.h"
+#include "aoidc_provider.h"
+#include "aoidc_session.h"
+#include "aoidc_store.h"
+
+#define AOIDC_VERSION "0.1.0"
+#define AOIDC_UNSET (-1)
+#define AOIDC_AUTH_TYPE "oidc"
+/* Our own log tag: grep "AOIDC0" finds every line of this module. */
+#define AOIDC_LOGNO(n) "AOIDC" #n ": "
+
+extern module AP_MODULE_DECLARE_DATA auth_oidc_module;
+
+typedef enum {
+    AOIDC_UNAUTH_AUTH = 0, /* redirect to the provider (non-navigational requests get 401) */
+    AOIDC_UNAUTH_401,
+    AOIDC_UNAUTH_PASS      /* let through with an empty REMOTE_USER */
+} aoidc_unauth_t;
+
+enum { AOIDC_PASS_NONE = 0, AOIDC_PASS_HEADERS = 1, AOIDC_PASS_ENV = 2, AOIDC_PASS_BOTH = 3 };
+
+typedef struct {
+    /* providers declared here or inherited (aoidc_provider_t *) */
+    apr_array_header_t *providers;
+    aoidc_provider_t *cur_provider; /* only while a <AuthOIDCProvider> section is read */
+
+    const char *crypto_key_file;
+    aoidc_keys_t *keys;
+    const char *store_servers;
+    int store_timeout_ms;
+    const char *redirect_uri;       /* a path, or an absolute URL */
+    const char *redirect_path;      /* its path */
+    const char *logout_uri;
+    apr_array_header_t *post_logout; /* allowed targets (const char *) */
+    const char *cookie_name;
+    int cookie_secure;
+    const char *cookie_samesite;
+    int inactivity;
+    int max_lifetime;
+    int touch_interval;
+    int clock_skew;
+    const char *ca_file;
+    int http_timeout;
+    const char *node_name;
+    const char *defined_in;         /* file:line of the first AuthOIDC directive, for messages */
+
+    /* per process, set in child_init */
+    aoidc_store_t *store;
+} aoidc_srv_cfg_t;
+
+typedef struct {
+    const char *provider_name;
+    int unauth;
+    const char *remote_user_claim;
+    int pass_as;
+    const char *claim_prefix;
+} aoidc_dir_cfg_t;
+
+/* What a request learnt about its session, kept in r->request_config. */
+typedef struct {
+    aoidc_session_t session;
+    const char *store_key;
+    int have_session;
+} aoidc_req_ctx_t;
+
+/* Outcomes mapped to HTTP in one place (mod_auth_oidc_response.c). */
+typedef enum {
+    AOIDC_R_OK = 0,
+    AOIDC_R_BAD_REQUEST,     /* client garbage: 400 */
+    AOIDC_R_UNAUTHORIZED,    /* 401 */
+    AOIDC_R_FORBIDDEN,       /* 403 */
+    AOIDC_R_STORE_DOWN,      /* 503 */
+    AOIDC_R_PROVIDER_DOWN,   /* 502 */
+    AOIDC_R_INTERNAL         /* 500: our own fault, never the client's */
+} aoidc_result_t;
+
+/* config */
+aoidc_srv_cfg_t *aoidc_srv_cfg(server_rec *s);
+aoidc_dir_cfg_t *aoidc_dir_cfg(request_rec *r);
+void *aoidc_create_srv_cfg(apr_pool_t *p, server_rec *s);
+void *aoidc_merge_srv_cfg(apr_pool_t *p, void *base, void *add);
+void *aoidc_create_dir_cfg(apr_pool_t *p, char *dir);
+void *aoidc_merge_dir_cfg(apr_pool_t *p, void *base, void *add);
+extern const command_rec aoidc_cmds[];
+int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+aoidc_provider_t *aoidc_find_provider(aoidc_srv_cfg_t *sc, const char *name);
+/* effective values with defaults applied */
+int aoidc_unauth_action(const aoidc_dir_cfg_t *dc);
+const char *aoidc_remote_user_claim(const aoidc_dir_cfg_t *dc);
+int aoidc_pass_as(const aoidc_dir_cfg_t *dc);
+const char *aoidc_claim_prefix(const aoidc_dir_cfg_t *dc);
+aoidc_http_opts_t aoidc_http_opts(const aoidc_srv_cfg_t *sc);
+
+/* cookies */
+const char *aoidc_cookie_get(request_rec *r, const char *name, int *count);
+void aoidc_cookie_set(request_rec *r, const aoidc_srv_cfg_t *sc, const char *name, const char *value, int max_age);
+void aoidc_cookie_clear(request_rec *r, const aoidc_srv_cfg_t *sc, const char *name);
+void aoidc_cookie_strip(request_rec *r, const char *session_name);
+apr_array_header_t *aoidc_cookie_names_with_prefix(request_rec *r, const char *prefix);
+
+/* authn */
+int aoidc_check_authn(request_rec *r);
+aoidc_req_ctx_t *aoidc_req_ctx(request_rec *r);
+
+/* login / callback / logout */
+int aoidc_quick_handler(request_rec *r, int lookup);
+int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc);
+
+/* authz */
+void aoidc_register_authz(apr_pool_t *p);
+
+/* backend */
+int aoidc_scrub_headers(request_rec *r);
+void aoidc_pass_claims(request_rec *r, const aoidc_dir_cfg_t *dc, const aoidc_session_t *s);
+
+/* response */
+int aoidc_respond(request_rec *r, aoidc_result_t res);
+int aoidc_redirect(request_rec *r, const char *location);
+
+#endif

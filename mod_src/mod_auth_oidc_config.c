@@ -1,0 +1,867 @@
+/* Configuration: server and directory records, every directive, every check.
+ * Values are parsed and range-checked here; the request path only reads them.
+ * Each field has an unset marker (AOIDC_UNSET or NULL) and a merge rule;
+ * defaults live in the accessors below, in one place. */
+#include "mod_auth_oidc.h"
+
+#include "aoidc_state.h"
+#include "aoidc_util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+APLOG_USE_MODULE(auth_oidc);
+
+#define DEF_COOKIE_NAME "aoidc_session"
+#define DEF_INACTIVITY 3600
+#define DEF_MAX_LIFETIME 28800
+#define DEF_TOUCH 60
+#define DEF_SKEW 60
+#define DEF_HTTP_TIMEOUT 5
+#define DEF_STORE_TIMEOUT 500
+#define DEF_SCOPE "openid email profile"
+#define DEF_CLAIM_PREFIX "OIDC_CLAIM_"
+#define MAX_DURATION (30 * 86400) /* memcached reads larger TTLs as timestamps */
+
+static const char *default_algs[] = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "EdDSA", NULL};
+
+aoidc_srv_cfg_t *aoidc_srv_cfg(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &auth_oidc_module);
+}
+
+aoidc_dir_cfg_t *aoidc_dir_cfg(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &auth_oidc_module);
+}
+
+void *aoidc_create_srv_cfg(apr_pool_t *p, server_rec *s)
+{
+    aoidc_srv_cfg_t *c = apr_pcalloc(p, sizeof(*c));
+    c->providers = NULL;
+    c->store_timeout_ms = AOIDC_UNSET;
+    c->cookie_secure = AOIDC_UNSET;
+    c->inactivity = AOIDC_UNSET;
+    c->max_lifetime = AOIDC_UNSET;
+    c->touch_interval = AOIDC_UNSET;
+    c->clock_skew = AOIDC_UNSET;
+    c->http_timeout = AOIDC_UNSET;
+    return c;
+}
+
+#define MERGE_PTR(f) c->f = add->f ? add->f : base->f
+#define MERGE_INT(f) c->f = add->f != AOIDC_UNSET ? add->f : base->f
+
+void *aoidc_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
+{
+    aoidc_srv_cfg_t *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
+    /* a virtual host sees the main server's providers plus its own */
+    if (base->providers && add->providers) {
+        c->providers = apr_array_append(p, add->providers, base->providers);
+    }
+    else {
+        MERGE_PTR(providers);
+    }
+    MERGE_PTR(crypto_key_file);
+    MERGE_PTR(keys);
+    MERGE_PTR(store_servers);
+    MERGE_INT(store_timeout_ms);
+    MERGE_PTR(redirect_uri);
+    MERGE_PTR(redirect_path);
+    MERGE_PTR(logout_uri);
+    MERGE_PTR(post_logout);
+    MERGE_PTR(cookie_name);
+    MERGE_INT(cookie_secure);
+    MERGE_PTR(cookie_samesite);
+    MERGE_INT(inactivity);
+    MERGE_INT(max_lifetime);
+    MERGE_INT(touch_interval);
+    MERGE_INT(clock_skew);
+    MERGE_PTR(ca_file);
+    MERGE_INT(http_timeout);
+    MERGE_PTR(node_name);
+    MERGE_PTR(defined_in);
+    c->cur_provider = NULL;
+    c->store = NULL;
+    return c;
+}
+
+void *aoidc_create_dir_cfg(apr_pool_t *p, char *dir)
+{
+    aoidc_dir_cfg_t *c = apr_pcalloc(p, sizeof(*c));
+    c->unauth = AOIDC_UNSET;
+    c->pass_as = AOIDC_UNSET;
+    return c;
+}
+
+void *aoidc_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
+{
+    aoidc_dir_cfg_t *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
+    MERGE_PTR(provider_name);
+    MERGE_INT(unauth);
+    MERGE_PTR(remote_user_claim);
+    MERGE_INT(pass_as);
+    MERGE_PTR(claim_prefix);
+    return c;
+}
+
+/* Effective values: the defaults, in one place. */
+int aoidc_unauth_action(const aoidc_dir_cfg_t *dc)
+{
+    return dc->unauth == AOIDC_UNSET ? AOIDC_UNAUTH_AUTH : dc->unauth;
+}
+
+const char *aoidc_remote_user_claim(const aoidc_dir_cfg_t *dc)
+{
+    return dc->remote_user_claim ? dc->remote_user_claim : "sub";
+}
+
+int aoidc_pass_as(const aoidc_dir_cfg_t *dc)
+{
+    return dc->pass_as == AOIDC_UNSET ? AOIDC_PASS_BOTH : dc->pass_as;
+}
+
+const char *aoidc_claim_prefix(const aoidc_dir_cfg_t *dc)
+{
+    return dc->claim_prefix ? dc->claim_prefix : DEF_CLAIM_PREFIX;
+}
+
+aoidc_http_opts_t aoidc_http_opts(const aoidc_srv_cfg_t *sc)
+{
+    aoidc_http_opts_t o = {sc->ca_file, (sc->http_timeout > 0 ? sc->http_timeout : DEF_HTTP_TIMEOUT) * 1000, 0};
+    o.connect_timeout_ms = o.timeout_ms < 3000 ? o.timeout_ms : 3000;
+    return o;
+}
+
+/* Fill in defaults on the merged server records (called from check_config
+ * so that the request path never sees an unset value). */
+static void apply_defaults(aoidc_srv_cfg_t *sc)
+{
+    if (!sc->cookie_name) {
+        sc->cookie_name = DEF_COOKIE_NAME;
+    }
+    if (sc->cookie_secure == AOIDC_UNSET) {
+        sc->cookie_secure = 1;
+    }
+    if (!sc->cookie_samesite) {
+        sc->cookie_samesite = "Lax";
+    }
+    if (sc->inactivity == AOIDC_UNSET) {
+        sc->inactivity = DEF_INACTIVITY;
+    }
+    if (sc->max_lifetime == AOIDC_UNSET) {
+        sc->max_lifetime = DEF_MAX_LIFETIME;
+    }
+    if (sc->touch_interval == AOIDC_UNSET) {
+        sc->touch_interval = sc->inactivity / 2 < DEF_TOUCH ? sc->inactivity / 2 : DEF_TOUCH;
+    }
+    if (sc->clock_skew == AOIDC_UNSET) {
+        sc->clock_skew = DEF_SKEW;
+    }
+    if (sc->http_timeout == AOIDC_UNSET) {
+        sc->http_timeout = DEF_HTTP_TIMEOUT;
+    }
+    if (sc->store_timeout_ms == AOIDC_UNSET) {
+        sc->store_timeout_ms = DEF_STORE_TIMEOUT;
+    }
+}
+
+aoidc_provider_t *aoidc_find_provider(aoidc_srv_cfg_t *sc, const char *name)
+{
+    for (int i = 0; sc->providers && i < sc->providers->nelts; i++) {
+        aoidc_provider_t *pr = APR_ARRAY_IDX(sc->providers, i, aoidc_provider_t *);
+        if (!name || strcmp(pr->name, name) == 0) {
+            return pr;
+        }
+    }
+    return NULL;
+}
+
+/* --- helpers for directive handlers ------------------------------------ */
+
+static aoidc_srv_cfg_t *cmd_srv(cmd_parms *cmd)
+{
+    aoidc_srv_cfg_t *sc = aoidc_srv_cfg(cmd->server);
+    if (!sc->defined_in && cmd->directive) {
+        sc->defined_in = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
+    }
+    return sc;
+}
+
+static const char *parse_seconds(cmd_parms *cmd, const char *arg, int min, int max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end != '\0' || v < min || v > max) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number from %d to %d", cmd->cmd->name, arg, min,
+                            max);
+    }
+    *out = (int)v;
+    return NULL;
+}
+
+static const char *parse_onoff(cmd_parms *cmd, const char *arg, int *out)
+{
+    if (strcasecmp(arg, "on") == 0) {
+        *out = 1;
+    }
+    else if (strcasecmp(arg, "off") == 0) {
+        *out = 0;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: expected On or Off, not '%s'", cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+static const char *need_server_context(cmd_parms *cmd)
+{
+    return ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+}
+
+/* --- <AuthOIDCProvider name> ------------------------------------------- */
+
+static aoidc_provider_t *current_provider(cmd_parms *cmd, const char **err)
+{
+    aoidc_srv_cfg_t *sc = aoidc_srv_cfg(cmd->server);
+    if (!sc->cur_provider) {
+        *err = apr_psprintf(cmd->pool, "%s is only allowed inside <AuthOIDCProvider>", cmd->cmd->name);
+        return NULL;
+    }
+    return sc->cur_provider;
+}
+
+static const char *cmd_provider_section(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    if (err) {
+        return err;
+    }
+    aoidc_srv_cfg_t *sc = cmd_srv(cmd);
+    const char *endp = ap_strrchr_c(arg, '>');
+    if (!endp) {
+        return "<AuthOIDCProvider> section lacks its closing '>'";
+    }
+    const char *name = apr_pstrmemdup(cmd->pool, arg, (apr_size_t)(endp - arg));
+    name = ap_getword_conf(cmd->pool, &name);
+    if (!*name || !aoidc_claim_name_ok(name)) {
+        return "<AuthOIDCProvider> needs a name of letters, digits, '-', '_' or '.'";
+    }
+    if (sc->cur_provider) {
+        return "<AuthOIDCProvider> sections cannot be nested";
+    }
+    if (sc->providers) {
+        for (int i = 0; i < sc->providers->nelts; i++) {
+            if (strcmp(APR_ARRAY_IDX(sc->providers, i, aoidc_provider_t *)->name, name) == 0) {
+                return apr_psprintf(cmd->pool, "<AuthOIDCProvider %s> is defined twice", name);
+            }
+        }
+    }
+    aoidc_provider_t *pr = apr_pcalloc(cmd->pool, sizeof(*pr));
+    pr->name = name;
+    pr->scope = DEF_SCOPE;
+    pr->id_token_algs = default_algs;
+    pr->jwks_refresh_interval = 60;
+    pr->metadata_ttl = 86400;
+    pr->defined_in = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
+    sc->cur_provider = pr;
+    err = ap_walk_config(cmd->directive->first_child, cmd, cmd->context);
+    sc->cur_provider = NULL;
+    if (err) {
+        return err;
+    }
+    if (!pr->issuer || !pr->client_id || !pr->client_secret) {
+        return apr_psprintf(cmd->pool, "<AuthOIDCProvider %s> needs AuthOIDCIssuer, AuthOIDCClientID and "
+                            "AuthOIDCClientSecretFile", name);
+    }
+    if (!sc->providers) {
+        sc->providers = apr_array_make(cmd->pool, 2, sizeof(aoidc_provider_t *));
+    }
+    APR_ARRAY_PUSH(sc->providers, aoidc_provider_t *) = pr;
+    return NULL;
+}
+
+static const char *cmd_issuer(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = NULL;
+    aoidc_provider_t *pr = current_provider(cmd, &err);
+    if (!pr) {
+        return err;
+    }
+    apr_uri_t u;
+    if (apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS || !u.scheme || !u.hostname ||
+        (strcmp(u.scheme, "https") != 0 && strcmp(u.scheme, "http") != 0) || u.query || u.fragment) {
+        return apr_psprintf(cmd->pool, "AuthOIDCIssuer: '%s' is not an http(s) URL without query or fragment", arg);
+    }
+    pr->issuer = arg;
+    return NULL;
+}
+
+static const char *cmd_client_id(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = NULL;
+    aoidc_provider_t *pr = current_provider(cmd, &err);
+    if (!pr) {
+        return err;
+    }
+    if (!*arg || strlen(arg) > 255) {
+        return "AuthOIDCClientID: must be 1 to 255 characters";
+    }
+    pr->client_id = arg;
+    return NULL;
+}
+
+static const char *cmd_client_secret_file(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = NULL;
+    aoidc_provider_t *pr = current_provider(cmd, &err);
+    if (!pr) {
+        return err;
+    }
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    if (!path) {
+        return apr_psprintf(cmd->pool, "AuthOIDCClientSecretFile: invalid path '%s'", arg);
+    }
+    if (aoidc_read_secret_file(cmd->pool, path, 1024, &pr->client_secret, &err) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "AuthOIDCClientSecretFile: %s", err);
+    }
+    pr->secret_file = path;
+    return NULL;
+}
+
+static const char *cmd_scope(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = NULL;
+    aoidc_provider_t *pr = current_provider(cmd, &err);
+    if (!pr) {
+        return err;
+    }
+    int has_openid = 0;
+    const char *s = arg;
+    char *w;
+    while (*(w = ap_getword_white(cmd->pool, &s))) {
+        for (const char *c = w; *c; c++) {
+            if (*c < 0x21 || *c == '"' || *c == '\\' || *c == 0x7f) {
+                return apr_psprintf(cmd->pool, "AuthOIDCScope: '%s' is not a valid scope token", w);
+            }
+        }
+        if (strcmp(w, "openid") == 0) {
+            has_openid = 1;
+        }
+    }
+    if (!has_openid) {
+        return "AuthOIDCScope: the scope list must contain 'openid'";
+    }
+    pr->scope = arg;
+    return NULL;
+}
+
+static const char *cmd_token_auth(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = NULL;
+    aoidc_provider_t *pr = current_provider(cmd, &err);
+    if (!pr) {
+        return err;
+    }
+    if (strcmp(arg, "client_secret_basic") == 0) {
+        pr->auth_method = AOIDC_AUTH_CLIENT_SECRET_BASIC;
+    }
+    else if (strcmp(arg, "client_secret_post") == 0) {
+        pr->auth_method = AOIDC_AUTH_CLIENT_SECRET_POST;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "AuthOIDCTokenEndpointAuth: '%s' is not client_secret_basic or "
+                            "client_secret_post", arg);
+    }
+    return NULL;
+}
+
+static const char **word_list(cmd_parms *cmd, int argc, char *const argv[])
+{
+    const char **list = apr_pcalloc(cmd->pool, sizeof(char *) * (apr_size_t)(argc + 1));
+    for (int i = 0; i < argc; i++) {
+        list[i] = argv[i];
+    }
+    return list;
+}
+
+static const char *cmd_extra_aud(cmd_parms *cmd, void *m, int argc, char *const argv[])
+{
+    const char *err = NULL;
+    aoidc_provider_t *pr = current_provider(cmd, &err);
+    if (!pr) {
+        return err;
+    }
+    if (argc < 1) {
+        return "AuthOIDCExtraAudiences: needs at least one audience";
+    }
+    pr->extra_audiences = word_list(cmd, argc, argv);
+    return NULL;
+}
+
+static const char *cmd_algs(cmd_parms *cmd, void *m, int argc, char *const argv[])
+{
+    const char *err = NULL;
+    aoidc_provider_t *pr = current_provider(cmd, &err);
+    if (!pr) {
+        return err;
+    }
+    if (argc < 1) {
+        return "AuthOIDCIDTokenAlgorithms: needs at least one algorithm";
+    }
+    for (int i = 0; i < argc; i++) {
+        int ok = 0;
+        for (int j = 0; default_algs[j]; j++) {
+            ok |= strcmp(argv[i], default_algs[j]) == 0;
+        }
+        if (!ok) {
+            return apr_psprintf(cmd->pool, "AuthOIDCIDTokenAlgorithms: '%s' is not one of RS256 RS384 RS512 PS256 "
+                                "PS384 PS512 ES256 EdDSA (none and HMAC are never accepted)", argv[i]);
+        }
+    }
+    pr->id_token_algs = word_list(cmd, argc, argv);
+    return NULL;
+}
+
+static const char *cmd_userinfo(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = NULL;
+    aoidc_provider_t *pr = current_provider(cmd, &err);
+    return pr ? parse_onoff(cmd, arg, &pr->userinfo) : err;
+}
+
+static const char *cmd_jwks_refresh(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = NULL;
+    aoidc_provider_t *pr = current_provider(cmd, &err);
+    return pr ? parse_seconds(cmd, arg, 0, 86400, &pr->jwks_refresh_interval) : err;
+}
+
+static const char *cmd_metadata_ttl(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = NULL;
+    aoidc_provider_t *pr = current_provider(cmd, &err);
+    return pr ? parse_seconds(cmd, arg, 60, 7 * 86400, &pr->metadata_ttl) : err;
+}
+
+/* --- server-wide directives -------------------------------------------- */
+
+static const char *cmd_crypto_key_file(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    if (err) {
+        return err;
+    }
+    aoidc_srv_cfg_t *sc = cmd_srv(cmd);
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    aoidc_keys_t *keys = apr_pcalloc(cmd->pool, sizeof(*keys));
+    if (!path) {
+        return apr_psprintf(cmd->pool, "AuthOIDCCryptoKeyFile: invalid path '%s'", arg);
+    }
+    if (aoidc_keys_load_file(cmd->pool, path, keys, &err) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "AuthOIDCCryptoKeyFile: %s", err);
+    }
+    sc->crypto_key_file = path;
+    sc->keys = keys;
+    return NULL;
+}
+
+static const char *cmd_session_store(cmd_parms *cmd, void *m, int argc, char *const argv[])
+{
+    const char *err = need_server_context(cmd);
+    if (err) {
+        return err;
+    }
+    aoidc_srv_cfg_t *sc = cmd_srv(cmd);
+    if (argc < 2 || strcmp(argv[0], "memcached") != 0) {
+        return "AuthOIDCSessionStore: expected 'memcached host[:port] ...'";
+    }
+    apr_array_header_t *a = apr_array_make(cmd->pool, argc, sizeof(char *));
+    for (int i = 1; i < argc; i++) {
+        APR_ARRAY_PUSH(a, const char *) = argv[i];
+    }
+    const char *list = apr_array_pstrcat(cmd->pool, a, ' ');
+    if ((err = aoidc_store_memcached_check(cmd->pool, list)) != NULL) {
+        return apr_psprintf(cmd->pool, "AuthOIDCSessionStore: %s", err);
+    }
+    sc->store_servers = list;
+    return NULL;
+}
+
+static const char *cmd_store_timeout(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    return err ? err : parse_seconds(cmd, arg, 10, 10000, &cmd_srv(cmd)->store_timeout_ms);
+}
+
+static const char *check_path(cmd_parms *cmd, const char *arg)
+{
+    if (arg[0] != '/' || !aoidc_is_local_path(arg) || strchr(arg, '?') || strchr(arg, '#')) {
+        return apr_psprintf(cmd->pool, "%s: '%s' must be a local path such as /oidc/callback", cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+static const char *cmd_redirect_uri(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    if (err) {
+        return err;
+    }
+    aoidc_srv_cfg_t *sc = cmd_srv(cmd);
+    if (arg[0] == '/') {
+        if ((err = check_path(cmd, arg)) != NULL) {
+            return err;
+        }
+        sc->redirect_path = arg;
+    }
+    else {
+        apr_uri_t u;
+        if (apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS || !u.scheme || !u.hostname || !u.path ||
+            (strcmp(u.scheme, "https") != 0 && strcmp(u.scheme, "http") != 0) || u.query || u.fragment) {
+            return apr_psprintf(cmd->pool, "AuthOIDCRedirectURI: '%s' is neither a local path nor an http(s) URL",
+                                arg);
+        }
+        sc->redirect_path = u.path;
+    }
+    sc->redirect_uri = arg;
+    return NULL;
+}
+
+static const char *cmd_logout_uri(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    if (!err) {
+        err = check_path(cmd, arg);
+    }
+    if (err) {
+        return err;
+    }
+    cmd_srv(cmd)->logout_uri = arg;
+    return NULL;
+}
+
+static const char *cmd_post_logout(cmd_parms *cmd, void *m, int argc, char *const argv[])
+{
+    const char *err = need_server_context(cmd);
+    if (err) {
+        return err;
+    }
+    aoidc_srv_cfg_t *sc = cmd_srv(cmd);
+    if (argc < 1) {
+        return "AuthOIDCPostLogoutRedirect: needs at least one URL";
+    }
+    apr_array_header_t *a = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (int i = 0; i < argc; i++) {
+        apr_uri_t u;
+        if (argv[i][0] == '/') {
+            if ((err = check_path(cmd, argv[i])) != NULL) {
+                return err;
+            }
+        }
+        else if (apr_uri_parse(cmd->pool, argv[i], &u) != APR_SUCCESS || !u.scheme || !u.hostname ||
+                 (strcmp(u.scheme, "https") != 0 && strcmp(u.scheme, "http") != 0) || u.fragment) {
+            return apr_psprintf(cmd->pool, "AuthOIDCPostLogoutRedirect: '%s' is not an http(s) URL or local path",
+                                argv[i]);
+        }
+        APR_ARRAY_PUSH(a, const char *) = argv[i];
+    }
+    sc->post_logout = a;
+    return NULL;
+}
+
+static const char *cmd_cookie_name(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    if (err) {
+        return err;
+    }
+    if (!aoidc_claim_name_ok(arg) || strchr(arg, ':') || strchr(arg, '.') ||
+        strncmp(arg, AOIDC_STATE_COOKIE_PREFIX, sizeof(AOIDC_STATE_COOKIE_PREFIX) - 1) == 0) {
+        return apr_psprintf(cmd->pool, "AuthOIDCCookieName: '%s' must be letters, digits, '-' or '_' and not start "
+                            "with " AOIDC_STATE_COOKIE_PREFIX, arg);
+    }
+    cmd_srv(cmd)->cookie_name = arg;
+    return NULL;
+}
+
+static const char *cmd_cookie_secure(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    return err ? err : parse_onoff(cmd, arg, &cmd_srv(cmd)->cookie_secure);
+}
+
+static const char *cmd_cookie_samesite(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    if (err) {
+        return err;
+    }
+    if (strcasecmp(arg, "Lax") == 0) {
+        cmd_srv(cmd)->cookie_samesite = "Lax";
+    }
+    else if (strcasecmp(arg, "Strict") == 0) {
+        /* the callback is a cross-site navigation: a Strict session cookie
+         * is still fine, the state cookie stays Lax */
+        cmd_srv(cmd)->cookie_samesite = "Strict";
+    }
+    else if (strcasecmp(arg, "None") == 0) {
+        cmd_srv(cmd)->cookie_samesite = "None";
+    }
+    else {
+        return apr_psprintf(cmd->pool, "AuthOIDCCookieSameSite: '%s' is not Lax, Strict or None", arg);
+    }
+    return NULL;
+}
+
+static const char *cmd_inactivity(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    return err ? err : parse_seconds(cmd, arg, 10, MAX_DURATION, &cmd_srv(cmd)->inactivity);
+}
+
+static const char *cmd_max_lifetime(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    return err ? err : parse_seconds(cmd, arg, 10, MAX_DURATION, &cmd_srv(cmd)->max_lifetime);
+}
+
+static const char *cmd_touch(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    return err ? err : parse_seconds(cmd, arg, 1, 86400, &cmd_srv(cmd)->touch_interval);
+}
+
+static const char *cmd_skew(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    return err ? err : parse_seconds(cmd, arg, 0, 600, &cmd_srv(cmd)->clock_skew);
+}
+
+static const char *cmd_ca_file(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    if (err) {
+        return err;
+    }
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->pool) != APR_SUCCESS || fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool, "AuthOIDCCAFile: '%s' is not a readable file", arg);
+    }
+    cmd_srv(cmd)->ca_file = path;
+    return NULL;
+}
+
+static const char *cmd_http_timeout(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    return err ? err : parse_seconds(cmd, arg, 1, 60, &cmd_srv(cmd)->http_timeout);
+}
+
+static const char *cmd_node_name(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    if (err) {
+        return err;
+    }
+    if (!aoidc_claim_name_ok(arg)) {
+        return "AuthOIDCNodeName: letters, digits, '-', '_', '.' only";
+    }
+    cmd_srv(cmd)->node_name = arg;
+    return NULL;
+}
+
+/* --- per-directory directives ------------------------------------------ */
+
+/* Provider names used by locations, checked against the declared providers
+ * in check_config (locations may come before the provider sections). Only
+ * touched while the configuration is read, which is single-threaded. */
+static apr_array_header_t *provider_refs;
+
+static apr_status_t reset_provider_refs(void *d)
+{
+    provider_refs = NULL;
+    return APR_SUCCESS;
+}
+
+static const char *cmd_use_provider(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    aoidc_dir_cfg_t *dc = mconfig;
+    if (!aoidc_claim_name_ok(arg)) {
+        return apr_psprintf(cmd->pool, "AuthOIDCUseProvider: '%s' is not a provider name", arg);
+    }
+    if (!provider_refs) {
+        provider_refs = apr_array_make(cmd->temp_pool, 4, sizeof(const char *) * 2);
+        apr_pool_cleanup_register(cmd->temp_pool, NULL, reset_provider_refs, apr_pool_cleanup_null);
+    }
+    const char **ref = apr_array_push(provider_refs);
+    ref[0] = arg;
+    ref[1] = apr_psprintf(cmd->temp_pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
+    dc->provider_name = arg;
+    return NULL;
+}
+
+static const char *cmd_unauth(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    aoidc_dir_cfg_t *dc = mconfig;
+    if (strcasecmp(arg, "auth") == 0) {
+        dc->unauth = AOIDC_UNAUTH_AUTH;
+    }
+    else if (strcmp(arg, "401") == 0) {
+        dc->unauth = AOIDC_UNAUTH_401;
+    }
+    else if (strcasecmp(arg, "pass") == 0) {
+        dc->unauth = AOIDC_UNAUTH_PASS;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "AuthOIDCUnauthAction: '%s' is not auth, 401 or pass", arg);
+    }
+    return NULL;
+}
+
+static const char *cmd_remote_user_claim(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    if (!aoidc_claim_name_ok(arg)) {
+        return apr_psprintf(cmd->pool, "AuthOIDCRemoteUserClaim: '%s' is not a claim name", arg);
+    }
+    ((aoidc_dir_cfg_t *)mconfig)->remote_user_claim = arg;
+    return NULL;
+}
+
+static const char *cmd_pass_as(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    aoidc_dir_cfg_t *dc = mconfig;
+    if (strcasecmp(arg, "none") == 0) {
+        dc->pass_as = AOIDC_PASS_NONE;
+    }
+    else if (strcasecmp(arg, "headers") == 0) {
+        dc->pass_as = AOIDC_PASS_HEADERS;
+    }
+    else if (strcasecmp(arg, "environment") == 0) {
+        dc->pass_as = AOIDC_PASS_ENV;
+    }
+    else if (strcasecmp(arg, "both") == 0) {
+        dc->pass_as = AOIDC_PASS_BOTH;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "AuthOIDCPassClaimsAs: '%s' is not none, headers, environment or both", arg);
+    }
+    return NULL;
+}
+
+static const char *cmd_claim_prefix(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    apr_size_t n = strlen(arg);
+    if (n < 2 || n > 32) {
+        return "AuthOIDCClaimPrefix: must be 2 to 32 characters (an empty prefix would let claims overwrite "
+               "arbitrary headers)";
+    }
+    for (const char *c = arg; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '_' && *c != '-') {
+            return "AuthOIDCClaimPrefix: letters, digits, '-' and '_' only";
+        }
+    }
+    ((aoidc_dir_cfg_t *)mconfig)->claim_prefix = arg;
+    return NULL;
+}
+
+#define SRV RSRC_CONF
+#define DIR (ACCESS_CONF | OR_AUTHCFG)
+
+const command_rec aoidc_cmds[] = {
+    AP_INIT_RAW_ARGS("<AuthOIDCProvider", cmd_provider_section, NULL, SRV,
+                     "A named OpenID Provider: <AuthOIDCProvider name> ... </AuthOIDCProvider>"),
+    AP_INIT_TAKE1("AuthOIDCIssuer", cmd_issuer, NULL, SRV, "Issuer URL (discovery is fetched from it)"),
+    AP_INIT_TAKE1("AuthOIDCClientID", cmd_client_id, NULL, SRV, "OAuth 2.0 client id"),
+    AP_INIT_TAKE1("AuthOIDCClientSecretFile", cmd_client_secret_file, NULL, SRV, "File holding the client secret"),
+    AP_INIT_RAW_ARGS("AuthOIDCScope", cmd_scope, NULL, SRV, "Scopes to request (must include openid)"),
+    AP_INIT_TAKE1("AuthOIDCTokenEndpointAuth", cmd_token_auth, NULL, SRV,
+                  "client_secret_basic (default) or client_secret_post"),
+    AP_INIT_TAKE_ARGV("AuthOIDCExtraAudiences", cmd_extra_aud, NULL, SRV,
+                      "Audiences trusted in ID tokens besides the client id"),
+    AP_INIT_TAKE_ARGV("AuthOIDCIDTokenAlgorithms", cmd_algs, NULL, SRV, "Accepted ID token signature algorithms"),
+    AP_INIT_TAKE1("AuthOIDCUserInfo", cmd_userinfo, NULL, SRV, "On: call userinfo at login and merge its claims"),
+    AP_INIT_TAKE1("AuthOIDCJWKSRefreshInterval", cmd_jwks_refresh, NULL, SRV,
+                  "Seconds between JWKS refetches on an unknown key id"),
+    AP_INIT_TAKE1("AuthOIDCMetadataTTL", cmd_metadata_ttl, NULL, SRV, "Seconds discovery metadata is kept"),
+    AP_INIT_TAKE1("AuthOIDCCryptoKeyFile", cmd_crypto_key_file, NULL, SRV,
+                  "File with at least 32 bytes of secret from which cookie and session keys are derived"),
+    AP_INIT_TAKE_ARGV("AuthOIDCSessionStore", cmd_session_store, NULL, SRV, "memcached host[:port] ..."),
+    AP_INIT_TAKE1("AuthOIDCStoreTimeout", cmd_store_timeout, NULL, SRV, "memcached timeout in milliseconds"),
+    AP_INIT_TAKE1("AuthOIDCRedirectURI", cmd_redirect_uri, NULL, SRV, "Callback path or URL registered at the OP"),
+    AP_INIT_TAKE1("AuthOIDCLogoutURI", cmd_logout_uri, NULL, SRV, "Local path that logs the user out"),
+    AP_INIT_TAKE_ARGV("AuthOIDCPostLogoutRedirect", cmd_post_logout, NULL, SRV,
+                      "Allowed targets after logout; the first is the default"),
+    AP_INIT_TAKE1("AuthOIDCCookieName", cmd_cookie_name, NULL, SRV, "Session cookie name"),
+    AP_INIT_TAKE1("AuthOIDCCookieSecure", cmd_cookie_secure, NULL, SRV, "On (default) or Off for plain-http tests"),
+    AP_INIT_TAKE1("AuthOIDCCookieSameSite", cmd_cookie_samesite, NULL, SRV, "Lax (default), Strict or None"),
+    AP_INIT_TAKE1("AuthOIDCSessionInactivityTimeout", cmd_inactivity, NULL, SRV, "Seconds of inactivity"),
+    AP_INIT_TAKE1("AuthOIDCSessionMaxLifetime", cmd_max_lifetime, NULL, SRV, "Absolute session lifetime"),
+    AP_INIT_TAKE1("AuthOIDCSessionTouchInterval", cmd_touch, NULL, SRV,
+                  "Seconds between write-backs of a session's last-seen time"),
+    AP_INIT_TAKE1("AuthOIDCClockSkew", cmd_skew, NULL, SRV, "Seconds of clock skew tolerated in tokens"),
+    AP_INIT_TAKE1("AuthOIDCCAFile", cmd_ca_file, NULL, SRV, "CA bundle for TLS to the provider"),
+    AP_INIT_TAKE1("AuthOIDCHTTPTimeout", cmd_http_timeout, NULL, SRV, "Seconds for a call to the provider"),
+    AP_INIT_TAKE1("AuthOIDCNodeName", cmd_node_name, NULL, SRV, "This node's name in the session directory"),
+    AP_INIT_TAKE1("AuthOIDCUseProvider", cmd_use_provider, NULL, DIR, "Provider for this location"),
+    AP_INIT_TAKE1("AuthOIDCUnauthAction", cmd_unauth, NULL, DIR, "auth (default), 401 or pass"),
+    AP_INIT_TAKE1("AuthOIDCRemoteUserClaim", cmd_remote_user_claim, NULL, DIR, "Claim that becomes REMOTE_USER"),
+    AP_INIT_TAKE1("AuthOIDCPassClaimsAs", cmd_pass_as, NULL, DIR, "none, headers, environment or both (default)"),
+    AP_INIT_TAKE1("AuthOIDCClaimPrefix", cmd_claim_prefix, NULL, DIR, "Prefix of claim headers and variables"),
+    {NULL},
+};
+
+/* Cross-directive checks; the only hook that `apachectl -t` runs. */
+int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    int rc = OK;
+    for (int i = 0; provider_refs && i < provider_refs->nelts; i++) {
+        const char **ref = (const char **)(provider_refs->elts + (apr_size_t)i * provider_refs->elt_size);
+        int found = 0;
+        for (server_rec *sv = s; sv && !found; sv = sv->next) {
+            found = aoidc_find_provider(aoidc_srv_cfg(sv), ref[0]) != NULL;
+        }
+        if (!found) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, AOIDC_LOGNO(014)
+                         "auth_oidc: AuthOIDCUseProvider %s at %s names no <AuthOIDCProvider>", ref[0], ref[1]);
+            rc = HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    for (server_rec *sv = s; sv; sv = sv->next) {
+        aoidc_srv_cfg_t *sc = aoidc_srv_cfg(sv);
+        apply_defaults(sc);
+        if (!sc->providers || sc->providers->nelts == 0) {
+            continue;
+        }
+        const char *where = sc->defined_in ? sc->defined_in : sv->defn_name ? sv->defn_name : "server";
+        const char *missing = !sc->keys ? "AuthOIDCCryptoKeyFile"
+                              : !sc->store_servers ? "AuthOIDCSessionStore"
+                              : !sc->redirect_uri ? "AuthOIDCRedirectURI"
+                              : NULL;
+        if (missing) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(010)
+                         "auth_oidc: %s is required where providers are configured (%s)", missing, where);
+            rc = HTTP_INTERNAL_SERVER_ERROR;
+            continue;
+        }
+        if (sc->touch_interval >= sc->inactivity) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(011)
+                         "auth_oidc: AuthOIDCSessionTouchInterval (%d) must be below "
+                         "AuthOIDCSessionInactivityTimeout (%d) (%s)", sc->touch_interval, sc->inactivity, where);
+            rc = HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (sc->logout_uri && sc->redirect_path && strcmp(sc->logout_uri, sc->redirect_path) == 0) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(012)
+                         "auth_oidc: AuthOIDCLogoutURI must differ from AuthOIDCRedirectURI (%s)", where);
+            rc = HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (!sc->cookie_secure && strcmp(sc->cookie_samesite, "None") == 0) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(013)
+                         "auth_oidc: AuthOIDCCookieSameSite None needs AuthOIDCCookieSecure On (%s)", where);
+            rc = HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,183 @@
+/* Cookies: read ours from the Cookie header, write and clear them, and strip
+ * them before the request reaches the backend. */
+#include "mod_auth_oidc.h"
+#include "aoidc_state.h"
+
+APLOG_USE_MODULE(auth_oidc);
+
+#define COOKIE_HEADER_MAX 16384 /* a longer Cookie header is not searched */
+
+/* Walk "a=b; c=d" pairs; calls fn for each, stops when fn returns 0. */
+typedef int (*cookie_fn)(void *ctx, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen);
+
+static void cookie_walk(const char *h, cookie_fn fn, void *ctx)
+{
+    const char *s = h;
+    while (s && *s) {
+        while (*s == ' ' || *s == ';' || *s == '\t') {
+            s++;
+        }
+        const char *end = strchr(s, ';');
+        apr_size_t len = end ? (apr_size_t)(end - s) : strlen(s);
+        const char *eq = memchr(s, '=', len);
+        if (eq) {
+            apr_size_t nlen = (apr_size_t)(eq - s);
+            while (nlen > 0 && (s[nlen - 1] == ' ' || s[nlen - 1] == '\t')) {
+                nlen--;
+            }
+            const char *v = eq + 1;
+            apr_size_t vlen = len - (apr_size_t)(v - s);
+            while (vlen > 0 && (*v == ' ' || *v == '"')) {
+                v++;
+                vlen--;
+            }
+            while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '"' || v[vlen - 1] == '\t')) {
+                vlen--;
+            }
+            if (!fn(ctx, s, nlen, v, vlen)) {
+                return;
+            }
+        }
+        s = end;
+    }
+}
+
+typedef struct {
+    apr_pool_t *p;
+    const char *name;
+    apr_size_t nlen;
+    const char *value;
+    int count;
+} find_ctx_t;
+
+static int find_one(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
+{
+    find_ctx_t *f = c;
+    if (nlen == f->nlen && memcmp(name, f->name, nlen) == 0) {
+        if (f->count++ == 0) {
+            f->value = apr_pstrmemdup(f->p, val, vlen);
+        }
+    }
+    return 1;
+}
+
+const char *aoidc_cookie_get(request_rec *r, const char *name, int *count)
+{
+    const char *h = apr_table_get(r->headers_in, "Cookie");
+    find_ctx_t f = {r->pool, name, strlen(name), NULL, 0};
+    if (h && strlen(h) <= COOKIE_HEADER_MAX) {
+        cookie_walk(h, find_one, &f);
+    }
+    if (count) {
+        *count = f.count;
+    }
+    return f.value;
+}
+
+typedef struct {
+    apr_pool_t *p;
+    const char *prefix;
+    apr_array_header_t *names;
+} prefix_ctx_t;
+
+static int find_prefix(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
+{
+    prefix_ctx_t *f = c;
+    apr_size_t plen = strlen(f->prefix);
+    if (nlen > plen && strncmp(name, f->prefix, plen) == 0 && f->names->nelts < 64) {
+        APR_ARRAY_PUSH(f->names, const char *) = apr_pstrmemdup(f->p, name, nlen);
+    }
+    return 1;
+}
+
+apr_array_header_t *aoidc_cookie_names_with_prefix(request_rec *r, const char *prefix)
+{
+    const char *h = apr_table_get(r->headers_in, "Cookie");
+    prefix_ctx_t f = {r->pool, prefix, apr_array_make(r->pool, 4, sizeof(const char *))};
+    if (h && strlen(h) <= COOKIE_HEADER_MAX) {
+        cookie_walk(h, find_prefix, &f);
+    }
+    return f.names;
+}
+
+static const char *attrs(const aoidc_srv_cfg_t *sc, const char *samesite)
+{
+    return sc->cookie_secure ? (strcmp(samesite, "Strict") == 0 ? "; HttpOnly; Secure; SameSite=Strict"
+                                : strcmp(samesite, "None") == 0 ? "; HttpOnly; Secure; SameSite=None"
+                                                                  : "; HttpOnly; Secure; SameSite=Lax")
+                             : (strcmp(samesite, "Strict") == 0 ? "; HttpOnly; SameSite=Strict"
+                                                                  : "; HttpOnly; SameSite=Lax");
+}
+
+void aoidc_cookie_set(request_rec *r, const aoidc_srv_cfg_t *sc, const char *name, const char *value, int max_age)
+{
+    /* state cookies must survive the cross-site return from the provider:
+     * they are always Lax; the session cookie follows the configuration */
+    int is_state = strncmp(name, AOIDC_STATE_COOKIE_PREFIX, sizeof(AOIDC_STATE_COOKIE_PREFIX) - 1) == 0;
+    const char *c = apr_pstrcat(r->pool, name, "=", value, "; Path=/",
+                                max_age > 0 ? apr_psprintf(r->pool, "; Max-Age=%d", max_age) : "",
+                                attrs(sc, is_state ? "Lax" : sc->cookie_samesite), NULL);
+    apr_table_addn(r->err_headers_out, "Set-Cookie", c);
+}
+
+void aoidc_cookie_clear(request_rec *r, const aoidc_srv_cfg_t *sc, const char *name)
+{
+    int is_state = strncmp(name, AOIDC_STATE_COOKIE_PREFIX, sizeof(AOIDC_STATE_COOKIE_PREFIX) - 1) == 0;
+    const char *c = apr_pstrcat(r->pool, name, "=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                                attrs(sc, is_state ? "Lax" : sc->cookie_samesite), NULL);
+    apr_table_addn(r->err_headers_out, "Set-Cookie", c);
+}
+
+typedef struct {
+    const char *session_name;
+    apr_size_t snlen;
+    char *out;
+    apr_size_t olen;
+    int removed;
+} strip_ctx_t;
+
+static int strip_one(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
+{
+    strip_ctx_t *st = c;
+    if ((nlen == st->snlen && memcmp(name, st->session_name, nlen) == 0) ||
+        (nlen > sizeof(AOIDC_STATE_COOKIE_PREFIX) - 1 &&
+         memcmp(name, AOIDC_STATE_COOKIE_PREFIX, sizeof(AOIDC_STATE_COOKIE_PREFIX) - 1) == 0)) {
+        st->removed = 1;
+        return 1;
+    }
+    if (st->olen) {
+        memcpy(st->out + st->olen, "; ", 2);
+        st->olen += 2;
+    }
+    memcpy(st->out + st->olen, name, nlen);
+    st->olen += nlen;
+    st->out[st->olen++] = '=';
+    memcpy(st->out + st->olen, val, vlen);
+    st->olen += vlen;
+    return 1;
+}
+
+void aoidc_cookie_strip(request_rec *r, const char *session_name)
+{
+    const char *h = apr_table_get(r->headers_in, "Cookie");
+    if (!h) {
+        return;
+    }
+    if (strlen(h) > COOKIE_HEADER_MAX) {
+        /* too long to search: do not pass what we cannot vouch for */
+        apr_table_unset(r->headers_in, "Cookie");
+        return;
+    }
+    strip_ctx_t st = {session_name, strlen(session_name), apr_palloc(r->pool, strlen(h) + 3), 0, 0};
+    cookie_walk(h, strip_one, &st);
+    if (!st.removed) {
+        return;
+    }
+    st.out[st.olen] = '\0';
+    if (st.olen) {
+        apr_table_setn(r->headers_in, "Cookie", st.out);
+    }
+    else {
+        apr_table_unset(r->headers_in, "Cookie");
+    }
+}

@@ -1,0 +1,391 @@
+/* Requests to our own URIs, dispatched from the quick handler:
+ *   AuthOIDCRedirectURI  the authorization response (callback)
+ *   AuthOIDCLogoutURI    logout here and at the provider
+ * and the start of a login from check_authn. */
+#include "mod_auth_oidc.h"
+#include "aoidc_state.h"
+#include "aoidc_util.h"
+
+#include <apr_time.h>
+#include <unistd.h>
+
+APLOG_USE_MODULE(auth_oidc);
+
+#define QUERY_MAX 8192
+
+static const char *redirect_uri(request_rec *r, aoidc_srv_cfg_t *sc)
+{
+    return sc->redirect_uri[0] == '/' ? ap_construct_url(r->pool, sc->redirect_uri, r) : sc->redirect_uri;
+}
+
+static aoidc_provider_t *location_provider(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
+{
+    aoidc_provider_t *pr = aoidc_find_provider(sc, dc->provider_name);
+    if (!pr) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(400) "no provider %s for this server",
+                      dc->provider_name ? dc->provider_name : "(any)");
+    }
+    return pr;
+}
+
+/* Drop the oldest pending attempts so that at most MAX_PENDING-1 remain
+ * before the new one is added; undecodable state cookies go too. */
+static void bound_pending_states(request_rec *r, aoidc_srv_cfg_t *sc)
+{
+    apr_array_header_t *names = aoidc_cookie_names_with_prefix(r, AOIDC_STATE_COOKIE_PREFIX);
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    int live = 0;
+    const char **lnames = apr_pcalloc(r->pool, sizeof(char *) * (apr_size_t)(names->nelts + 1));
+    apr_int64_t *created = apr_pcalloc(r->pool, sizeof(apr_int64_t) * (apr_size_t)(names->nelts + 1));
+    for (int i = 0; i < names->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        const char *v = aoidc_cookie_get(r, name, NULL);
+        aoidc_login_state_t *st;
+        if (!v || aoidc_state_decode(r->pool, sc->keys, name, v, &st) != APR_SUCCESS ||
+            now - st->created > AOIDC_STATE_TTL) {
+            aoidc_cookie_clear(r, sc, name);
+            continue;
+        }
+        lnames[live] = name;
+        created[live++] = st->created;
+    }
+    while (live >= AOIDC_STATE_MAX_PENDING) {
+        int oldest = 0;
+        for (int i = 1; i < live; i++) {
+            if (created[i] < created[oldest]) {
+                oldest = i;
+            }
+        }
+        aoidc_cookie_clear(r, sc, lnames[oldest]);
+        lnames[oldest] = lnames[live - 1];
+        created[oldest] = created[live - 1];
+        live--;
+    }
+}
+
+int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
+{
+    aoidc_provider_t *pr = location_provider(r, sc, dc);
+    if (!pr || !sc->redirect_uri) {
+        return aoidc_respond(r, AOIDC_R_INTERNAL);
+    }
+    aoidc_http_opts_t ho = aoidc_http_opts(sc);
+    aoidc_provider_meta_t meta;
+    const char *err = NULL;
+    if (aoidc_provider_get_meta(pr, r->pool, &ho, &meta, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(401) "provider %s: %s", pr->name, err);
+        return aoidc_respond(r, AOIDC_R_PROVIDER_DOWN);
+    }
+    /* only a local path is ever a return target */
+    const char *return_to = r->unparsed_uri;
+    if (!aoidc_is_local_path(return_to) || strlen(return_to) > 2048) {
+        return_to = "/";
+    }
+    aoidc_login_state_t *st;
+    const char *cookie;
+    if (aoidc_state_new(r->pool, pr->name, return_to, apr_time_sec(apr_time_now()), &st) != APR_SUCCESS ||
+        aoidc_state_encode(r->pool, sc->keys, st, &cookie) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(402) "cannot create login state");
+        return aoidc_respond(r, AOIDC_R_INTERNAL);
+    }
+    bound_pending_states(r, sc);
+    aoidc_cookie_set(r, sc, aoidc_state_cookie_name(r->pool, st->state), cookie, AOIDC_STATE_TTL);
+    const char *sep = strchr(meta.authorization_endpoint, '?') ? "&" : "?";
+    const char *url = apr_pstrcat(r->pool, meta.authorization_endpoint, sep,
+                                  "response_type=code&client_id=", aoidc_url_encode(r->pool, pr->client_id),
+                                  "&redirect_uri=", aoidc_url_encode(r->pool, redirect_uri(r, sc)),
+                                  "&scope=", aoidc_url_encode(r->pool, pr->scope),
+                                  "&state=", st->state, "&nonce=", st->nonce,
+                                  "&code_challenge=", aoidc_pkce_challenge(r->pool, st->verifier),
+                                  "&code_challenge_method=S256", NULL);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(403) "redirecting to provider %s for login", pr->name);
+    return aoidc_redirect(r, url);
+}
+
+static const char *node_name(request_rec *r, aoidc_srv_cfg_t *sc)
+{
+    if (sc->node_name) {
+        return sc->node_name;
+    }
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0) {
+        return "unknown";
+    }
+    host[sizeof(host) - 1] = '\0';
+    return apr_pstrdup(r->pool, host);
+}
+
+/* The new session: id token checked, claims flattened, record stored. */
+static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr,
+                                     const aoidc_provider_meta_t *meta, const aoidc_tokens_t *tok,
+                                     const aoidc_login_state_t *st)
+{
+    aoidc_http_opts_t ho = aoidc_http_opts(sc);
+    aoidc_jwt_t *jwt;
+    const char *err = NULL;
+    aoidc_jose_result_t jr = aoidc_jwt_parse(r->pool, tok->id_token, &jwt, &err);
+    if (jr == AOIDC_JOSE_OK) {
+        jr = aoidc_provider_verify(pr, r->pool, &ho, jwt, &err);
+    }
+    if (jr == AOIDC_JOSE_OK) {
+        aoidc_jwt_expect_t ex = {0};
+        ex.issuer = pr->issuer;
+        ex.audience = pr->client_id;
+        ex.extra_audiences = pr->extra_audiences;
+        ex.require_azp_if_multi = 1;
+        ex.nonce = st->nonce;
+        ex.now = apr_time_now();
+        ex.skew = sc->clock_skew;
+        ex.require_iat = 1;
+        jr = aoidc_jwt_validate(jwt, &ex);
+    }
+    if (jr != AOIDC_JOSE_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(410) "ID token from %s rejected: %s%s%s", pr->name,
+                      aoidc_jose_result_str(jr), err ? ": " : "", err ? err : "");
+        return AOIDC_R_UNAUTHORIZED;
+    }
+    json_t *claims = json_deep_copy(jwt->claims);
+    const char *sub = json_string_value(json_object_get(jwt->claims, "sub"));
+    if (pr->userinfo) {
+        json_t *ui = NULL;
+        if (aoidc_provider_userinfo(r->pool, &ho, meta, tok->access_token, &ui, &err) != APR_SUCCESS) {
+            json_decref(claims);
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(411) "userinfo of %s: %s", pr->name, err);
+            return AOIDC_R_UNAUTHORIZED;
+        }
+        const char *usub = json_string_value(json_object_get(ui, "sub"));
+        if (!usub || strcmp(usub, sub) != 0) {
+            json_decref(ui);
+            json_decref(claims);
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(412) "userinfo sub differs from the ID token's");
+            return AOIDC_R_UNAUTHORIZED;
+        }
+        json_object_update_missing(claims, ui);
+        json_decref(ui);
+    }
+    int dropped = 0;
+    apr_array_header_t *flat = aoidc_claims_flatten(r->pool, claims, &dropped);
+    const char *sid = json_string_value(json_object_get(claims, "sid"));
+    json_decref(claims);
+    if (dropped) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(413) "%d claim values not kept (limits)", dropped);
+    }
+
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    aoidc_session_t s = {0};
+    s.created = now;
+    s.last_seen = now;
+    s.expires = now + sc->max_lifetime;
+    s.access_token_exp = tok->expires_in ? now + tok->expires_in : 0;
+    s.provider = pr->name;
+    s.sub = apr_pstrdup(r->pool, sub);
+    s.user = s.sub;
+    s.sid = sid ? apr_pstrdup(r->pool, sid) : "";
+    s.id_token = tok->id_token;
+    s.access_token = tok->access_token;
+    s.refresh_token = tok->refresh_token;
+    s.node = node_name(r, sc);
+    s.client_ip = r->useragent_ip;
+    const char *ua = apr_table_get(r->headers_in, "User-Agent");
+    s.user_agent = ua ? apr_pstrndup(r->pool, ua, 200) : "";
+    s.nclaims = flat->nelts;
+    s.claims = (const aoidc_claim_t *)flat->elts;
+
+    /* a new id at every login: no fixation */
+    const char *id = aoidc_random_token(r->pool, AOIDC_SESSION_ID_BYTES);
+    if (!id) {
+        return AOIDC_R_INTERNAL;
+    }
+    const char *key = aoidc_session_store_key(r->pool, sc->keys, id);
+    unsigned char *val;
+    apr_size_t len;
+    apr_status_t rv = aoidc_session_encode(r->pool, sc->keys, key, &s, &val, &len);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, AOIDC_LOGNO(414) "session record too large to store");
+        return AOIDC_R_UNAUTHORIZED;
+    }
+    aoidc_store_rc_t rc = sc->store->add(sc->store, key, val, len, (long)aoidc_session_remaining(&s, sc->inactivity, now));
+    if (rc != AOIDC_STORE_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(415) "cannot store the new session: %s",
+                      aoidc_store_rc_str(rc));
+        return AOIDC_R_STORE_DOWN;
+    }
+    /* a session cookie of the browser: the store decides when it ends */
+    aoidc_cookie_set(r, sc, sc->cookie_name, id, 0);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(416) "login of '%.128s' at provider %s", s.sub, pr->name);
+    return AOIDC_R_OK;
+}
+
+/* Read each protocol parameter at most once. */
+static int query_once(request_rec *r, const char *name, const char **v)
+{
+    return aoidc_query_param(r->pool, r->args, name, v);
+}
+
+static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
+{
+    const char *state, *code, *error, *iss;
+    if (r->method_number != M_GET) {
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
+    if (r->args && strlen(r->args) > QUERY_MAX) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(420) "callback query too long");
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
+    int ns = query_once(r, "state", &state), nc = query_once(r, "code", &code),
+        ne = query_once(r, "error", &error), ni = query_once(r, "iss", &iss);
+    if (ns < 0 || nc < 0 || ne < 0 || ni < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(421) "callback with a repeated or malformed parameter");
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
+    if (ns == 0 || !aoidc_state_param_ok(state)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(422) "callback without a valid state");
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
+    const char *cname = aoidc_state_cookie_name(r->pool, state);
+    int ccount = 0;
+    const char *cval = aoidc_cookie_get(r, cname, &ccount);
+    aoidc_login_state_t *st = NULL;
+    if (!cval) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(423)
+                      "callback for a login this browser did not start, or already finished");
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
+    /* the attempt is used up whatever happens next */
+    aoidc_cookie_clear(r, sc, cname);
+    if (aoidc_state_decode(r->pool, sc->keys, cname, cval, &st) != APR_SUCCESS ||
+        !aoidc_ct_equal(st->state, strlen(st->state), state, strlen(state))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(424) "state cookie invalid or not for this state");
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
+    if (apr_time_sec(apr_time_now()) - st->created > AOIDC_STATE_TTL) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(425) "login attempt took too long");
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
+    aoidc_provider_t *pr = aoidc_find_provider(sc, st->provider);
+    if (!pr) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(426) "state names an unknown provider");
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
+    if (ne == 1) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(427) "provider %s refused the login: %.64s",
+                      pr->name, ap_escape_logitem(r->pool, error));
+        return aoidc_respond(r, AOIDC_R_UNAUTHORIZED);
+    }
+    if (nc == 0 || !*code || strlen(code) > 2048) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(428) "callback without a usable code");
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
+    if (ni == 1 && strcmp(iss, pr->issuer) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(429)
+                      "callback iss parameter does not match provider %s (mix-up?)", pr->name);
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
+    aoidc_http_opts_t ho = aoidc_http_opts(sc);
+    aoidc_provider_meta_t meta;
+    aoidc_tokens_t tok;
+    const char *err = NULL;
+    if (aoidc_provider_get_meta(pr, r->pool, &ho, &meta, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(430) "provider %s: %s", pr->name, err);
+        return aoidc_respond(r, AOIDC_R_PROVIDER_DOWN);
+    }
+    apr_status_t rv = aoidc_provider_exchange_code(pr, r->pool, &ho, &meta, code, st->verifier,
+                                                   redirect_uri(r, sc), &tok, &err);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(431) "code exchange with %s failed: %s", pr->name,
+                      err);
+        return aoidc_respond(r, AOIDC_R_UNAUTHORIZED);
+    }
+    if (!sc->store) {
+        return aoidc_respond(r, AOIDC_R_STORE_DOWN);
+    }
+    aoidc_result_t res = create_session(r, sc, pr, &meta, &tok, st);
+    if (res != AOIDC_R_OK) {
+        return aoidc_respond(r, res);
+    }
+    return aoidc_redirect(r, st->return_to);
+}
+
+static int logout_target_allowed(aoidc_srv_cfg_t *sc, const char *target)
+{
+    for (int i = 0; sc->post_logout && i < sc->post_logout->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(sc->post_logout, i, const char *), target) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int handle_logout(request_rec *r, aoidc_srv_cfg_t *sc)
+{
+    const char *target = NULL;
+    int nt = aoidc_query_param(r->pool, r->args, "return", &target);
+    if (nt < 0 || (nt == 1 && !logout_target_allowed(sc, target))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(440)
+                      "logout return target is not in AuthOIDCPostLogoutRedirect");
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
+    if (nt == 0) {
+        target = sc->post_logout && sc->post_logout->nelts ? APR_ARRAY_IDX(sc->post_logout, 0, const char *) : "/";
+    }
+    const char *abs_target = target[0] == '/' ? ap_construct_url(r->pool, target, r) : target;
+    const char *id = aoidc_cookie_get(r, sc->cookie_name, NULL);
+    aoidc_session_t s;
+    int have = 0;
+    if (id && aoidc_session_id_ok(id) && sc->store) {
+        const char *key = aoidc_session_store_key(r->pool, sc->keys, id);
+        char *val;
+        apr_size_t len;
+        aoidc_store_rc_t rc = sc->store->get(sc->store, r->pool, key, &val, &len, NULL);
+        if (rc == AOIDC_STORE_DOWN || rc == AOIDC_STORE_ERROR) {
+            /* do not pretend the session ended */
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(441) "logout: session store %s",
+                          aoidc_store_rc_str(rc));
+            return aoidc_respond(r, AOIDC_R_STORE_DOWN);
+        }
+        have = rc == AOIDC_STORE_OK &&
+               aoidc_session_decode(r->pool, sc->keys, key, (unsigned char *)val, len, &s) == APR_SUCCESS;
+        rc = sc->store->del(sc->store, key);
+        if (rc == AOIDC_STORE_DOWN || rc == AOIDC_STORE_ERROR) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(442) "logout: session store %s",
+                          aoidc_store_rc_str(rc));
+            return aoidc_respond(r, AOIDC_R_STORE_DOWN);
+        }
+    }
+    aoidc_cookie_clear(r, sc, sc->cookie_name);
+    if (have) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(443) "logout of '%.128s'", s.sub);
+        aoidc_provider_t *pr = aoidc_find_provider(sc, s.provider);
+        aoidc_provider_meta_t meta;
+        aoidc_http_opts_t ho = aoidc_http_opts(sc);
+        const char *err;
+        if (pr && aoidc_provider_get_meta(pr, r->pool, &ho, &meta, &err) == APR_SUCCESS &&
+            meta.end_session_endpoint) {
+            const char *sep = strchr(meta.end_session_endpoint, '?') ? "&" : "?";
+            return aoidc_redirect(r, apr_pstrcat(r->pool, meta.end_session_endpoint, sep,
+                                                 "id_token_hint=", aoidc_url_encode(r->pool, s.id_token),
+                                                 "&client_id=", aoidc_url_encode(r->pool, pr->client_id),
+                                                 "&post_logout_redirect_uri=", aoidc_url_encode(r->pool, abs_target),
+                                                 NULL));
+        }
+    }
+    return aoidc_redirect(r, abs_target);
+}
+
+int aoidc_quick_handler(request_rec *r, int lookup)
+{
+    if (lookup || r->main) {
+        return DECLINED;
+    }
+    aoidc_srv_cfg_t *sc = aoidc_srv_cfg(r->server);
+    if (!sc->providers || !sc->keys || !r->parsed_uri.path) {
+        return DECLINED;
+    }
+    if (sc->redirect_path && strcmp(r->parsed_uri.path, sc->redirect_path) == 0) {
+        return handle_callback(r, sc);
+    }
+    if (sc->logout_uri && strcmp(r->parsed_uri.path, sc->logout_uri) == 0) {
+        return handle_logout(r, sc);
+    }
+    return DECLINED;
+}

@@ -1,0 +1,84 @@
+/* libFuzzer target for the untrusted-input codecs other than JOSE: the first
+ * byte picks the parser (state cookie, session record, base64url, query
+ * parameters and return paths, discovery, token response, claims). */
+#include "aoidc_claims.h"
+#include "aoidc_provider.h"
+#include "aoidc_session.h"
+#include "aoidc_state.h"
+#include "aoidc_util.h"
+
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <stdint.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int init;
+    static aoidc_keys_t keys;
+    if (!init) {
+        apr_initialize();
+        aoidc_keys_derive((const unsigned char *)"0123456789abcdef0123456789abcdef", 32, &keys);
+        init = 1;
+    }
+    if (size < 1) {
+        return 0;
+    }
+    apr_pool_t *p;
+    apr_pool_create(&p, NULL);
+    char *s = apr_pstrmemdup(p, (const char *)data + 1, size - 1);
+    apr_size_t n = size - 1;
+    const char *err = NULL;
+    switch (data[0] % 7) {
+    case 0: {
+        aoidc_login_state_t *st;
+        aoidc_state_decode(p, &keys, "aoidc_state_AAAAAAAAAAAAAAAA", s, &st);
+        aoidc_state_param_ok(s);
+        break;
+    }
+    case 1: {
+        aoidc_session_t sess;
+        aoidc_session_decode(p, &keys, "k", (const unsigned char *)data + 1, n, &sess);
+        aoidc_session_id_ok(s);
+        break;
+    }
+    case 2: {
+        unsigned char *out;
+        apr_size_t olen;
+        aoidc_b64url_decode(p, s, strlen(s), 65536, &out, &olen);
+        break;
+    }
+    case 3: {
+        const char *v;
+        aoidc_query_param(p, s, "state", &v);
+        aoidc_query_param(p, s, "code", &v);
+        aoidc_is_local_path(s);
+        break;
+    }
+    case 4: {
+        aoidc_provider_meta_t *m;
+        aoidc_provider_parse_discovery(p, s, n, "https://op.example", &m, &err);
+        break;
+    }
+    case 5: {
+        aoidc_tokens_t t;
+        aoidc_provider_parse_token_response(p, s, n, &t, &err);
+        break;
+    }
+    case 6: {
+        json_error_t je;
+        json_t *o = json_loadb(s, n, 0, &je);
+        if (o) {
+            int dropped;
+            aoidc_claims_flatten(p, o, &dropped);
+            json_decref(o);
+        }
+        aoidc_claim_req_parse(p, s, &err);
+        break;
+    }
+    }
+    apr_pool_destroy(p);
+    return 0;
+}

@@ -1,0 +1,7 @@
+#!/bin/sh
+# make check: replay every seed corpus through its target (no libFuzzer needed).
+set -e
+B=${AOIDC_BUILD:-.}
+C=${AOIDC_CORPUS:-tests/fuzz/corpus}
+"$B/tests/fuzz/replay_jose" "$C/jose"
+"$B/tests/fuzz/replay_codecs" "$C/codecs"
