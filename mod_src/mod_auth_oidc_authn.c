@@ -42,6 +42,7 @@ static int unauthenticated(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t 
 {
     switch (aoidc_unauth_action(dc)) {
     case AOIDC_UNAUTH_PASS:
+        aoidc_cookie_strip(r, sc->cookie_name);
         r->user = "";
         return OK;
     case AOIDC_UNAUTH_401:
@@ -78,6 +79,7 @@ int aoidc_check_authn(request_rec *r)
     }
     aoidc_srv_cfg_t *sc = aoidc_srv_cfg(r->server);
     aoidc_dir_cfg_t *dc = aoidc_dir_cfg(r);
+    r->ap_auth_type = (char *)type; /* AUTH_TYPE for CGI and logs */
 
     /* a subrequest or internal redirect reuses the verdict of its parent */
     if (r->main || r->prev) {
@@ -104,7 +106,6 @@ int aoidc_check_authn(request_rec *r)
 
     int count = 0;
     const char *id = aoidc_cookie_get(r, sc->cookie_name, &count);
-    aoidc_cookie_strip(r, sc->cookie_name);
     if (!id) {
         return unauthenticated(r, sc, dc);
     }
@@ -159,6 +160,7 @@ int aoidc_check_authn(request_rec *r)
     ctx->have_session = 1;
     ap_set_module_config(r->request_config, &auth_oidc_module, ctx);
     r->user = (char *)user;
+    aoidc_cookie_strip(r, sc->cookie_name);
     aoidc_pass_claims(r, dc, &ctx->session);
     if (now - ctx->session.last_seen >= sc->touch_interval) {
         touch(r, sc, ctx, cas, now);

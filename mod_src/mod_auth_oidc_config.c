@@ -330,7 +330,9 @@ static const char *cmd_client_secret_file(cmd_parms *cmd, void *m, const char *a
     return NULL;
 }
 
-static const char *cmd_scope(cmd_parms *cmd, void *m, const char *arg)
+/* AuthOIDCScope openid email  or  AuthOIDCScope "openid email": the words
+ * of all arguments form the space-separated scope list. */
+static const char *cmd_scope(cmd_parms *cmd, void *m, int argc, char *const argv[])
 {
     const char *err = NULL;
     aoidc_provider_t *pr = current_provider(cmd, &err);
@@ -338,6 +340,11 @@ static const char *cmd_scope(cmd_parms *cmd, void *m, const char *arg)
         return err;
     }
     int has_openid = 0;
+    apr_array_header_t *words = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    for (int i = 0; i < argc; i++) {
+        APR_ARRAY_PUSH(words, const char *) = argv[i];
+    }
+    const char *arg = apr_array_pstrcat(cmd->pool, words, ' ');
     const char *s = arg;
     char *w;
     while (*(w = ap_getword_white(cmd->pool, &s))) {
@@ -776,7 +783,7 @@ const command_rec aoidc_cmds[] = {
     AP_INIT_TAKE1("AuthOIDCIssuer", cmd_issuer, NULL, SRV, "Issuer URL (discovery is fetched from it)"),
     AP_INIT_TAKE1("AuthOIDCClientID", cmd_client_id, NULL, SRV, "OAuth 2.0 client id"),
     AP_INIT_TAKE1("AuthOIDCClientSecretFile", cmd_client_secret_file, NULL, SRV, "File holding the client secret"),
-    AP_INIT_RAW_ARGS("AuthOIDCScope", cmd_scope, NULL, SRV, "Scopes to request (must include openid)"),
+    AP_INIT_TAKE_ARGV("AuthOIDCScope", cmd_scope, NULL, SRV, "Scopes to request (must include openid)"),
     AP_INIT_TAKE1("AuthOIDCTokenEndpointAuth", cmd_token_auth, NULL, SRV,
                   "client_secret_basic (default) or client_secret_post"),
     AP_INIT_TAKE_ARGV("AuthOIDCExtraAudiences", cmd_extra_aud, NULL, SRV,
