@@ -670,9 +670,14 @@ class Apache:
     # --- lifecycle
     def _env(self) -> dict:
         run = str(self.root / "run")
-        return {**os.environ, "APACHE_RUN_DIR": run, "APACHE_PID_FILE": run + "/httpd.pid",
-                "APACHE_LOCK_DIR": run, "APACHE_LOG_DIR": str(self.root / "logs"),
-                "APACHE_RUN_USER": "www-data", "APACHE_RUN_GROUP": "www-data"}
+        env = {**os.environ, "APACHE_RUN_DIR": run, "APACHE_PID_FILE": run + "/httpd.pid",
+               "APACHE_LOCK_DIR": run, "APACHE_LOG_DIR": str(self.root / "logs"),
+               "APACHE_RUN_USER": "www-data", "APACHE_RUN_GROUP": "www-data"}
+        # the sanitizer run: httpd itself is not instrumented, so the ASan
+        # runtime is preloaded into Apache only (never into pytest)
+        if os.environ.get("AOIDC_APACHE_PRELOAD"):
+            env["LD_PRELOAD"] = os.environ["AOIDC_APACHE_PRELOAD"]
+        return env
 
     def _ctl(self, action: str) -> subprocess.CompletedProcess:
         return subprocess.run([APACHE_BIN, "-f", str(self.conf_path), "-k", action],

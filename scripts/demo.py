@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""Runs the demo: memcached, the dev OP with test users, Apache with mod_auth_oidc,
+all on 127.0.0.1. Prints the URL and credentials, runs until Ctrl-C, then stops
+everything it started (by PID)."""
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+import harness  # noqa: E402
+
+
+def pick(preferred: int) -> int:
+    return preferred if not harness.port_open(preferred) else harness.free_port()
+
+
+def main() -> int:
+    module = os.environ.get("AOIDC_MODULE", str(REPO / "build" / ".libs" / "mod_auth_oidc.so"))
+    work = Path(tempfile.mkdtemp(prefix="aoidc-demo-"))
+    work.chmod(0o755)
+    mc = harness.Memcached(work, pick(11311))
+    op = harness.OP(work, pick(9090))
+    port = pick(8080)
+    key = harness.write_crypto_key(work / "crypto.key")
+    demo_dir = REPO / "conf" / "examples" / "demo"
+    snippet = (demo_dir / "demo.conf.in").read_text().replace("@DEMO@", str(demo_dir))
+    oidc = harness.oidc_config(crypto_key_file=str(key), session_store=f"memcached {mc.address}",
+                               issuer=op.issuer, protected=False,
+                               post_logout_redirect=f"http://127.0.0.1:{port}/loggedout.html")
+    apache = harness.Apache("demo", work / "apache", port,
+                            dict(snippet=snippet, oidc=oidc, module_path=module, loglevel="warn auth_oidc:info"))
+    started = []
+    try:
+        for part in (mc, op, apache):
+            part.start()
+            started.append(part)
+        print(f"""
+mod_auth_oidc demo is running (Ctrl-C stops it).
+
+  Protected page:   http://127.0.0.1:{port}/demo/
+  Admins only:      http://127.0.0.1:{port}/admin/   (alice is in groups=admins, bob is not)
+  Log out:          http://127.0.0.1:{port}/oidc/logout
+  OpenID Provider:  {op.issuer}  (discovery: {op.issuer}/.well-known/openid-configuration)
+  memcached:        {mc.address}
+
+  Test users (user / password):""")
+        for name, u in harness.USERS.items():
+            print(f"    {name:6} / {u['password']:9}  groups: {', '.join(u['groups']) or '-'}")
+        print(f"""
+  Apache error log: {apache.error_log}
+  Config:           {apache.conf_path}
+""", flush=True)
+        if os.environ.get("AOIDC_DEMO_CHECK"):
+            # non-interactive self-check: log in as alice and show the page
+            s = harness.new_browser()
+            rs = harness.login(s, f"http://127.0.0.1:{port}/demo/", "alice", "alice-pw", op=op)
+            print(f"self-check: {rs[-1].status_code} {'alice' in rs[-1].text}")
+            return 0 if rs[-1].status_code == 200 and "Hello, alice" in rs[-1].text else 1
+        signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while all(p.running() for p in started):
+            time.sleep(1)
+        print("a demo process stopped; shutting down")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for part in reversed(started):
+            part.stop()
+        print("demo stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+#!/bin/bash
+# The README's demo command: install what is needed, build, run the demo.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+"$here/scripts/install-deps.sh"
+"$here/scripts/build.sh" build
+AOIDC_MODULE="$here/build/.libs/mod_auth_oidc.so" exec /usr/bin/python3 "$here/scripts/demo.py"

@@ -1,0 +1,23 @@
+#!/bin/bash
+# Build every fuzz target with clang's libFuzzer (+ASan/UBSan) and run each
+# for N seconds (default 20) starting from its seed corpus. New inputs go to a
+# scratch directory, not into the committed corpus.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+secs=${1:-20}
+out=$(mktemp -d /tmp/aoidc-fuzz-XXXXXX)
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE"
+inc="-I$here/mod_src $(pkg-config --cflags apr-1 apr-util-1 jansson openssl libcurl)"
+libs="$(pkg-config --libs apr-1 apr-util-1 jansson openssl)"
+core="$here/mod_src/aoidc_util.c $here/mod_src/aoidc_crypto.c $here/mod_src/aoidc_jose.c \
+      $here/mod_src/aoidc_state.c $here/mod_src/aoidc_session.c $here/mod_src/aoidc_claims.c \
+      $here/mod_src/aoidc_provider.c $here/mod_src/aoidc_http.c"
+for t in jose codecs; do
+    clang $flags $inc -o "$out/fuzz_$t" "$here/tests/fuzz/fuzz_$t.c" $core $libs $(pkg-config --libs libcurl)
+    mkdir -p "$out/corpus_$t"
+    echo "== fuzz_$t for ${secs}s"
+    "$out/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 "$out/corpus_$t" "$here/tests/fuzz/corpus/$t" \
+        2>"$out/fuzz_$t.log" || { tail -50 "$out/fuzz_$t.log"; exit 1; }
+    grep -E "stat::number_of_executed_units" "$out/fuzz_$t.log" || true
+done
+rm -rf "$out"
