@@ -692,7 +692,7 @@ static aoidc_jose_result_t check_aud(json_t *aud, const aoidc_jwt_expect_t *ex, 
         if (strcmp(s, ex->audience) == 0) {
             found = 1;
         }
-        else if (!str_in_list(s, ex->extra_audiences)) {
+        else if (!ex->access_token && !str_in_list(s, ex->extra_audiences)) {
             return AOIDC_JOSE_BAD_AUD;
         }
     }
@@ -747,13 +747,14 @@ aoidc_jose_result_t aoidc_jwt_validate(const aoidc_jwt_t *jwt, const aoidc_jwt_e
         return r;
     }
 
-    json_t *azp = json_object_get(c, "azp");
+    /* an access token's azp names the client that asked for it, not us */
+    json_t *azp = ex->access_token ? NULL : json_object_get(c, "azp");
     if (azp != NULL) {
         if (!json_is_string(azp) || strcmp(json_string_value(azp), ex->audience) != 0) {
             return AOIDC_JOSE_BAD_AZP;
         }
     }
-    else if (naud > 1 && ex->require_azp_if_multi) {
+    else if (naud > 1 && ex->require_azp_if_multi && !ex->access_token) {
         return AOIDC_JOSE_BAD_AZP;
     }
 

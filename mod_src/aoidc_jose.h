@@ -105,6 +105,9 @@ typedef struct {
     int skew;                  /* seconds of clock skew tolerated */
     int require_iat;           /* 1 for ID tokens */
     int max_iat_age;           /* if > 0: iat older than now - max_iat_age - skew refused */
+    int access_token;          /* RFC 9068 access token: aud must contain audience but may
+                                  name other resources too; azp (the requesting client)
+                                  is not compared with audience */
 } aoidc_jwt_expect_t;
 
 /* Validate the claims of jwt (exp required; nbf honoured; iat per expect;

@@ -457,7 +457,8 @@ enum {
     IAT_AGE = 8,    /* expect.max_iat_age = 300 */
     TYP_AT = 16,    /* expect.typ = "at+jwt" */
     NO_EXTRA = 32,  /* expect.extra_audiences = NULL */
-    ZERO_SKEW = 64  /* expect.skew = 0 */
+    ZERO_SKEW = 64, /* expect.skew = 0 */
+    ACCESS = 128    /* expect.access_token = 1 (RFC 9068 access token) */
 };
 
 typedef struct {
@@ -510,6 +511,14 @@ static const claim_row_t claim_rows[] = {
     {"azp mismatch, not required", "{\"azp\":\"client-2\"}", NULL, NULL, NO_AZP_REQ, AOIDC_JOSE_BAD_AZP},
     {"azp not a string", "{\"azp\":null}", NULL, NULL, 0, AOIDC_JOSE_BAD_AZP},
     {"azp equal", "{\"azp\":\"" CLIENT "\"}", NULL, NULL, 0, AOIDC_JOSE_OK},
+    /* access tokens: azp names the requesting client; other audiences are other resources */
+    {"access: azp of another client", "{\"azp\":\"client-2\"}", "nonce", NULL, ACCESS, AOIDC_JOSE_OK},
+    {"access: several audiences", "{\"aud\":[\"https://api.example.com\",\"" CLIENT "\"]}", "nonce", NULL,
+     ACCESS | NO_EXTRA, AOIDC_JOSE_OK},
+    {"access: our audience missing", "{\"aud\":[\"https://api.example.com\"]}", "nonce", NULL, ACCESS,
+     AOIDC_JOSE_BAD_AUD},
+    {"access: expired", "{\"exp\":1600000000}", "nonce", NULL, ACCESS, AOIDC_JOSE_EXPIRED},
+    {"access: wrong issuer", "{\"iss\":\"https://evil.example\"}", "nonce", NULL, ACCESS, AOIDC_JOSE_BAD_ISS},
     /* exp: now is 1700000100, skew 60 */
     {"exp past", "{\"exp\":1600000000}", NULL, NULL, 0, AOIDC_JOSE_EXPIRED},
     {"exp missing", NULL, "exp", NULL, 0, AOIDC_JOSE_EXPIRED},
@@ -602,6 +611,10 @@ static void test_claims(void **state)
         }
         if (row->flags & ZERO_SKEW) {
             ex.skew = 0;
+        }
+        if (row->flags & ACCESS) {
+            ex.access_token = 1;
+            ex.nonce = NULL;
         }
         aoidc_jose_result_t r = aoidc_jwt_validate(jwt, &ex);
         if (r != row->want) {

@@ -1,0 +1,156 @@
+/* The per-process bearer token cache. */
+#include "aoidc_token.h"
+
+#include <apr_strings.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENTRY_MAX (16 * 1024)
+
+typedef struct {
+    unsigned char hash[32];
+    apr_int64_t exp;
+    int nclaims;
+    char *blob; /* malloc'd: provider\0 sub\0 scope\0 then nclaims x name\0 value\0 */
+    apr_size_t len;
+} slot_t;
+
+struct aoidc_token_cache {
+    apr_thread_mutex_t *mutex;
+    slot_t *slots;
+    unsigned mask;
+};
+
+static apr_status_t cache_cleanup(void *d)
+{
+    aoidc_token_cache_t *c = d;
+    for (unsigned i = 0; i <= c->mask; i++) {
+        free(c->slots[i].blob);
+    }
+    free(c->slots);
+    return APR_SUCCESS;
+}
+
+apr_status_t aoidc_token_cache_create(apr_pool_t *p, int nslots, aoidc_token_cache_t **out)
+{
+    unsigned n = 16;
+    while ((int)n < nslots && n < (1u << 24)) {
+        n <<= 1;
+    }
+    aoidc_token_cache_t *c = apr_pcalloc(p, sizeof(*c));
+    c->slots = calloc(n, sizeof(slot_t));
+    if (!c->slots) {
+        return APR_ENOMEM;
+    }
+    c->mask = n - 1;
+    apr_pool_cleanup_register(p, c, cache_cleanup, apr_pool_cleanup_null);
+    *out = c;
+    return apr_thread_mutex_create(&c->mutex, APR_THREAD_MUTEX_DEFAULT, p);
+}
+
+static unsigned slot_of(const aoidc_token_cache_t *c, const unsigned char h[32])
+{
+    return ((unsigned)h[0] | (unsigned)h[1] << 8 | (unsigned)h[2] << 16 | (unsigned)h[3] << 24) & c->mask;
+}
+
+int aoidc_token_cache_get(aoidc_token_cache_t *c, apr_pool_t *p, const unsigned char hash[32], apr_int64_t now,
+                          aoidc_principal_t *out)
+{
+    slot_t *s = &c->slots[slot_of(c, hash)];
+    char *copy = NULL;
+    int n = 0;
+    apr_int64_t exp = 0;
+    apr_thread_mutex_lock(c->mutex);
+    if (s->blob && memcmp(s->hash, hash, 32) == 0) {
+        if (s->exp > now) {
+            copy = apr_pmemdup(p, s->blob, s->len);
+            n = s->nclaims;
+            exp = s->exp;
+        }
+        else {
+            free(s->blob);
+            s->blob = NULL;
+        }
+    }
+    apr_thread_mutex_unlock(c->mutex);
+    if (!copy) {
+        return 0;
+    }
+    const char *q = copy;
+    out->provider = q;
+    q += strlen(q) + 1;
+    out->sub = q;
+    q += strlen(q) + 1;
+    out->scope = q;
+    q += strlen(q) + 1;
+    aoidc_claim_t *claims = apr_palloc(p, sizeof(*claims) * (apr_size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        claims[i].name = q;
+        q += strlen(q) + 1;
+        claims[i].value = q;
+        q += strlen(q) + 1;
+    }
+    out->claims = claims;
+    out->nclaims = n;
+    out->exp = exp;
+    return 1;
+}
+
+void aoidc_token_cache_put(aoidc_token_cache_t *c, const unsigned char hash[32], const aoidc_principal_t *pr)
+{
+    apr_size_t len = strlen(pr->provider) + strlen(pr->sub) + strlen(pr->scope) + 3;
+    for (int i = 0; i < pr->nclaims; i++) {
+        len += strlen(pr->claims[i].name) + strlen(pr->claims[i].value) + 2;
+    }
+    if (len > ENTRY_MAX) {
+        return;
+    }
+    char *blob = malloc(len), *q = blob;
+    if (!blob) {
+        return;
+    }
+#define PUT(str)                                                                                               \
+    do {                                                                                                       \
+        apr_size_t l_ = strlen(str) + 1;                                                                       \
+        memcpy(q, (str), l_);                                                                                  \
+        q += l_;                                                                                               \
+    } while (0)
+    PUT(pr->provider);
+    PUT(pr->sub);
+    PUT(pr->scope);
+    for (int i = 0; i < pr->nclaims; i++) {
+        PUT(pr->claims[i].name);
+        PUT(pr->claims[i].value);
+    }
+#undef PUT
+    slot_t *s = &c->slots[slot_of(c, hash)];
+    apr_thread_mutex_lock(c->mutex);
+    char *old = s->blob;
+    memcpy(s->hash, hash, 32);
+    s->exp = pr->exp;
+    s->nclaims = pr->nclaims;
+    s->blob = blob;
+    s->len = len;
+    apr_thread_mutex_unlock(c->mutex);
+    free(old);
+}
+
+int aoidc_scope_has(const char *scope, const char *need)
+{
+    apr_size_t nl = strlen(need);
+    if (nl == 0) {
+        return 1;
+    }
+    for (const char *s = scope; s && *s;) {
+        while (*s == ' ') {
+            s++;
+        }
+        const char *e = strchr(s, ' ');
+        apr_size_t l = e ? (apr_size_t)(e - s) : strlen(s);
+        if (l == nl && memcmp(s, need, nl) == 0) {
+            return 1;
+        }
+        s = e;
+    }
+    return 0;
+}

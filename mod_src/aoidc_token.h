@@ -1,0 +1,44 @@
+/* Validated bearer tokens, cached per process.
+ *
+ * A token that passed signature and claim checks (or introspection) is kept
+ * under SHA-256(token) until its exp, so the same token is never verified
+ * twice while valid. The cache is direct-mapped with a fixed number of
+ * slots (a new entry replaces whatever shared its slot), so it is bounded by
+ * construction; one mutex guards it and a lookup copies the entry out. */
+#ifndef AOIDC_TOKEN_H
+#define AOIDC_TOKEN_H
+
+#include "aoidc_claims.h"
+
+#include <apr_pools.h>
+#include <apr_errno.h>
+#include <apr_thread_mutex.h>
+
+/* What a request learns from a valid token. */
+typedef struct {
+    const char *provider;
+    const char *sub;
+    const char *scope;     /* space-separated, "" when none */
+    apr_int64_t exp;       /* seconds since the epoch */
+    int nclaims;
+    const aoidc_claim_t *claims;
+} aoidc_principal_t;
+
+typedef struct aoidc_token_cache aoidc_token_cache_t;
+
+/* A cache of nslots entries (rounded up to a power of two, at least 16),
+ * released by a cleanup on p. */
+apr_status_t aoidc_token_cache_create(apr_pool_t *p, int nslots, aoidc_token_cache_t **out);
+
+/* Look up SHA-256(token). On a hit with exp > now, copy the principal into
+ * p and return 1; otherwise 0 (an expired entry is dropped). */
+int aoidc_token_cache_get(aoidc_token_cache_t *c, apr_pool_t *p, const unsigned char hash[32], apr_int64_t now,
+                          aoidc_principal_t *out);
+
+/* Store a principal (deep copy). Entries larger than 16 KB are not kept. */
+void aoidc_token_cache_put(aoidc_token_cache_t *c, const unsigned char hash[32], const aoidc_principal_t *pr);
+
+/* Does the space-separated scope list contain every word of need? */
+int aoidc_scope_has(const char *scope, const char *need);
+
+#endif
