@@ -7,6 +7,7 @@
 #include "aoidc_state.h"
 #include "aoidc_util.h"
 
+#include <apr_hash.h>
 #include <errno.h>
 #include <stdlib.h>
 
@@ -220,6 +221,47 @@ static const char *need_server_context(cmd_parms *cmd)
     return ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
 }
 
+/* file:line of the server directives that the cross-directive checks of
+ * check_config blame, keyed by server and directive name, so that a message
+ * points at the line to fix rather than at the first AuthOIDC line. Only
+ * touched while the configuration is read, which is single-threaded; the
+ * table lives in ptemp, which outlasts check_config. */
+static apr_hash_t *directive_lines;
+
+static apr_status_t reset_directive_lines(void *d)
+{
+    directive_lines = NULL;
+    return APR_SUCCESS;
+}
+
+static void note_line(cmd_parms *cmd)
+{
+    if (!cmd->directive) {
+        return;
+    }
+    if (!directive_lines) {
+        directive_lines = apr_hash_make(cmd->temp_pool);
+        apr_pool_cleanup_register(cmd->temp_pool, NULL, reset_directive_lines, apr_pool_cleanup_null);
+    }
+    const char *key = apr_psprintf(cmd->temp_pool, "%pp %s", (void *)cmd->server, cmd->cmd->name);
+    apr_hash_set(directive_lines, key, APR_HASH_KEY_STRING,
+                 apr_psprintf(cmd->temp_pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num));
+}
+
+/* " at file:line" of directive `name` as seen by server sv (its own line, else
+ * the main server's, which it inherits), or " (default)". */
+static const char *where_set(apr_pool_t *p, server_rec *sv, server_rec *main_s, const char *name)
+{
+    for (server_rec *x = sv; directive_lines && x; x = (x == main_s ? NULL : main_s)) {
+        const char *w = apr_hash_get(directive_lines, apr_psprintf(p, "%pp %s", (void *)x, name),
+                                     APR_HASH_KEY_STRING);
+        if (w) {
+            return apr_pstrcat(p, " at ", w, NULL);
+        }
+    }
+    return " (default)";
+}
+
 /* --- <AuthOIDCProvider name> ------------------------------------------- */
 
 static aoidc_provider_t *current_provider(cmd_parms *cmd, const char **err)
@@ -290,7 +332,7 @@ static const char *cmd_issuer(cmd_parms *cmd, void *m, const char *arg)
         return err;
     }
     apr_uri_t u;
-    if (apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS || !u.scheme || !u.hostname ||
+    if (apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS || !u.scheme || !u.hostname || !*u.hostname ||
         (strcmp(u.scheme, "https") != 0 && strcmp(u.scheme, "http") != 0) || u.query || u.fragment) {
         return apr_psprintf(cmd->pool, "AuthOIDCIssuer: '%s' is not an http(s) URL without query or fragment", arg);
     }
@@ -517,6 +559,7 @@ static const char *cmd_redirect_uri(cmd_parms *cmd, void *m, const char *arg)
         return err;
     }
     aoidc_srv_cfg_t *sc = cmd_srv(cmd);
+    note_line(cmd);
     if (arg[0] == '/') {
         if ((err = check_path(cmd, arg)) != NULL) {
             return err;
@@ -525,7 +568,8 @@ static const char *cmd_redirect_uri(cmd_parms *cmd, void *m, const char *arg)
     }
     else {
         apr_uri_t u;
-        if (apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS || !u.scheme || !u.hostname || !u.path ||
+        if (apr_uri_parse(cmd->pool, arg, &u) != APR_SUCCESS || !u.scheme || !u.hostname || !*u.hostname ||
+            !u.path ||
             (strcmp(u.scheme, "https") != 0 && strcmp(u.scheme, "http") != 0) || u.query || u.fragment) {
             return apr_psprintf(cmd->pool, "AuthOIDCRedirectURI: '%s' is neither a local path nor an http(s) URL",
                                 arg);
@@ -545,6 +589,7 @@ static const char *cmd_logout_uri(cmd_parms *cmd, void *m, const char *arg)
     if (err) {
         return err;
     }
+    note_line(cmd);
     cmd_srv(cmd)->logout_uri = arg;
     return NULL;
 }
@@ -568,6 +613,7 @@ static const char *cmd_post_logout(cmd_parms *cmd, void *m, int argc, char *cons
             }
         }
         else if (apr_uri_parse(cmd->pool, argv[i], &u) != APR_SUCCESS || !u.scheme || !u.hostname ||
+                 !*u.hostname ||
                  (strcmp(u.scheme, "https") != 0 && strcmp(u.scheme, "http") != 0) || u.fragment) {
             return apr_psprintf(cmd->pool, "AuthOIDCPostLogoutRedirect: '%s' is not an http(s) URL or local path",
                                 argv[i]);
@@ -596,7 +642,11 @@ static const char *cmd_cookie_name(cmd_parms *cmd, void *m, const char *arg)
 static const char *cmd_cookie_secure(cmd_parms *cmd, void *m, const char *arg)
 {
     const char *err = need_server_context(cmd);
-    return err ? err : parse_onoff(cmd, arg, &cmd_srv(cmd)->cookie_secure);
+    if (err) {
+        return err;
+    }
+    note_line(cmd);
+    return parse_onoff(cmd, arg, &cmd_srv(cmd)->cookie_secure);
 }
 
 static const char *cmd_cookie_samesite(cmd_parms *cmd, void *m, const char *arg)
@@ -605,6 +655,7 @@ static const char *cmd_cookie_samesite(cmd_parms *cmd, void *m, const char *arg)
     if (err) {
         return err;
     }
+    note_line(cmd);
     if (strcasecmp(arg, "Lax") == 0) {
         cmd_srv(cmd)->cookie_samesite = "Lax";
     }
@@ -625,7 +676,11 @@ static const char *cmd_cookie_samesite(cmd_parms *cmd, void *m, const char *arg)
 static const char *cmd_inactivity(cmd_parms *cmd, void *m, const char *arg)
 {
     const char *err = need_server_context(cmd);
-    return err ? err : parse_seconds(cmd, arg, 10, MAX_DURATION, &cmd_srv(cmd)->inactivity);
+    if (err) {
+        return err;
+    }
+    note_line(cmd);
+    return parse_seconds(cmd, arg, 10, MAX_DURATION, &cmd_srv(cmd)->inactivity);
 }
 
 static const char *cmd_max_lifetime(cmd_parms *cmd, void *m, const char *arg)
@@ -637,7 +692,11 @@ static const char *cmd_max_lifetime(cmd_parms *cmd, void *m, const char *arg)
 static const char *cmd_touch(cmd_parms *cmd, void *m, const char *arg)
 {
     const char *err = need_server_context(cmd);
-    return err ? err : parse_seconds(cmd, arg, 1, 86400, &cmd_srv(cmd)->touch_interval);
+    if (err) {
+        return err;
+    }
+    note_line(cmd);
+    return parse_seconds(cmd, arg, 1, 86400, &cmd_srv(cmd)->touch_interval);
 }
 
 static const char *cmd_skew(cmd_parms *cmd, void *m, const char *arg)
@@ -855,18 +914,23 @@ int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         }
         if (sc->touch_interval >= sc->inactivity) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(011)
-                         "auth_oidc: AuthOIDCSessionTouchInterval (%d) must be below "
-                         "AuthOIDCSessionInactivityTimeout (%d) (%s)", sc->touch_interval, sc->inactivity, where);
+                         "auth_oidc: AuthOIDCSessionTouchInterval %d%s must be below "
+                         "AuthOIDCSessionInactivityTimeout %d%s", sc->touch_interval,
+                         where_set(ptemp, sv, s, "AuthOIDCSessionTouchInterval"), sc->inactivity,
+                         where_set(ptemp, sv, s, "AuthOIDCSessionInactivityTimeout"));
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
         if (sc->logout_uri && sc->redirect_path && strcmp(sc->logout_uri, sc->redirect_path) == 0) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(012)
-                         "auth_oidc: AuthOIDCLogoutURI must differ from AuthOIDCRedirectURI (%s)", where);
+                         "auth_oidc: AuthOIDCLogoutURI%s must differ from AuthOIDCRedirectURI%s",
+                         where_set(ptemp, sv, s, "AuthOIDCLogoutURI"), where_set(ptemp, sv, s, "AuthOIDCRedirectURI"));
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
         if (!sc->cookie_secure && strcmp(sc->cookie_samesite, "None") == 0) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(013)
-                         "auth_oidc: AuthOIDCCookieSameSite None needs AuthOIDCCookieSecure On (%s)", where);
+                         "auth_oidc: AuthOIDCCookieSameSite None%s needs AuthOIDCCookieSecure On (Off%s)",
+                         where_set(ptemp, sv, s, "AuthOIDCCookieSameSite"),
+                         where_set(ptemp, sv, s, "AuthOIDCCookieSecure"));
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
     }
