@@ -267,6 +267,12 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(426) "state names an unknown provider");
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
     }
+    /* RFC 9207: iss is checked on error responses too, before we believe them */
+    if (ni == 1 && strcmp(iss, pr->issuer) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(429)
+                      "callback iss parameter does not match provider %s (mix-up?)", pr->name);
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
     if (ne == 1) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(427) "provider %s refused the login: %.64s",
                       pr->name, ap_escape_logitem(r->pool, error));
@@ -274,11 +280,6 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
     }
     if (nc == 0 || !*code || strlen(code) > 2048) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(428) "callback without a usable code");
-        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
-    }
-    if (ni == 1 && strcmp(iss, pr->issuer) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(429)
-                      "callback iss parameter does not match provider %s (mix-up?)", pr->name);
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
     }
     aoidc_http_opts_t ho = aoidc_http_opts(sc);
