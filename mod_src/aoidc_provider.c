@@ -303,6 +303,8 @@ apr_status_t aoidc_provider_parse_token_response(apr_pool_t *p, const char *body
     return APR_SUCCESS;
 }
 
+/* APR_EACCES: the token endpoint refused (HTTP 4xx, e.g. invalid_grant);
+ * other errors: no usable answer (transport failure, 5xx, malformed body). */
 apr_status_t aoidc_provider_exchange_code(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
                                           const aoidc_provider_meta_t *meta, const char *code,
                                           const char *verifier, const char *redirect_uri, aoidc_tokens_t *out,
@@ -333,7 +335,9 @@ apr_status_t aoidc_provider_exchange_code(aoidc_provider_t *pr, apr_pool_t *p, c
         else {
             *err = apr_psprintf(p, "token endpoint answered HTTP %ld", resp.status);
         }
-        return APR_EGENERAL;
+        /* a 4xx is the provider refusing this code or client (RFC 6749 5.2);
+         * anything else means the provider is not working */
+        return resp.status >= 400 && resp.status < 500 ? APR_EACCES : APR_EGENERAL;
     }
     return aoidc_provider_parse_token_response(p, resp.body, resp.len, out, err);
 }

@@ -295,7 +295,9 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(431) "code exchange with %s failed: %s", pr->name,
                       err);
-        return aoidc_respond(r, AOIDC_R_UNAUTHORIZED);
+        /* a refused code is the login failing; a provider that cannot be
+         * reached or answers garbage is the provider failing */
+        return aoidc_respond(r, rv == APR_EACCES ? AOIDC_R_UNAUTHORIZED : AOIDC_R_PROVIDER_DOWN);
     }
     if (!sc->store) {
         return aoidc_respond(r, AOIDC_R_STORE_DOWN);

@@ -547,3 +547,16 @@ def test_op_unreachable_at_first_login(make_apache, op, browser, memcached, expe
                        headers={"Accept": "text/html"}).status_code == 502
     assert time.monotonic() - t0 < 5
     assert a.running()
+
+
+def test_op_down_at_code_exchange(apache, op, browser, memcached, expect_log):
+    """The provider went away between the login page and the callback: 502, not a 401
+    that tells the user the login failed."""
+    expect_log(r"AOIDC431: code exchange with main failed", required=True)
+    cb = op_login_only(browser, apache.url("/protected/"), "alice", "alice-pw", op=op)
+    op.stop()                       # the next test gets it back (fixture op)
+    r = browser.get(cb, allow_redirects=False)
+    assert_refused(r, 502)
+    assert_no_session(r, browser, memcached)
+    assert apache.running()
+
