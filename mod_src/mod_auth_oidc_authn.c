@@ -109,6 +109,14 @@ int aoidc_check_authn(request_rec *r)
     if (!id) {
         return unauthenticated(r, sc, dc);
     }
+    if (count > 1) {
+        /* we only ever set one (host-only, Path=/): a second one was planted
+         * (cookie tossing from a sibling domain or a longer path), and which
+         * of them the browser sends first is not ours to guess */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(309)
+                      "%d session cookies in one request; treating as logged out", count);
+        return unauthenticated(r, sc, dc);
+    }
     if (!aoidc_session_id_ok(id)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(302) "malformed session cookie ignored");
         return unauthenticated(r, sc, dc);
