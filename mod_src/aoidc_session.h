@@ -1,8 +1,9 @@
 /* Session records: what the store holds for one browser session.
  *
  * The cookie carries only an opaque random id (32 bytes, base64url). The
- * store key is HMAC(index key, id), so neither a store dump nor the cookie
- * reveals the other. The record is a compact binary layout encrypted with
+ * store key is SHA-256("aoidc session store key v1:" id), so a store dump
+ * does not reveal the cookie; it does not depend on the crypto key, so a node
+ * with another key finds the record and reports that it does not decrypt. The record is a compact binary layout encrypted with
  * AES-256-GCM under the session key with the store key as AAD, so a record
  * cannot be moved to another key. Decoding is one AEAD open and a linear scan
  * with zero copies: no JSON on the request path. */
@@ -42,7 +43,8 @@ typedef struct {
 /* Does the cookie value look like a session id (43 base64url chars)? */
 int aoidc_session_id_ok(const char *id);
 
-/* The store key for a session id, from p. */
+/* The store key for a session id, from p. keys is not used (see above); it
+ * stays in the signature so that callers need not change if that does. */
 const char *aoidc_session_store_key(apr_pool_t *p, const aoidc_keys_t *keys, const char *id);
 
 /* Serialize and encrypt. Strings may be NULL (stored as ""). Fails with
