@@ -45,6 +45,7 @@ apr_status_t aoidc_provider_parse_discovery(apr_pool_t *p, const char *json, apr
     m->end_session_endpoint = str_member(p, o, "end_session_endpoint");
     m->jwks_uri = str_member(p, o, "jwks_uri");
     m->introspection_endpoint = str_member(p, o, "introspection_endpoint");
+    m->iss_parameter_supported = json_is_true(json_object_get(o, "authorization_response_iss_parameter_supported"));
     json_t *pkce = json_object_get(o, "code_challenge_methods_supported");
     int s256 = !json_is_array(pkce);
     size_t i;
@@ -106,6 +107,7 @@ static void copy_meta(apr_pool_t *p, const aoidc_provider_meta_t *in, aoidc_prov
     out->end_session_endpoint = dup_or_null(p, in->end_session_endpoint);
     out->jwks_uri = dup_or_null(p, in->jwks_uri);
     out->introspection_endpoint = dup_or_null(p, in->introspection_endpoint);
+    out->iss_parameter_supported = in->iss_parameter_supported;
 }
 
 /* Under fetch_mutex: fetch discovery and swap it in. */

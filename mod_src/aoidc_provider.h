@@ -23,6 +23,7 @@ typedef struct {
     const char *end_session_endpoint;  /* may be NULL */
     const char *jwks_uri;
     const char *introspection_endpoint; /* may be NULL */
+    int iss_parameter_supported;       /* RFC 9207: callbacks must carry iss */
 } aoidc_provider_meta_t;
 
 typedef struct {
@@ -81,7 +82,9 @@ apr_status_t aoidc_provider_get_meta(aoidc_provider_t *pr, apr_pool_t *p, const 
 aoidc_jose_result_t aoidc_provider_verify(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
                                           const aoidc_jwt_t *jwt, const char **err);
 
-/* Exchange an authorization code (with PKCE verifier) at the token endpoint. */
+/* Exchange an authorization code (with PKCE verifier) at the token endpoint.
+ * Returns APR_EACCES when the provider refused the code (HTTP 4xx), another
+ * error when it could not be reached or answered garbage. */
 apr_status_t aoidc_provider_exchange_code(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
                                           const aoidc_provider_meta_t *meta, const char *code,
                                           const char *verifier, const char *redirect_uri, aoidc_tokens_t *out,

@@ -290,6 +290,12 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(430) "provider %s: %s", pr->name, err);
         return aoidc_respond(r, AOIDC_R_PROVIDER_DOWN);
     }
+    /* RFC 9207: a provider that promises iss must send it */
+    if (ni == 0 && meta.iss_parameter_supported) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(432)
+                      "callback lacks the iss parameter that provider %s promises (mix-up?)", pr->name);
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
     apr_status_t rv = aoidc_provider_exchange_code(pr, r->pool, &ho, &meta, code, st->verifier,
                                                    redirect_uri(r, sc), &tok, &err);
     if (rv != APR_SUCCESS) {

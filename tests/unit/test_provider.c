@@ -19,6 +19,10 @@ static void test_discovery_ok(void **state)
     assert_string_equal(m->token_endpoint, "https://op.example/token");
     assert_string_equal(m->end_session_endpoint, "https://op.example/end");
     assert_null(m->userinfo_endpoint);
+    assert_false(m->iss_parameter_supported);
+    d = DISC("https://op.example", ",\"authorization_response_iss_parameter_supported\":true");
+    assert_int_equal(aoidc_provider_parse_discovery(p, d, strlen(d), "https://op.example", &m, &err), APR_SUCCESS);
+    assert_true(m->iss_parameter_supported);
 }
 
 static void test_discovery_rejects(void **state)
