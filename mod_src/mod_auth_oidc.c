@@ -3,7 +3,9 @@
  *   quick_handler  redirect URI (callback) and logout URI
  *   header_parser  scrub client headers that look like ours
  *   check_authn    AuthType oidc: session cookie -> store -> r->user
- *   authz          Require oidc-claim (mod_auth_oidc_authz.c)           */
+ *                  AuthType oidc-bearer: access token (mod_auth_oidc_bearer.c)
+ *   authz          Require oidc-claim (mod_auth_oidc_authz.c), oidc-scope
+ *   error pages    our authz denials of a known user become 403     */
 #include "mod_auth_oidc.h"
 
 #include "ap_mpm.h"
@@ -31,6 +33,7 @@ static void child_init(apr_pool_t *p, server_rec *s)
     if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS || threads < 1) {
         threads = 1;
     }
+    aoidc_bearer_child_init(p, aoidc_srv_cfg(s)->bearer_cache_size);
     for (server_rec *sv = s; sv; sv = sv->next) {
         aoidc_srv_cfg_t *sc = aoidc_srv_cfg(sv);
         for (int i = 0; sc->providers && i < sc->providers->nelts; i++) {
@@ -68,7 +71,11 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_quick_handler(aoidc_quick_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_header_parser(aoidc_scrub_headers, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_authn(aoidc_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authn(aoidc_check_bearer, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_insert_error_filter(aoidc_fix_authz_status, NULL, NULL, APR_HOOK_MIDDLE);
     aoidc_register_authz(p);
+    aoidc_register_bearer_authz(p);
+    aoidc_register_error_filter();
 }
 
 AP_DECLARE_MODULE(auth_oidc) = {

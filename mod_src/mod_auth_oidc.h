@@ -60,6 +60,8 @@ typedef struct {
     const char *ca_file;
     int http_timeout;
     const char *node_name;
+    int introspection_ttl;          /* seconds an active introspection answer is kept */
+    int bearer_cache_size;          /* slots of the per-process token cache */
     const char *defined_in;         /* file:line of the first AuthOIDC directive, for messages */
 
     /* per process, set in child_init */
@@ -72,13 +74,22 @@ typedef struct {
     const char *remote_user_claim;
     int pass_as;
     const char *claim_prefix;
+    const char *bearer_audience;    /* aud an access token must contain */
+    apr_array_header_t *bearer_providers; /* names (const char *); NULL: all of the server */
+    int bearer_query;               /* accept ?access_token= */
+    int accept_bearer;              /* AuthType oidc also takes bearer tokens */
 } aoidc_dir_cfg_t;
 
 /* What a request learnt about its session, kept in r->request_config. */
 typedef struct {
-    aoidc_session_t session;
+    aoidc_session_t session;    /* for a bearer token: its principal */
     const char *store_key;
     int have_session;
+    int bearer;                 /* authenticated by a bearer token */
+    const char *scope;          /* bearer: granted scopes, space-separated */
+    int authz_denied;           /* one of our Require providers said no */
+    const char *missing_scope;  /* Require oidc-scope that failed */
+    const char *json_error;     /* bearer: RFC 6750 error code of the answer */
 } aoidc_req_ctx_t;
 
 /* Outcomes mapped to HTTP in one place (mod_auth_oidc_response.c). */
@@ -130,6 +141,19 @@ void aoidc_register_authz(apr_pool_t *p);
 /* backend */
 int aoidc_scrub_headers(request_rec *r);
 void aoidc_pass_claims(request_rec *r, const aoidc_dir_cfg_t *dc, const aoidc_session_t *s);
+
+/* bearer */
+void aoidc_bearer_child_init(apr_pool_t *p, int slots);
+int aoidc_bearer_present(request_rec *r);
+int aoidc_bearer_authn(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc);
+void aoidc_register_bearer_authz(apr_pool_t *p);
+void aoidc_fix_authz_status(request_rec *r);
+void aoidc_register_error_filter(void);
+int aoidc_bearer_query_allowed(const aoidc_dir_cfg_t *dc);
+int aoidc_accept_bearer(const aoidc_dir_cfg_t *dc);
+int aoidc_check_bearer(request_rec *r);
+#define AOIDC_BEARER_AUTH_TYPE "oidc-bearer"
+aoidc_provider_t *aoidc_bearer_provider_for_issuer(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc, const char *iss);
 
 /* response */
 int aoidc_respond(request_rec *r, aoidc_result_t res);

@@ -47,6 +47,8 @@ void *aoidc_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->touch_interval = AOIDC_UNSET;
     c->clock_skew = AOIDC_UNSET;
     c->http_timeout = AOIDC_UNSET;
+    c->introspection_ttl = AOIDC_UNSET;
+    c->bearer_cache_size = AOIDC_UNSET;
     return c;
 }
 
@@ -81,6 +83,8 @@ void *aoidc_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(ca_file);
     MERGE_INT(http_timeout);
     MERGE_PTR(node_name);
+    MERGE_INT(introspection_ttl);
+    MERGE_INT(bearer_cache_size);
     MERGE_PTR(defined_in);
     c->cur_provider = NULL;
     c->store = NULL;
@@ -92,6 +96,8 @@ void *aoidc_create_dir_cfg(apr_pool_t *p, char *dir)
     aoidc_dir_cfg_t *c = apr_pcalloc(p, sizeof(*c));
     c->unauth = AOIDC_UNSET;
     c->pass_as = AOIDC_UNSET;
+    c->bearer_query = AOIDC_UNSET;
+    c->accept_bearer = AOIDC_UNSET;
     return c;
 }
 
@@ -103,6 +109,10 @@ void *aoidc_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(remote_user_claim);
     MERGE_INT(pass_as);
     MERGE_PTR(claim_prefix);
+    MERGE_PTR(bearer_audience);
+    MERGE_PTR(bearer_providers);
+    MERGE_INT(bearer_query);
+    MERGE_INT(accept_bearer);
     return c;
 }
 
@@ -120,6 +130,36 @@ const char *aoidc_remote_user_claim(const aoidc_dir_cfg_t *dc)
 int aoidc_pass_as(const aoidc_dir_cfg_t *dc)
 {
     return dc->pass_as == AOIDC_UNSET ? AOIDC_PASS_BOTH : dc->pass_as;
+}
+
+int aoidc_bearer_query_allowed(const aoidc_dir_cfg_t *dc)
+{
+    return dc->bearer_query == 1;
+}
+
+int aoidc_accept_bearer(const aoidc_dir_cfg_t *dc)
+{
+    return dc->accept_bearer == 1;
+}
+
+/* The provider that issued a token, if this location accepts it. */
+aoidc_provider_t *aoidc_bearer_provider_for_issuer(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc, const char *iss)
+{
+    for (int i = 0; sc->providers && i < sc->providers->nelts; i++) {
+        aoidc_provider_t *pr = APR_ARRAY_IDX(sc->providers, i, aoidc_provider_t *);
+        if (strcmp(pr->issuer, iss) != 0) {
+            continue;
+        }
+        if (!dc->bearer_providers) {
+            return pr;
+        }
+        for (int j = 0; j < dc->bearer_providers->nelts; j++) {
+            if (strcmp(APR_ARRAY_IDX(dc->bearer_providers, j, const char *), pr->name) == 0) {
+                return pr;
+            }
+        }
+    }
+    return NULL;
 }
 
 const char *aoidc_claim_prefix(const aoidc_dir_cfg_t *dc)
@@ -164,6 +204,12 @@ static void apply_defaults(aoidc_srv_cfg_t *sc)
     }
     if (sc->store_timeout_ms == AOIDC_UNSET) {
         sc->store_timeout_ms = DEF_STORE_TIMEOUT;
+    }
+    if (sc->introspection_ttl == AOIDC_UNSET) {
+        sc->introspection_ttl = 300;
+    }
+    if (sc->bearer_cache_size == AOIDC_UNSET) {
+        sc->bearer_cache_size = 4096;
     }
 }
 
@@ -833,6 +879,54 @@ static const char *cmd_claim_prefix(cmd_parms *cmd, void *mconfig, const char *a
     return NULL;
 }
 
+static const char *cmd_bearer_audience(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    if (!*arg || strlen(arg) > 512 || strchr(arg, '"')) {
+        return "AuthOIDCBearerAudience: must be 1 to 512 characters without quotes";
+    }
+    ((aoidc_dir_cfg_t *)mconfig)->bearer_audience = arg;
+    return NULL;
+}
+
+static const char *cmd_bearer_providers(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
+{
+    aoidc_dir_cfg_t *dc = mconfig;
+    if (argc < 1) {
+        return "AuthOIDCBearerProviders: needs at least one provider name";
+    }
+    dc->bearer_providers = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (int i = 0; i < argc; i++) {
+        const char *err = cmd_use_provider(cmd, &(aoidc_dir_cfg_t){0}, argv[i]);
+        if (err) {
+            return apr_psprintf(cmd->pool, "AuthOIDCBearerProviders: '%s' is not a provider name", argv[i]);
+        }
+        APR_ARRAY_PUSH(dc->bearer_providers, const char *) = argv[i];
+    }
+    return NULL;
+}
+
+static const char *cmd_bearer_query(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    return parse_onoff(cmd, arg, &((aoidc_dir_cfg_t *)mconfig)->bearer_query);
+}
+
+static const char *cmd_accept_bearer(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    return parse_onoff(cmd, arg, &((aoidc_dir_cfg_t *)mconfig)->accept_bearer);
+}
+
+static const char *cmd_introspection_ttl(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    return err ? err : parse_seconds(cmd, arg, 1, 86400, &cmd_srv(cmd)->introspection_ttl);
+}
+
+static const char *cmd_bearer_cache_size(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    return err ? err : parse_seconds(cmd, arg, 16, 1048576, &cmd_srv(cmd)->bearer_cache_size);
+}
+
 #define SRV RSRC_CONF
 #define DIR (ACCESS_CONF | OR_AUTHCFG)
 
@@ -876,6 +970,18 @@ const command_rec aoidc_cmds[] = {
     AP_INIT_TAKE1("AuthOIDCRemoteUserClaim", cmd_remote_user_claim, NULL, DIR, "Claim that becomes REMOTE_USER"),
     AP_INIT_TAKE1("AuthOIDCPassClaimsAs", cmd_pass_as, NULL, DIR, "none, headers, environment or both (default)"),
     AP_INIT_TAKE1("AuthOIDCClaimPrefix", cmd_claim_prefix, NULL, DIR, "Prefix of claim headers and variables"),
+    AP_INIT_TAKE1("AuthOIDCBearerAudience", cmd_bearer_audience, NULL, DIR,
+                  "Audience an access token must name for this location"),
+    AP_INIT_TAKE_ARGV("AuthOIDCBearerProviders", cmd_bearer_providers, NULL, DIR,
+                      "Providers whose access tokens this location accepts (default: all)"),
+    AP_INIT_TAKE1("AuthOIDCBearerQueryParam", cmd_bearer_query, NULL, DIR,
+                  "On: also accept ?access_token= (RFC 6750 2.3); Off by default"),
+    AP_INIT_TAKE1("AuthOIDCAcceptBearer", cmd_accept_bearer, NULL, DIR,
+                  "On: an AuthType oidc location also accepts bearer tokens"),
+    AP_INIT_TAKE1("AuthOIDCIntrospectionTTL", cmd_introspection_ttl, NULL, SRV,
+                  "Seconds an active introspection answer is cached"),
+    AP_INIT_TAKE1("AuthOIDCBearerCacheSize", cmd_bearer_cache_size, NULL, SRV,
+                  "Entries of the per-process cache of validated tokens"),
     {NULL},
 };
 

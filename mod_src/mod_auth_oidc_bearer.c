@@ -1,0 +1,478 @@
+/* AuthType oidc-bearer (and AuthOIDCAcceptBearer for AuthType oidc): access
+ * tokens for APIs, answered per RFC 6750. No redirect ever happens here.
+ *   JWT:    per-process cache by SHA-256(token) -> on a miss, signature by the
+ *           issuer's JWKS, iss/aud/exp/nbf/iat/typ -> cached until exp.
+ *   opaque: memcached cache under HMAC(token) -> on a miss, introspection
+ *           (RFC 7662) with the provider's client credentials; an active
+ *           answer is kept min(exp, AuthOIDCIntrospectionTTL), an inactive
+ *           one AOIDC_INACTIVE_TTL seconds.
+ * Require oidc-scope lives here too. */
+#include "mod_auth_oidc.h"
+#include "aoidc_introspect.h"
+#include "aoidc_token.h"
+#include "aoidc_util.h"
+
+#include <apr_time.h>
+
+APLOG_USE_MODULE(auth_oidc);
+
+#define AOIDC_INACTIVE_TTL 30
+#define AOIDC_INTROSPECT_KEY_PREFIX "aoidc:i:"
+
+/* per process: set in child_init through aoidc_bearer_child_init */
+static aoidc_token_cache_t *token_cache;
+
+void aoidc_bearer_child_init(apr_pool_t *p, int slots)
+{
+    if (aoidc_token_cache_create(p, slots, &token_cache) != APR_SUCCESS) {
+        token_cache = NULL;
+    }
+}
+
+static const char *realm(request_rec *r)
+{
+    const char *name = ap_auth_name(r);
+    if (!name) {
+        name = r->server->server_hostname ? r->server->server_hostname : "api";
+    }
+    char *out = apr_pstrdup(r->pool, name);
+    for (char *c = out; *c; c++) {
+        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) {
+            *c = '_';
+        }
+    }
+    return out;
+}
+
+/* An RFC 6750 answer: status, WWW-Authenticate, small JSON body. */
+static int bearer_error(request_rec *r, int status, const char *error, const char *scope)
+{
+    const char *h = apr_psprintf(r->pool, "Bearer realm=\"%s\"", realm(r));
+    if (error) {
+        h = apr_pstrcat(r->pool, h, ", error=\"", error, "\"", NULL);
+    }
+    if (scope) {
+        h = apr_pstrcat(r->pool, h, ", scope=\"", scope, "\"", NULL);
+    }
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate", h);
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->subprocess_env, "AUTH_OIDC_ERROR", error ? error : "unauthorized");
+    aoidc_req_ctx_t *ctx = aoidc_req_ctx(r);
+    if (ctx) {
+        ctx->json_error = error ? error : "unauthorized";
+    }
+    else {
+        ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+        ctx->json_error = error ? error : "unauthorized";
+        ap_set_module_config(r->request_config, &auth_oidc_module, ctx);
+    }
+    ap_custom_response(r, status, apr_psprintf(r->pool, "{\"error\":\"%s\"}\n", ctx->json_error));
+    return status;
+}
+
+static int b64token_ok(const char *t)
+{
+    apr_size_t n = 0;
+    for (const char *c = t; *c; c++, n++) {
+        if (!(apr_isalnum(*c) || *c == '-' || *c == '.' || *c == '_' || *c == '~' || *c == '+' || *c == '/' ||
+              *c == '=')) {
+            return 0;
+        }
+    }
+    return n > 0 && n <= AOIDC_JWT_MAX_LEN;
+}
+
+typedef enum { TOK_NONE, TOK_OK, TOK_BAD } tok_rc_t;
+
+/* The token from the Authorization header (or, when allowed, the
+ * access_token query parameter). More than one way at once is refused. */
+static tok_rc_t find_token(request_rec *r, const aoidc_dir_cfg_t *dc, const char **token)
+{
+    const char *h = apr_table_get(r->headers_in, "Authorization");
+    const char *q = NULL;
+    int nq = aoidc_query_param(r->pool, r->args, "access_token", &q);
+    *token = NULL;
+    if (h) {
+        if (strncasecmp(h, "Bearer ", 7) != 0) {
+            return TOK_NONE; /* another scheme is not ours to judge */
+        }
+        h += 7;
+        while (*h == ' ') {
+            h++;
+        }
+        if (!b64token_ok(h) || nq != 0) {
+            return TOK_BAD;
+        }
+        *token = h;
+        return TOK_OK;
+    }
+    if (nq == 0) {
+        return TOK_NONE;
+    }
+    if (nq < 0 || !aoidc_bearer_query_allowed(dc) || !b64token_ok(q)) {
+        return TOK_BAD;
+    }
+    *token = q;
+    return TOK_OK;
+}
+
+static int is_jwt(const char *t)
+{
+    const char *d1 = strchr(t, '.');
+    return d1 && strchr(d1 + 1, '.') && !strchr(strchr(d1 + 1, '.') + 1, '.');
+}
+
+/* Scopes as one space-separated list: "scope", else the "scp" values. */
+static const char *scope_from_claims(apr_pool_t *p, const aoidc_claim_t *c, int n)
+{
+    const char *s = aoidc_claims_get(p, c, n, "scope", " ");
+    if (!s) {
+        s = aoidc_claims_get(p, c, n, "scp", " ");
+    }
+    return s ? s : "";
+}
+
+static int typ_ok(const char *typ)
+{
+    /* RFC 9068 at+jwt; plain JWT or none from providers that predate it */
+    return !typ || strcasecmp(typ, "at+jwt") == 0 || strcasecmp(typ, "application/at+jwt") == 0 ||
+           strcasecmp(typ, "JWT") == 0;
+}
+
+static aoidc_result_t validate_jwt(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc, const char *token,
+                                   aoidc_principal_t *out)
+{
+    aoidc_jwt_t *jwt;
+    const char *err = NULL;
+    aoidc_jose_result_t jr = aoidc_jwt_parse(r->pool, token, &jwt, &err);
+    if (jr != AOIDC_JOSE_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(501) "bearer token malformed: %s",
+                      aoidc_jose_result_str(jr));
+        return AOIDC_R_UNAUTHORIZED;
+    }
+    const char *iss = json_string_value(json_object_get(jwt->claims, "iss"));
+    aoidc_provider_t *pr = iss ? aoidc_bearer_provider_for_issuer(sc, dc, iss) : NULL;
+    if (!pr) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(502)
+                      "bearer token of an issuer this location does not accept");
+        return AOIDC_R_UNAUTHORIZED;
+    }
+    if (!typ_ok(jwt->typ)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(503) "bearer token typ is not at+jwt");
+        return AOIDC_R_UNAUTHORIZED;
+    }
+    aoidc_http_opts_t ho = aoidc_http_opts(sc);
+    jr = aoidc_provider_verify(pr, r->pool, &ho, jwt, &err);
+    if (jr == AOIDC_JOSE_OK) {
+        aoidc_jwt_expect_t ex = {0};
+        ex.issuer = pr->issuer;
+        ex.audience = dc->bearer_audience;
+        ex.now = apr_time_now();
+        ex.skew = sc->clock_skew;
+        ex.access_token = 1;
+        jr = aoidc_jwt_validate(jwt, &ex);
+    }
+    if (jr != AOIDC_JOSE_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(504) "bearer token of %s rejected: %s%s%s",
+                      pr->name, aoidc_jose_result_str(jr), err ? ": " : "", err ? err : "");
+        return AOIDC_R_UNAUTHORIZED;
+    }
+    int dropped;
+    apr_array_header_t *flat = aoidc_claims_flatten(r->pool, jwt->claims, &dropped);
+    out->provider = pr->name;
+    out->sub = json_string_value(json_object_get(jwt->claims, "sub"));
+    out->exp = (apr_int64_t)json_number_value(json_object_get(jwt->claims, "exp"));
+    out->claims = (const aoidc_claim_t *)flat->elts;
+    out->nclaims = flat->nelts;
+    out->scope = scope_from_claims(r->pool, out->claims, out->nclaims);
+    return AOIDC_R_OK;
+}
+
+/* Opaque tokens: the memcached cache, then introspection. */
+static aoidc_result_t validate_opaque(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc, const char *token,
+                                      aoidc_principal_t *out)
+{
+    aoidc_provider_t *pr = aoidc_find_provider(sc, dc->provider_name);
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    if (!pr) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(510) "no provider to introspect opaque tokens");
+        return AOIDC_R_INTERNAL;
+    }
+    if (!sc->store) {
+        return AOIDC_R_STORE_DOWN;
+    }
+    unsigned char mac[32];
+    aoidc_hmac_sha256(sc->keys->index, token, strlen(token), mac);
+    const char *key = apr_pstrcat(r->pool, AOIDC_INTROSPECT_KEY_PREFIX, pr->name, ":",
+                                  aoidc_b64url_encode(r->pool, mac, sizeof(mac)), NULL);
+    char *val;
+    apr_size_t len;
+    aoidc_session_t rec;
+    aoidc_store_rc_t rc = sc->store->get(sc->store, r->pool, key, &val, &len, NULL);
+    if (rc == AOIDC_STORE_OK &&
+        aoidc_session_decode(r->pool, sc->keys, key, (unsigned char *)val, len, &rec) == APR_SUCCESS &&
+        rec.expires > now) {
+        if (!*rec.sub) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(511) "opaque token inactive (cached)");
+            return AOIDC_R_UNAUTHORIZED;
+        }
+        out->provider = pr->name;
+        out->sub = rec.sub;
+        out->exp = rec.expires;
+        out->claims = rec.claims;
+        out->nclaims = rec.nclaims;
+        out->scope = scope_from_claims(r->pool, rec.claims, rec.nclaims);
+        return AOIDC_R_OK;
+    }
+    if (rc == AOIDC_STORE_DOWN) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOIDC_LOGNO(512)
+                      "introspection cache unavailable; asking the provider");
+    }
+    aoidc_http_opts_t ho = aoidc_http_opts(sc);
+    const char *why = NULL;
+    aoidc_introspect_rc_t ir = aoidc_introspect(pr, r->pool, &ho, token, dc->bearer_audience, now, out, &why);
+    if (ir == AOIDC_INTROSPECT_ERROR) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(513) "introspection at %s failed: %s", pr->name, why);
+        return AOIDC_R_PROVIDER_DOWN;
+    }
+    memset(&rec, 0, sizeof(rec));
+    rec.provider = pr->name;
+    long ttl;
+    if (ir == AOIDC_INTROSPECT_ACTIVE) {
+        ttl = sc->introspection_ttl;
+        if (out->exp && out->exp - now < ttl) {
+            ttl = (long)(out->exp - now);
+        }
+        rec.sub = out->sub;
+        rec.claims = out->claims;
+        rec.nclaims = out->nclaims;
+        out->scope = scope_from_claims(r->pool, out->claims, out->nclaims);
+    }
+    else {
+        ttl = AOIDC_INACTIVE_TTL;
+        rec.sub = "";
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(514) "opaque token rejected: %s", why);
+    }
+    rec.created = now;
+    rec.last_seen = now;
+    rec.expires = now + ttl;
+    unsigned char *enc;
+    apr_size_t enclen;
+    if (ttl > 0 && aoidc_session_encode(r->pool, sc->keys, key, &rec, &enc, &enclen) == APR_SUCCESS) {
+        sc->store->set(sc->store, key, enc, enclen, ttl);
+    }
+    if (ir != AOIDC_INTROSPECT_ACTIVE) {
+        return AOIDC_R_UNAUTHORIZED;
+    }
+    out->exp = rec.expires;
+    return AOIDC_R_OK;
+}
+
+/* Authenticate a request carrying a bearer token; 0 = OK with r->user set,
+ * otherwise the HTTP status to return. */
+static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc, const char *token)
+{
+    aoidc_principal_t pr = {0};
+    unsigned char hash[32];
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    aoidc_result_t res = AOIDC_R_OK;
+    if (!dc->bearer_audience) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(520)
+                      "bearer tokens need AuthOIDCBearerAudience for this location");
+        return aoidc_respond(r, AOIDC_R_INTERNAL);
+    }
+    aoidc_sha256(token, strlen(token), hash);
+    if (token_cache && aoidc_token_cache_get(token_cache, r->pool, hash, now, &pr)) {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "bearer token from the process cache");
+    }
+    else if (is_jwt(token)) {
+        res = validate_jwt(r, sc, dc, token, &pr);
+        if (res == AOIDC_R_OK && token_cache) {
+            aoidc_token_cache_put(token_cache, hash, &pr);
+        }
+    }
+    else {
+        res = validate_opaque(r, sc, dc, token, &pr);
+    }
+    switch (res) {
+    case AOIDC_R_OK:
+        break;
+    case AOIDC_R_UNAUTHORIZED:
+        return bearer_error(r, HTTP_UNAUTHORIZED, "invalid_token", NULL);
+    case AOIDC_R_PROVIDER_DOWN:
+    case AOIDC_R_STORE_DOWN:
+        bearer_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable", NULL);
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        return HTTP_SERVICE_UNAVAILABLE;
+    default:
+        return aoidc_respond(r, res);
+    }
+    aoidc_req_ctx_t *ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    ctx->session.provider = pr.provider;
+    ctx->session.sub = pr.sub;
+    ctx->session.user = pr.sub;
+    ctx->session.claims = pr.claims;
+    ctx->session.nclaims = pr.nclaims;
+    ctx->session.expires = pr.exp;
+    ctx->scope = pr.scope;
+    ctx->have_session = 1;
+    ctx->bearer = 1;
+    ap_set_module_config(r->request_config, &auth_oidc_module, ctx);
+    const char *claim = aoidc_remote_user_claim(dc);
+    const char *user = strcmp(claim, "sub") == 0 ? pr.sub : aoidc_claims_get(r->pool, pr.claims, pr.nclaims, claim, ",");
+    if (!user || !*user) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(521)
+                      "token has no claim '%s' for REMOTE_USER (AuthOIDCRemoteUserClaim)", claim);
+        return bearer_error(r, HTTP_FORBIDDEN, "insufficient_scope", NULL);
+    }
+    r->user = (char *)user;
+    aoidc_pass_claims(r, dc, &ctx->session);
+    return OK;
+}
+
+int aoidc_bearer_present(request_rec *r)
+{
+    const char *h = apr_table_get(r->headers_in, "Authorization");
+    return h && strncasecmp(h, "Bearer ", 7) == 0;
+}
+
+int aoidc_bearer_authn(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
+{
+    const char *token;
+    if (!sc->keys) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(522)
+                      "bearer tokens need AuthOIDCCryptoKeyFile for this server");
+        return aoidc_respond(r, AOIDC_R_INTERNAL);
+    }
+    switch (find_token(r, dc, &token)) {
+    case TOK_NONE:
+        return bearer_error(r, HTTP_UNAUTHORIZED, NULL, NULL);
+    case TOK_BAD:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(523)
+                      "malformed bearer request (bad header, token in the query, or both)");
+        return bearer_error(r, HTTP_BAD_REQUEST, "invalid_request", NULL);
+    case TOK_OK:
+        break;
+    }
+    return authenticate_token(r, sc, dc, token);
+}
+
+/* check_authn for AuthType oidc-bearer: machines get status codes, never a
+ * redirect. */
+int aoidc_check_bearer(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    if (!type || strcasecmp(type, AOIDC_BEARER_AUTH_TYPE) != 0) {
+        return DECLINED;
+    }
+    r->ap_auth_type = (char *)type;
+    aoidc_req_ctx_t *pctx = aoidc_req_ctx(r);
+    if ((r->main || r->prev) && pctx && pctx->bearer) {
+        request_rec *top = r;
+        while (top->main || top->prev) {
+            top = top->main ? top->main : top->prev;
+        }
+        if (top->user) {
+            r->user = top->user;
+            aoidc_pass_claims(r, aoidc_dir_cfg(r), &pctx->session);
+            return OK;
+        }
+    }
+    return aoidc_bearer_authn(r, aoidc_srv_cfg(r->server), aoidc_dir_cfg(r));
+}
+
+/* Require oidc-scope S1 S2 ...: every listed scope must be granted. */
+static const char *scope_parse(cmd_parms *cmd, const char *req_line, const void **parsed)
+{
+    const char *s = req_line;
+    char *w;
+    apr_array_header_t *need = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    while (*(w = ap_getword_conf(cmd->pool, &s))) {
+        for (const char *c = w; *c; c++) {
+            if ((unsigned char)*c < 0x21 || *c == '"' || *c == '\\' || *c == 0x7f) {
+                return apr_psprintf(cmd->pool, "Require oidc-scope: '%s' is not a scope", w);
+            }
+        }
+        APR_ARRAY_PUSH(need, const char *) = w;
+    }
+    if (need->nelts == 0) {
+        return "Require oidc-scope: needs at least one scope";
+    }
+    *parsed = need;
+    return NULL;
+}
+
+static authz_status scope_check(request_rec *r, const char *req_line, const void *parsed)
+{
+    const apr_array_header_t *need = parsed;
+    if (!r->user) {
+        return AUTHZ_DENIED_NO_USER;
+    }
+    aoidc_req_ctx_t *ctx = aoidc_req_ctx(r);
+    const char *have = ctx && ctx->scope ? ctx->scope : "";
+    for (int i = 0; i < need->nelts; i++) {
+        if (!aoidc_scope_has(have, APR_ARRAY_IDX(need, i, const char *))) {
+            const char *all = apr_array_pstrcat(r->pool, need, ' ');
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(530) "token of '%.128s' lacks scope '%s'",
+                          r->user, all);
+            if (ctx) {
+                ctx->authz_denied = 1;
+                ctx->missing_scope = all;
+            }
+            return AUTHZ_DENIED;
+        }
+    }
+    return AUTHZ_GRANTED;
+}
+
+static const authz_provider scope_provider = {&scope_check, &scope_parse};
+
+void aoidc_register_bearer_authz(apr_pool_t *p)
+{
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "oidc-scope", AUTHZ_PROVIDER_VERSION, &scope_provider,
+                              AP_AUTH_INTERNAL_PER_CONF);
+}
+
+/* Error pages are text/html by Apache's decision, taken after the
+ * insert_error_filter hook; this filter, added there, gives a bearer
+ * answer its JSON type on the way out. */
+static apr_status_t json_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    ap_set_content_type(f->r, "application/json");
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+void aoidc_register_error_filter(void)
+{
+    ap_register_output_filter("AOIDC_JSON_ERROR", json_error_filter, NULL, AP_FTYPE_CONTENT_SET);
+}
+
+/* insert_error_filter: an authorization failure of ours on an
+ * authenticated request is a 403, whatever Apache's 401 default (RFC 6750
+ * insufficient_scope for tokens, a plain Forbidden page for sessions). */
+void aoidc_fix_authz_status(request_rec *r)
+{
+    aoidc_req_ctx_t *ctx = aoidc_req_ctx(r);
+    if (!ctx) {
+        return;
+    }
+    if (r->status == HTTP_UNAUTHORIZED && r->user && ctx->authz_denied) {
+        /* the error page was chosen by the 401 status: its text is ours now */
+        r->status = HTTP_FORBIDDEN;
+        r->status_line = "403 Forbidden";
+        apr_table_unset(r->err_headers_out, "WWW-Authenticate");
+        if (ctx->bearer) {
+            bearer_error(r, HTTP_UNAUTHORIZED, "insufficient_scope", ctx->missing_scope);
+        }
+        else {
+            ap_custom_response(r, HTTP_UNAUTHORIZED,
+                               "<!DOCTYPE html>\n<html><head><title>403 Forbidden</title></head><body>\n"
+                               "<h1>Forbidden</h1>\n<p>You are logged in, but not allowed to see this page.</p>\n"
+                               "</body></html>\n");
+        }
+    }
+    if (ctx->json_error) {
+        ap_add_output_filter("AOIDC_JSON_ERROR", NULL, r, r->connection);
+    }
+}
