@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 PKGS=(build-essential autoconf automake libtool pkgconf
       apache2 apache2-dev memcached libmemcached-dev libmemcached-tools
-      libapr1-dev libaprutil1-dev libjansson-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
+      libapr1-dev libaprutil1-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
       clang libclang-rt-14-dev
       python3 python3-pytest python3-requests python3-jwt python3-cryptography
       wrk curl ca-certificates)

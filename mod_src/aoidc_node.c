@@ -1,0 +1,2 @@
+/* Node configuration snapshots (see aoidc_node.h). */
+#include "aoidc_node.h"
