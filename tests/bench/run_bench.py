@@ -1,0 +1,448 @@
+#!/usr/bin/python3
+"""Throughput benchmark of mod_auth_oidc's hot path (see tests/bench/README.md).
+
+One command starts memcached, the dev OP and one Apache (event MPM, access log off,
+LogLevel warn) with the module, logs in once headlessly, then runs wrk one scenario
+after another with the same duration/threads/connections:
+
+  a  static    GET /static/bench.html     unprotected file (baseline)
+  b  session   GET /protected/bench.html  same-sized file, AuthType oidc, session cookie
+  c  redirect  GET /protected/bench.html  no cookie -> 302 to the OP (login start)
+
+It prints requests/s, the ratio to the baseline, memcached operations per request
+(stats deltas / wrk's request count), Apache and memcached CPU per request, and
+checks that (b) made no call to the OP. Exit status is non-zero only on a setup
+error; the 0.45 goal for b/a is reported, not enforced. Every process is stopped by PID.
+
+    /usr/bin/python3 tests/bench/run_bench.py [--duration 10] [--connections 32]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent / "e2e"))
+
+import harness  # noqa: E402
+from harness import Apache, Memcached, OP, HarnessError  # noqa: E402
+
+GOAL = 0.45
+WRK = os.environ.get("AOIDC_WRK", shutil.which("wrk") or "/usr/bin/wrk")
+
+# MPM sizing for a small (2-core) box: two processes of 32 threads started up
+# front and never reaped (spare-thread limits cover all of them), so no process
+# churn during a run; unlimited keep-alive requests so that no scenario pays
+# for reconnects; no .htaccess lookups (AllowOverride None on /, as Debian's
+# apache2.conf has). EnableMMAP/EnableSendfile stay at httpd's defaults.
+MPM_TUNING = {
+    "StartServers": "2",
+    "ServerLimit": "2",
+    "ThreadsPerChild": "32",
+    "MaxRequestWorkers": "64",
+    "MinSpareThreads": "32",
+    "MaxSpareThreads": "64",
+}
+EXTRA_GLOBAL = """\
+MaxConnectionsPerChild 0
+MaxKeepAliveRequests 0
+KeepAliveTimeout 15
+<Directory />
+    AllowOverride None
+</Directory>
+"""
+
+MC_COUNTERS = ("cmd_get", "get_hits", "get_misses", "cmd_set", "cas_hits", "cas_misses", "cas_badval",
+               "cmd_touch", "delete_hits", "delete_misses")
+
+
+class SetupError(Exception):
+    pass
+
+
+# ----------------------------------------------------------------- Apache for the bench
+
+class BenchApache(Apache):
+    """harness.Apache with the bench's MPM sizing and without the access log."""
+
+    def write_conf(self, path: Path | None = None, **overrides) -> Path:
+        path = super().write_conf(path, **overrides)
+        path.write_text(tune_conf(path.read_text()))
+        return path
+
+
+def tune_conf(text: str) -> str:
+    text, n = re.subn(r"^CustomLog .*$", "# CustomLog: off for the benchmark", text, flags=re.M)
+    if n != 1:
+        raise SetupError("harness config template changed: no single CustomLog line to drop")
+    for key, value in MPM_TUNING.items():
+        text, n = re.subn(rf"^{key} .*$", f"{key} {value}", text, flags=re.M)
+        if n != 1:
+            raise SetupError(f"harness config template changed: no single {key} line")
+    text, n = re.subn(r"^KeepAlive On$", "KeepAlive On\n" + EXTRA_GLOBAL.rstrip("\n"), text, flags=re.M)
+    if n != 1:
+        raise SetupError("harness config template changed: no 'KeepAlive On' line")
+    return text
+
+
+def make_docroot(workdir: Path, size: int) -> Path:
+    root = workdir / "htdocs"
+    body = ("<!doctype html><title>bench</title>\n<p>" + "x" * size)[: size - 5] + "</p>\n"
+    body = body.encode()
+    assert len(body) == size, (len(body), size)
+    for sub in ("static", "protected"):
+        (root / sub).mkdir(parents=True)
+        (root / sub / "bench.html").write_bytes(body)
+        (root / sub / "index.html").write_bytes(body)
+    (root / "index.html").write_text("<!doctype html><title>bench</title>\n")
+    (root / "loggedout.html").write_text("<!doctype html><title>bye</title>\n")
+    for p in [root, *root.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    return root
+
+
+# ----------------------------------------------------------------- measurements
+
+def proc_cpu_ticks(pid: int) -> int | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])      # utime + stime
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def cpu_snapshot(pids: list[int]) -> dict[int, int]:
+    out = {}
+    for pid in pids:
+        t = proc_cpu_ticks(pid)
+        if t is not None:
+            out[pid] = t
+    return out
+
+
+def cpu_seconds(before: dict[int, int], after: dict[int, int]) -> float:
+    hz = os.sysconf("SC_CLK_TCK")
+    return sum(t - before.get(pid, 0) for pid, t in after.items()) / hz
+
+
+def parse_wrk(text: str) -> dict:
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", text)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if not m or not rps:
+        raise SetupError(f"cannot parse wrk output:\n{text}")
+    res = {"requests": int(m.group(1)), "rps": float(rps.group(1)), "non_2xx_3xx": 0,
+           "socket_errors": 0, "p50": "", "p99": ""}
+    n = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if n:
+        res["non_2xx_3xx"] = int(n.group(1))
+    e = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if e:
+        res["socket_errors"] = sum(int(x) for x in e.groups())
+    for pct, key in (("50", "p50"), ("99", "p99")):
+        lm = re.search(rf"^\s+{pct}%\s+(\S+)", text, flags=re.M)
+        if lm:
+            res[key] = lm.group(1)
+    rd = re.search(r"requests in [\d.]+\w+, ([\d.]+)(B|KB|MB|GB) read", text)
+    if rd:
+        mult = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}[rd.group(2)]
+        res["bytes_per_req"] = float(rd.group(1)) * mult / max(res["requests"], 1)
+    return res
+
+
+def run_wrk(url: str, *, duration: float, threads: int, connections: int, headers: list[str],
+            latency: bool = True) -> dict:
+    cmd = [WRK, "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s", "--timeout", "5s"]
+    if latency:
+        cmd.append("--latency")
+    for h in headers:
+        cmd += ["-H", h]
+    cmd.append(url)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    if r.returncode != 0:
+        raise SetupError(f"wrk failed ({r.returncode}): {' '.join(cmd)}\n{r.stdout}\n{r.stderr}")
+    res = parse_wrk(r.stdout)
+    res["raw"] = r.stdout
+    return res
+
+
+# ----------------------------------------------------------------- the run
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.workdir = harness.make_workdir("aoidc-bench-")
+        self.mc: Memcached | None = None
+        self.op: OP | None = None
+        self.apache: BenchApache | None = None
+        self.perf: subprocess.Popen | None = None
+
+    # --- setup
+    def start(self) -> None:
+        a = self.args
+        if not Path(harness.MODULE_PATH).is_file():
+            raise SetupError(f"module not built: {harness.MODULE_PATH} (run make, or set AOIDC_MODULE)")
+        if not os.access(WRK, os.X_OK):
+            raise SetupError(f"wrk not found at {WRK}")
+        key = harness.write_crypto_key(self.workdir / "crypto.key")
+        docroot = make_docroot(self.workdir, a.size)
+        self.mc = Memcached(self.workdir).start()
+        self.op = OP(self.workdir).start(env={"OP_QUIET": "1"})
+        port = harness.free_port()
+        extra = []
+        if a.pass_claims:
+            extra.append(f"<Location /protected>\n    AuthOIDCPassClaimsAs {a.pass_claims}\n</Location>")
+        oidc = harness.oidc_config(issuer=self.op.issuer, session_store=f"memcached {self.mc.address}",
+                                   crypto_key_file=str(key),
+                                   post_logout_redirect=f"http://127.0.0.1:{port}/loggedout.html",
+                                   extra="\n".join(extra))
+        root = self.workdir / "apache"
+        root.mkdir()
+        conf_args = dict(snippet="", with_module=True, module_path=harness.MODULE_PATH, oidc=oidc,
+                         mpm="event", extra_modules=(), loglevel="warn", htdocs=docroot)
+        self.apache = BenchApache("bench", root, port, conf_args)
+        self.apache.start()
+        time.sleep(0.3)   # let both children come up
+        self.base = self.apache.base_url
+        self.static_url = self.apache.url("/static/bench.html")
+        self.protected_url = self.apache.url("/protected/bench.html")
+
+    def login(self) -> None:
+        s = harness.new_browser()
+        try:
+            responses = harness.login(s, self.protected_url, "alice", "alice-pw", op=self.op)
+        except HarnessError as e:
+            raise SetupError(f"headless login failed: {e}\n{self.apache.error_log_tail()}") from None
+        last = responses[-1]
+        if last.status_code != 200 or len(last.content) != self.args.size:
+            raise SetupError(f"login ended with {last.status_code} ({len(last.content)} bytes) at {last.url}")
+        jar = [c for c in s.cookies if c.domain in ("127.0.0.1", "127.0.0.1.local", "")]
+        name = "aoidc_session"
+        got = [c for c in jar if c.name == name]
+        if not got:
+            raise SetupError(f"no {name} cookie after login; cookies: {[(c.domain, c.name) for c in s.cookies]}")
+        self.cookie = f"{name}={got[0].value}"
+        # preflight: each scenario answers what it should
+        d = harness.new_browser()
+        r = d.get(self.static_url, allow_redirects=False, timeout=10)
+        if r.status_code != 200 or len(r.content) != self.args.size:
+            raise SetupError(f"static: {r.status_code} {len(r.content)} bytes")
+        r = d.get(self.protected_url, headers={"Cookie": self.cookie}, allow_redirects=False, timeout=10)
+        if r.status_code != 200 or len(r.content) != self.args.size:
+            raise SetupError(f"protected with cookie: {r.status_code} {len(r.content)} bytes")
+        r = d.get(self.protected_url, allow_redirects=False, timeout=10)
+        if r.status_code != 302 or not r.headers.get("Location", "").startswith(self.op.issuer + "/auth?"):
+            raise SetupError(f"protected without cookie: {r.status_code} {r.headers.get('Location')}")
+
+    # --- scenarios
+    def scenario(self, key: str, label: str, url: str, headers: list[str]) -> dict:
+        a = self.args
+        op_before = self.op.stats()
+        if a.warmup > 0:
+            run_wrk(url, duration=a.warmup, threads=a.threads, connections=a.connections, headers=headers,
+                    latency=False)
+            time.sleep(0.3)   # requests in flight when wrk stopped
+        mc_before = self.mc.stats()
+        apids = [self.apache.pid, *harness.child_pids(self.apache.pid)]
+        cpu_a0, cpu_m0 = cpu_snapshot(apids), cpu_snapshot([self.mc.pid])
+        if a.perf and key in a.perf_scenarios:
+            self.start_perf(key, apids)
+        t0 = time.monotonic()
+        res = run_wrk(url, duration=a.duration, threads=a.threads, connections=a.connections, headers=headers)
+        wall = time.monotonic() - t0
+        self.stop_perf()
+        time.sleep(0.3)
+        apids_after = [self.apache.pid, *harness.child_pids(self.apache.pid)]
+        cpu_a1, cpu_m1 = cpu_snapshot(apids_after), cpu_snapshot([self.mc.pid])
+        mc_after = self.mc.stats()
+        op_after = self.op.stats()
+        n = max(res["requests"], 1)
+        res.update(key=key, label=label, wall=wall,
+                   mc={c: (int(mc_after.get(c, 0)) - int(mc_before.get(c, 0))) / n for c in MC_COUNTERS},
+                   apache_us=cpu_seconds(cpu_a0, cpu_a1) * 1e6 / n,
+                   memcached_us=cpu_seconds(cpu_m0, cpu_m1) * 1e6 / n,
+                   op_delta={k: op_after.get(k, 0) - op_before.get(k, 0) for k in op_after
+                             if op_after.get(k, 0) != op_before.get(k, 0)},
+                   apache_children=len(apids_after) - 1)
+        if a.verbose:
+            print(res["raw"])
+        return res
+
+    def start_perf(self, key: str, pids: list[int]) -> None:
+        out = self.workdir / f"perf-{key}.data"
+        cmd = ["perf", "record", "-F", str(self.args.perf_freq), "-o", str(out), "-p",
+               ",".join(str(p) for p in pids[1:])]
+        cmd += ["--call-graph", self.args.perf] if self.args.perf != "none" else []
+        self.perf = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(self.workdir / "perf.log", "ab"))
+        time.sleep(0.5)
+        print(f"perf recording scenario {key} into {out}")
+
+    def stop_perf(self) -> None:
+        if self.perf is None:
+            return
+        self.perf.send_signal(signal.SIGINT)
+        try:
+            self.perf.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.perf.kill()
+            self.perf.wait()
+        self.perf = None
+
+    # --- teardown
+    def stop(self) -> list[str]:
+        errors = []
+        self.stop_perf()
+        for name, part in (("apache", self.apache), ("op", self.op), ("memcached", self.mc)):
+            if part is None:
+                continue
+            try:
+                part.stop()
+            except Exception as e:  # keep stopping the others
+                errors.append(f"{name}: {e}")
+        return errors
+
+
+def report(results: list[dict], args) -> None:
+    base = next((r for r in results if r["key"] == "a"), None)
+    print()
+    print(f"wrk: {args.threads} thread(s), {args.connections} connections, {args.duration:g}s per scenario "
+          f"(+{args.warmup:g}s warm-up), file size {args.size} B")
+    print(f"{'scenario':<30} {'req/s':>10} {'ratio':>6} {'p50':>8} {'p99':>8} {'apache':>9} {'memcd':>8}"
+          f"  memcached ops/request")
+    for r in results:
+        ratio = f"{r['rps'] / base['rps']:.3f}" if base else "-"
+        mc = r["mc"]
+        ops = (f"get={mc['cmd_get']:.3f} hit={mc['get_hits']:.3f} set={mc['cmd_set']:.4f} "
+               f"cas={mc['cas_hits'] + mc['cas_misses'] + mc['cas_badval']:.4f}")
+        if mc["delete_hits"] + mc["delete_misses"] or mc["cmd_touch"]:
+            ops += f" del={mc['delete_hits'] + mc['delete_misses']:.4f} touch={mc['cmd_touch']:.4f}"
+        print(f"{r['key'] + ') ' + r['label']:<30} {r['rps']:>10.0f} {ratio:>6} {r['p50']:>8} {r['p99']:>8} "
+              f"{r['apache_us']:>7.1f}us {r['memcached_us']:>6.1f}us  {ops}")
+    print("(apache/memcd: CPU time per request of the Apache processes / of memcached)")
+    for r in results:
+        notes = []
+        if r["non_2xx_3xx"]:
+            notes.append(f"{r['non_2xx_3xx']} non-2xx/3xx responses")
+        if r["socket_errors"]:
+            notes.append(f"{r['socket_errors']} socket errors")
+        if r["key"] == "b":
+            notes.append("OP calls during (b): " + ("none" if not r["op_delta"] else str(r["op_delta"])))
+            if abs(r["mc"]["get_hits"] - 1) > 0.02:
+                notes.append(f"WARNING get_hits/request {r['mc']['get_hits']:.3f}, expected 1 (session lost?)")
+        elif r["op_delta"]:
+            notes.append(f"OP calls: {r['op_delta']}")
+        if notes:
+            print(f"  {r['key']}) " + "; ".join(notes))
+    b = next((r for r in results if r["key"] == "b"), None)
+    if base and b:
+        ratio = b["rps"] / base["rps"]
+        verdict = "REACHED" if ratio >= GOAL else "NOT reached"
+        print(f"\nGOAL {verdict}: protected/static = {ratio:.4f} (goal >= {GOAL})")
+
+
+def summary(rounds: list[list[dict]]) -> None:
+    """Median over rounds: req/s per scenario and the ratio of each round."""
+    import statistics
+    print(f"\n=== {len(rounds)} rounds: median (min-max)")
+    for i, r0 in enumerate(rounds[0]):
+        rps = [rnd[i]["rps"] for rnd in rounds]
+        line = (f"{r0['key'] + ') ' + r0['label']:<30} {statistics.median(rps):>8.0f} req/s "
+                f"({min(rps):.0f}-{max(rps):.0f})")
+        if r0["key"] != "a" and any(r["key"] == "a" for r in rounds[0]):
+            ai = next(j for j, r in enumerate(rounds[0]) if r["key"] == "a")
+            ratios = [rnd[i]["rps"] / rnd[ai]["rps"] for rnd in rounds]
+            line += f"   ratio {statistics.median(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})"
+            if r0["key"] == "b":
+                verdict = "REACHED" if statistics.median(ratios) >= GOAL else "NOT reached"
+                line += f"  goal {GOAL}: {verdict} (median)"
+        print(line)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=10, help="seconds per scenario (default 10)")
+    ap.add_argument("--warmup", type=int, default=2, help="warm-up seconds before each scenario (default 2)")
+    ap.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat the scenario sequence N times and also print medians (default 1)")
+    ap.add_argument("--size", type=int, default=1024, help="bytes of the static file (default 1024)")
+    ap.add_argument("--scenarios", default="abc", help="which of a (static), b (session), c (redirect); default abc")
+    ap.add_argument("--pass-claims", choices=("none", "headers", "environment", "both"),
+                    help="AuthOIDCPassClaimsAs for /protected (default: not set, i.e. the module default, both)")
+    ap.add_argument("--perf", metavar="CALLGRAPH",
+                    help="perf record the Apache children during the scenarios of --perf-scenarios "
+                         "(CALLGRAPH: fp, dwarf, lbr or none); keeps the work directory")
+    ap.add_argument("--perf-scenarios", default="b", help="scenarios to record with --perf (default b)")
+    ap.add_argument("--perf-freq", type=int, default=999, help="perf sampling frequency (default 999)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory /tmp/aoidc-bench-*")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print wrk's full output")
+    args = ap.parse_args()
+    if args.threads > args.connections:
+        ap.error("--threads must not exceed --connections")
+
+    bench = Bench(args)
+    keep = args.keep or bool(args.perf)
+    rc = 0
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        t0 = time.monotonic()
+        bench.start()
+        bench.login()
+        print(f"setup ok in {time.monotonic() - t0:.1f}s: apache {bench.base} (pid {bench.apache.pid}), "
+              f"memcached {bench.mc.address}, OP {bench.op.issuer}; module {harness.MODULE_PATH}")
+        plan = {
+            "a": ("static (baseline)", bench.static_url, []),
+            "b": ("protected + session", bench.protected_url, [f"Cookie: {bench.cookie}"]),
+            "c": ("protected, no cookie -> 302", bench.protected_url, []),
+        }
+        rounds = []
+        for rnd in range(args.rounds):
+            results = []
+            for key in args.scenarios:
+                if key not in plan:
+                    raise SetupError(f"unknown scenario {key!r}")
+                label, url, headers = plan[key]
+                res = bench.scenario(key, label, url, headers)
+                results.append(res)
+                print(f"  {key}) {label}: {res['rps']:.0f} req/s")
+            if args.rounds > 1:
+                print(f"\n=== round {rnd + 1} of {args.rounds}")
+            report(results, args)
+            rounds.append(results)
+        if args.rounds > 1:
+            summary(rounds)
+        severe = harness.severe_lines(bench.apache.error_log_text())
+        if severe:
+            print(f"\nApache logged {len(severe)} warning/error line(s), e.g.:\n  " + "\n  ".join(severe[:5]))
+    except (SetupError, HarnessError, subprocess.TimeoutExpired, OSError) as e:
+        print(f"SETUP ERROR: {e}", file=sys.stderr)
+        rc = 2
+        keep = True
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        rc = 130
+    finally:
+        errors = bench.stop()
+        if errors:
+            print("could not stop: " + "; ".join(errors), file=sys.stderr)
+            rc = rc or 3
+        if keep:
+            print(f"work directory kept: {bench.workdir}")
+        else:
+            shutil.rmtree(bench.workdir, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
