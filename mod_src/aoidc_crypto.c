@@ -8,9 +8,27 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
+#include <pthread.h>
 #include <string.h>
 
 #define AEAD_VERSION 1
+
+/* OpenSSL 3 looks an algorithm up on every implicit use (EVP_aes_256_gcm()
+ * in an Init call); fetching it once saves that on every request. Fetched
+ * objects are immutable and safe to share between threads. */
+static EVP_CIPHER *aes_gcm;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_algorithms(void)
+{
+    aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+}
+
+static const EVP_CIPHER *cipher(void)
+{
+    pthread_once(&fetch_once, fetch_algorithms);
+    return aes_gcm ? aes_gcm : EVP_aes_256_gcm();
+}
 
 static apr_status_t hkdf(const unsigned char *secret, apr_size_t len, const char *label, unsigned char *out)
 {
@@ -117,7 +135,7 @@ apr_status_t aoidc_aead_seal(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LE
         return APR_EGENERAL;
     }
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, buf + 1) == 1 &&
+    if (ctx && EVP_EncryptInit_ex(ctx, cipher(), NULL, key, buf + 1) == 1 &&
         (aadlen == 0 || EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aadlen) == 1) &&
         EVP_EncryptUpdate(ctx, buf + 13, &n, pt, (int)ptlen) == 1 &&
         EVP_EncryptFinal_ex(ctx, buf + 13 + n, &n) == 1 &&
@@ -142,7 +160,7 @@ apr_status_t aoidc_aead_open(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LE
     apr_status_t rv = APR_EGENERAL;
     int n = 0;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, in + 1) == 1 &&
+    if (ctx && EVP_DecryptInit_ex(ctx, cipher(), NULL, key, in + 1) == 1 &&
         (aadlen == 0 || EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aadlen) == 1) &&
         EVP_DecryptUpdate(ctx, buf, &n, in + 13, (int)ctlen) == 1 &&
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, (void *)(in + 13 + ctlen)) == 1 &&

@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <string.h>
 
 char *aoidc_b64url_encode(apr_pool_t *p, const unsigned char *in, apr_size_t len)
@@ -96,10 +97,20 @@ int aoidc_ct_equal(const void *a, apr_size_t alen, const void *b, apr_size_t ble
     return CRYPTO_memcmp(a, b, alen) == 0;
 }
 
+/* Fetched once: an implicit EVP_sha256() costs a provider lookup per call. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void aoidc_sha256(const void *in, apr_size_t len, unsigned char out[32])
 {
     unsigned int n = 32;
-    EVP_Digest(in, len, out, &n, EVP_sha256(), NULL);
+    pthread_once(&sha256_once, fetch_sha256);
+    EVP_Digest(in, len, out, &n, sha256_md ? sha256_md : EVP_sha256(), NULL);
 }
 
 char *aoidc_url_encode(apr_pool_t *p, const char *s)
