@@ -9,6 +9,9 @@
 
 APLOG_USE_MODULE(auth_oidc);
 
+/* mod_auth_oidc_cookie.c; TODO: declare in mod_auth_oidc.h (not ours to edit) */
+apr_array_header_t *aoidc_cookie_values(request_rec *r, const char *name, int max);
+
 aoidc_req_ctx_t *aoidc_req_ctx(request_rec *r)
 {
     /* subrequests and internal redirects share the first request's session */
@@ -71,6 +74,94 @@ static void touch(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx, uin
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "session touch: %s", aoidc_store_rc_str(rc));
 }
 
+typedef enum { LOAD_OK, LOAD_NONE, LOAD_DOWN } load_rc_t;
+
+/* The live record of one session id. LOAD_OK fills ctx (store_key, session)
+ * and *cas; LOAD_NONE when the id is malformed, unknown, does not decrypt or
+ * has expired; LOAD_DOWN when the store cannot answer. Each case is logged. */
+static load_rc_t load_session(request_rec *r, aoidc_srv_cfg_t *sc, const char *id, apr_int64_t now,
+                              aoidc_req_ctx_t *ctx, uint64_t *cas)
+{
+    if (!aoidc_session_id_ok(id)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(302) "malformed session cookie ignored");
+        return LOAD_NONE;
+    }
+    ctx->store_key = aoidc_session_store_key(r->pool, sc->keys, id);
+    char *val;
+    apr_size_t len;
+    aoidc_store_rc_t rc = sc->store->get(sc->store, r->pool, ctx->store_key, &val, &len, cas);
+    if (rc == AOIDC_STORE_DOWN || rc == AOIDC_STORE_ERROR) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(303) "session store %s: %s", sc->store->name,
+                      aoidc_store_rc_str(rc));
+        return LOAD_DOWN;
+    }
+    if (rc == AOIDC_STORE_MISSING) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(304) "session unknown (expired or revoked)");
+        return LOAD_NONE;
+    }
+    apr_status_t rv = aoidc_session_decode(r->pool, sc->keys, ctx->store_key, (unsigned char *)val, len,
+                                           &ctx->session);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, AOIDC_LOGNO(305)
+                      "session record does not decrypt (crypto key changed?); treating as logged out");
+        return LOAD_NONE;
+    }
+    if (aoidc_session_remaining(&ctx->session, sc->inactivity, now) <= 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(306) "session expired");
+        sc->store->del(sc->store, ctx->store_key);
+        return LOAD_NONE;
+    }
+    return LOAD_OK;
+}
+
+#define SESSION_COOKIES_MAX 4
+
+/* Several session cookies in one request. We only ever set one (host-only,
+ * Path=/): the others are stale or were planted (cookie tossing from a
+ * sibling domain, a longer path), and the browser sends the more specific,
+ * planted one first, so "the first one" would let an attacker choose the
+ * session. Use the one that is a live session; when none or several are, the
+ * request counts as logged out. (Refusing all duplicates would loop the login
+ * forever while a planted cookie we cannot clear stays in the browser.) */
+static load_rc_t load_one_of(request_rec *r, aoidc_srv_cfg_t *sc, apr_int64_t now, aoidc_req_ctx_t *ctx,
+                             uint64_t *cas)
+{
+    apr_array_header_t *ids = aoidc_cookie_values(r, sc->cookie_name, SESSION_COOKIES_MAX + 1);
+    int live = 0;
+    if (ids->nelts > SESSION_COOKIES_MAX) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(309)
+                      "more than %d session cookies in one request; treating as logged out", SESSION_COOKIES_MAX);
+        return LOAD_NONE;
+    }
+    for (int i = 0; i < ids->nelts; i++) {
+        const char *id = APR_ARRAY_IDX(ids, i, const char *);
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) {
+            seen = strcmp(id, APR_ARRAY_IDX(ids, j, const char *)) == 0;
+        }
+        if (seen) {
+            continue;
+        }
+        aoidc_req_ctx_t one = {0};
+        uint64_t one_cas = 0;
+        load_rc_t rc = load_session(r, sc, id, now, &one, &one_cas);
+        if (rc == LOAD_DOWN) {
+            return LOAD_DOWN;
+        }
+        if (rc == LOAD_OK && live++ == 0) {
+            *ctx = one;
+            *cas = one_cas;
+        }
+    }
+    if (live != 1) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(309)
+                      "%d session cookies in one request, %d of them live; treating as logged out", ids->nelts,
+                      live);
+        return LOAD_NONE;
+    }
+    return LOAD_OK;
+}
+
 int aoidc_check_authn(request_rec *r)
 {
     const char *type = ap_auth_type(r);
@@ -94,6 +185,12 @@ int aoidc_check_authn(request_rec *r)
             return OK;
         }
     }
+
+    /* AuthOIDCAcceptBearer: a request that brings a token is a machine; its
+     * token decides, never a login redirect */
+    if (aoidc_accept_bearer(dc) && aoidc_bearer_present(r)) {
+        return aoidc_bearer_authn(r, sc, dc);
+    }
     if (!sc->keys || !sc->store_servers) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(300)
                       "AuthType oidc without AuthOIDCCryptoKeyFile/AuthOIDCSessionStore for this server");
@@ -109,45 +206,14 @@ int aoidc_check_authn(request_rec *r)
     if (!id) {
         return unauthenticated(r, sc, dc);
     }
-    if (count > 1) {
-        /* we only ever set one (host-only, Path=/): a second one was planted
-         * (cookie tossing from a sibling domain or a longer path), and which
-         * of them the browser sends first is not ours to guess */
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(309)
-                      "%d session cookies in one request; treating as logged out", count);
-        return unauthenticated(r, sc, dc);
-    }
-    if (!aoidc_session_id_ok(id)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(302) "malformed session cookie ignored");
-        return unauthenticated(r, sc, dc);
-    }
-
     aoidc_req_ctx_t *ctx = apr_pcalloc(r->pool, sizeof(*ctx));
-    ctx->store_key = aoidc_session_store_key(r->pool, sc->keys, id);
-    char *val;
-    apr_size_t len;
     uint64_t cas = 0;
-    aoidc_store_rc_t rc = sc->store->get(sc->store, r->pool, ctx->store_key, &val, &len, &cas);
-    if (rc == AOIDC_STORE_DOWN || rc == AOIDC_STORE_ERROR) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(303) "session store %s: %s", sc->store->name,
-                      aoidc_store_rc_str(rc));
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    load_rc_t lrc = count > 1 ? load_one_of(r, sc, now, ctx, &cas) : load_session(r, sc, id, now, ctx, &cas);
+    if (lrc == LOAD_DOWN) {
         return aoidc_respond(r, AOIDC_R_STORE_DOWN);
     }
-    if (rc == AOIDC_STORE_MISSING) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(304) "session unknown (expired or revoked)");
-        return unauthenticated(r, sc, dc);
-    }
-    apr_status_t rv = aoidc_session_decode(r->pool, sc->keys, ctx->store_key, (unsigned char *)val, len,
-                                           &ctx->session);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, AOIDC_LOGNO(305)
-                      "session record does not decrypt (crypto key changed?); treating as logged out");
-        return unauthenticated(r, sc, dc);
-    }
-    apr_int64_t now = apr_time_sec(apr_time_now());
-    if (aoidc_session_remaining(&ctx->session, sc->inactivity, now) <= 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(306) "session expired");
-        sc->store->del(sc->store, ctx->store_key);
+    if (lrc == LOAD_NONE) {
         return unauthenticated(r, sc, dc);
     }
     if (dc->provider_name && strcmp(dc->provider_name, ctx->session.provider) != 0) {

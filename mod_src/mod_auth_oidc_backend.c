@@ -41,12 +41,14 @@ static int collect(void *c, const char *key, const char *val)
     return 1;
 }
 
-/* header_parser: runs for every request in a location with AuthType oidc,
- * whether or not authentication runs later (Require all granted, pass). */
+/* header_parser: runs for every request in a location with AuthType oidc or
+ * oidc-bearer,
+ * whether or not authentication runs later (Require all granted, pass):
+ * removes client headers with the claim prefix and our cookies. */
 int aoidc_scrub_headers(request_rec *r)
 {
     const char *type = ap_auth_type(r);
-    if (!type || strcasecmp(type, AOIDC_AUTH_TYPE) != 0) {
+    if (!type || (strcasecmp(type, AOIDC_AUTH_TYPE) != 0 && strcasecmp(type, AOIDC_BEARER_AUTH_TYPE) != 0)) {
         return DECLINED;
     }
     aoidc_dir_cfg_t *dc = aoidc_dir_cfg(r);
@@ -58,6 +60,8 @@ int aoidc_scrub_headers(request_rec *r)
                       "removed client header '%.64s' that uses the claim prefix", key);
         apr_table_unset(r->headers_in, key);
     }
+    /* our cookies too: authn reads them from the saved original */
+    aoidc_cookie_strip(r, aoidc_srv_cfg(r->server)->cookie_name);
     return DECLINED;
 }
 

@@ -6,6 +6,24 @@
 APLOG_USE_MODULE(auth_oidc);
 
 #define COOKIE_HEADER_MAX 16384 /* a longer Cookie header is not searched */
+/* r->notes key: the Cookie header as the client sent it, saved by the first
+ * aoidc_cookie_strip() of the request */
+#define COOKIE_NOTE "aoidc-cookie-in"
+
+/* Our cookies leave headers_in early (header_parser) so that no backend of an
+ * AuthType oidc location sees them, whatever Require says; authn and the login
+ * start read them afterwards from the saved original. Subrequests and internal
+ * redirects share the client's Cookie header with their first request. */
+static const char *cookie_header(request_rec *r)
+{
+    for (request_rec *q = r; q; q = q->main ? q->main : q->prev) {
+        const char *orig = apr_table_get(q->notes, COOKIE_NOTE);
+        if (orig) {
+            return orig;
+        }
+    }
+    return apr_table_get(r->headers_in, "Cookie");
+}
 
 /* Walk "a=b; c=d" pairs; calls fn for each, stops when fn returns 0. */
 typedef int (*cookie_fn)(void *ctx, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen);
@@ -63,7 +81,7 @@ static int find_one(void *c, const char *name, apr_size_t nlen, const char *val,
 
 const char *aoidc_cookie_get(request_rec *r, const char *name, int *count)
 {
-    const char *h = apr_table_get(r->headers_in, "Cookie");
+    const char *h = cookie_header(r);
     find_ctx_t f = {r->pool, name, strlen(name), NULL, 0};
     if (h && strlen(h) <= COOKIE_HEADER_MAX) {
         cookie_walk(h, find_one, &f);
@@ -72,6 +90,36 @@ const char *aoidc_cookie_get(request_rec *r, const char *name, int *count)
         *count = f.count;
     }
     return f.value;
+}
+
+typedef struct {
+    apr_pool_t *p;
+    const char *name;
+    apr_size_t nlen;
+    int max;
+    apr_array_header_t *values;
+} all_ctx_t;
+
+static int find_all(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
+{
+    all_ctx_t *f = c;
+    if (nlen == f->nlen && memcmp(name, f->name, nlen) == 0) {
+        APR_ARRAY_PUSH(f->values, const char *) = apr_pstrmemdup(f->p, val, vlen);
+    }
+    return f->values->nelts < f->max;
+}
+
+/* TODO: declare in mod_auth_oidc.h (not ours to edit); authn declares it too.
+ * The values of every cookie called name, in the order sent, at most max. */
+apr_array_header_t *aoidc_cookie_values(request_rec *r, const char *name, int max);
+apr_array_header_t *aoidc_cookie_values(request_rec *r, const char *name, int max)
+{
+    const char *h = cookie_header(r);
+    all_ctx_t f = {r->pool, name, strlen(name), max, apr_array_make(r->pool, 2, sizeof(const char *))};
+    if (h && strlen(h) <= COOKIE_HEADER_MAX && max > 0) {
+        cookie_walk(h, find_all, &f);
+    }
+    return f.values;
 }
 
 typedef struct {
@@ -92,7 +140,7 @@ static int find_prefix(void *c, const char *name, apr_size_t nlen, const char *v
 
 apr_array_header_t *aoidc_cookie_names_with_prefix(request_rec *r, const char *prefix)
 {
-    const char *h = apr_table_get(r->headers_in, "Cookie");
+    const char *h = cookie_header(r);
     prefix_ctx_t f = {r->pool, prefix, apr_array_make(r->pool, 4, sizeof(const char *))};
     if (h && strlen(h) <= COOKIE_HEADER_MAX) {
         cookie_walk(h, find_prefix, &f);
@@ -162,6 +210,9 @@ void aoidc_cookie_strip(request_rec *r, const char *session_name)
     const char *h = apr_table_get(r->headers_in, "Cookie");
     if (!h) {
         return;
+    }
+    if (!apr_table_get(r->notes, COOKIE_NOTE)) {
+        apr_table_setn(r->notes, COOKIE_NOTE, h);
     }
     if (strlen(h) > COOKIE_HEADER_MAX) {
         /* too long to search: do not pass what we cannot vouch for */
