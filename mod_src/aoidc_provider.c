@@ -255,6 +255,13 @@ aoidc_jose_result_t aoidc_provider_verify(aoidc_provider_t *pr, apr_pool_t *p, c
         return r;
     }
     apr_thread_mutex_lock(pr->fetch_mutex);
+    /* another thread may have fetched the keys while this one waited: many
+     * requests arriving together must cause one fetch, not one each */
+    r = verify_locked(pr, jwt, &have_keys);
+    if (r != AOIDC_JOSE_UNKNOWN_KID) {
+        apr_thread_mutex_unlock(pr->fetch_mutex);
+        return r;
+    }
     apr_thread_rwlock_rdlock(pr->lock);
     apr_time_t since = apr_time_now() - pr->jwks_fetched;
     apr_thread_rwlock_unlock(pr->lock);

@@ -8,11 +8,12 @@ after another with the same duration/threads/connections:
   a  static    GET /static/bench.html     unprotected file (baseline)
   b  session   GET /protected/bench.html  same-sized file, AuthType oidc, session cookie
   c  redirect  GET /protected/bench.html  no cookie -> 302 to the OP (login start)
+  d  bearer    GET /api/bench.html        AuthType oidc-bearer, a JWT access token
 
 It prints requests/s, the ratio to the baseline, memcached operations per request
 (stats deltas / wrk's request count), Apache and memcached CPU per request, and
-checks that (b) made no call to the OP. Exit status is non-zero only on a setup
-error; the 0.45 goal for b/a is reported, not enforced. Every process is stopped by PID.
+checks that (b) and (d) made no call to the OP. Exit status is non-zero only on a setup
+error; the goals (b/a >= 0.45, d/a >= 0.85) are reported, not enforced. Every process is stopped by PID.
 
     /usr/bin/python3 tests/bench/run_bench.py [--duration 10] [--connections 32]
 """
@@ -35,6 +36,7 @@ import harness  # noqa: E402
 from harness import Apache, Memcached, OP, HarnessError  # noqa: E402
 
 GOAL = 0.45
+BEARER_GOAL = 0.85
 WRK = os.environ.get("AOIDC_WRK", shutil.which("wrk") or "/usr/bin/wrk")
 
 # MPM sizing for a small (2-core) box: two processes of 32 threads started up
@@ -97,7 +99,7 @@ def make_docroot(workdir: Path, size: int) -> Path:
     body = ("<!doctype html><title>bench</title>\n<p>" + "x" * size)[: size - 5] + "</p>\n"
     body = body.encode()
     assert len(body) == size, (len(body), size)
-    for sub in ("static", "protected"):
+    for sub in ("static", "protected", "api"):
         (root / sub).mkdir(parents=True)
         (root / sub / "bench.html").write_bytes(body)
         (root / sub / "index.html").write_bytes(body)
@@ -195,7 +197,8 @@ class Bench:
         self.mc = Memcached(self.workdir).start()
         self.op = OP(self.workdir).start(env={"OP_QUIET": "1"})
         port = harness.free_port()
-        extra = []
+        extra = ["<Location /api>\n    AuthType oidc-bearer\n    AuthOIDCBearerAudience https://api.example.test\n"
+                 "    Require oidc-scope api:read\n</Location>"]
         if a.pass_claims:
             extra.append(f"<Location /protected>\n    AuthOIDCPassClaimsAs {a.pass_claims}\n</Location>")
         oidc = harness.oidc_config(issuer=self.op.issuer, session_store=f"memcached {self.mc.address}",
@@ -212,6 +215,7 @@ class Bench:
         self.base = self.apache.base_url
         self.static_url = self.apache.url("/static/bench.html")
         self.protected_url = self.apache.url("/protected/bench.html")
+        self.api_url = self.apache.url("/api/bench.html")
 
     def login(self) -> None:
         s = harness.new_browser()
@@ -228,6 +232,14 @@ class Bench:
         if not got:
             raise SetupError(f"no {name} cookie after login; cookies: {[(c.domain, c.name) for c in s.cookies]}")
         self.cookie = f"{name}={got[0].value}"
+        # a JWT access token for scenario d (client_credentials, resource indicator)
+        r = harness.new_browser().post(self.op.url("/token"), auth=("api-client", OP.secret("api-client")),
+                                       data={"grant_type": "client_credentials",
+                                             "resource": "https://api.example.test", "scope": "api:read"},
+                                       timeout=10)
+        if r.status_code != 200:
+            raise SetupError(f"no access token from the OP: {r.status_code} {r.text[:200]}")
+        self.bearer = r.json()["access_token"]
         # preflight: each scenario answers what it should
         d = harness.new_browser()
         r = d.get(self.static_url, allow_redirects=False, timeout=10)
@@ -236,6 +248,9 @@ class Bench:
         r = d.get(self.protected_url, headers={"Cookie": self.cookie}, allow_redirects=False, timeout=10)
         if r.status_code != 200 or len(r.content) != self.args.size:
             raise SetupError(f"protected with cookie: {r.status_code} {len(r.content)} bytes")
+        r = d.get(self.api_url, headers={"Authorization": f"Bearer {self.bearer}"}, allow_redirects=False, timeout=10)
+        if r.status_code != 200 or len(r.content) != self.args.size:
+            raise SetupError(f"api with bearer token: {r.status_code} {len(r.content)} bytes")
         r = d.get(self.protected_url, allow_redirects=False, timeout=10)
         if r.status_code != 302 or not r.headers.get("Location", "").startswith(self.op.issuer + "/auth?"):
             raise SetupError(f"protected without cookie: {r.status_code} {r.headers.get('Location')}")
@@ -331,6 +346,8 @@ def report(results: list[dict], args) -> None:
             notes.append(f"{r['non_2xx_3xx']} non-2xx/3xx responses")
         if r["socket_errors"]:
             notes.append(f"{r['socket_errors']} socket errors")
+        if r["key"] == "d":
+            notes.append("OP calls during (d): " + ("none" if not r["op_delta"] else str(r["op_delta"])))
         if r["key"] == "b":
             notes.append("OP calls during (b): " + ("none" if not r["op_delta"] else str(r["op_delta"])))
             if abs(r["mc"]["get_hits"] - 1) > 0.02:
@@ -344,6 +361,11 @@ def report(results: list[dict], args) -> None:
         ratio = b["rps"] / base["rps"]
         verdict = "REACHED" if ratio >= GOAL else "NOT reached"
         print(f"\nGOAL {verdict}: protected/static = {ratio:.4f} (goal >= {GOAL})")
+    d = next((r for r in results if r["key"] == "d"), None)
+    if base and d:
+        ratio = d["rps"] / base["rps"]
+        verdict = "REACHED" if ratio >= BEARER_GOAL else "NOT reached"
+        print(f"GOAL {verdict}: bearer/static = {ratio:.4f} (goal >= {BEARER_GOAL})")
 
 
 def summary(rounds: list[list[dict]]) -> None:
@@ -373,7 +395,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=1,
                     help="repeat the scenario sequence N times and also print medians (default 1)")
     ap.add_argument("--size", type=int, default=1024, help="bytes of the static file (default 1024)")
-    ap.add_argument("--scenarios", default="abc", help="which of a (static), b (session), c (redirect); default abc")
+    ap.add_argument("--scenarios", default="abcd",
+                    help="which of a (static), b (session), c (redirect), d (bearer JWT); default abcd")
     ap.add_argument("--pass-claims", choices=("none", "headers", "environment", "both"),
                     help="AuthOIDCPassClaimsAs for /protected (default: not set, i.e. the module default, both)")
     ap.add_argument("--perf", metavar="CALLGRAPH",
@@ -405,6 +428,7 @@ def main() -> int:
             "a": ("static (baseline)", bench.static_url, []),
             "b": ("protected + session", bench.protected_url, [f"Cookie: {bench.cookie}"]),
             "c": ("protected, no cookie -> 302", bench.protected_url, []),
+            "d": ("api + bearer JWT", bench.api_url, [f"Authorization: Bearer {bench.bearer}"]),
         }
         rounds = []
         for rnd in range(args.rounds):
