@@ -2,16 +2,17 @@
 #include "aoidc_token.h"
 
 #include <apr_strings.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ENTRY_MAX (16 * 1024)
+#define ENTRY_MAX (32 * 1024)
 
 typedef struct {
-    unsigned char hash[32];
     apr_int64_t exp;
     int nclaims;
-    char *blob; /* malloc'd: provider\0 sub\0 scope\0 then nclaims x name\0 value\0 */
+    apr_size_t toklen;
+    char *blob; /* malloc'd: token, then provider\0 sub\0 scope\0 and nclaims x name\0 value\0 */
     apr_size_t len;
 } slot_t;
 
@@ -48,22 +49,27 @@ apr_status_t aoidc_token_cache_create(apr_pool_t *p, int nslots, aoidc_token_cac
     return apr_thread_mutex_create(&c->mutex, APR_THREAD_MUTEX_DEFAULT, p);
 }
 
-static unsigned slot_of(const aoidc_token_cache_t *c, const unsigned char h[32])
+/* FNV-1a: spreads tokens over the slots; exactness comes from the compare */
+static unsigned slot_of(const aoidc_token_cache_t *c, const char *t, apr_size_t len)
 {
-    return ((unsigned)h[0] | (unsigned)h[1] << 8 | (unsigned)h[2] << 16 | (unsigned)h[3] << 24) & c->mask;
+    uint64_t h = 14695981039346656037ULL;
+    for (apr_size_t i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)t[i]) * 1099511628211ULL;
+    }
+    return (unsigned)(h ^ (h >> 32)) & c->mask;
 }
 
-int aoidc_token_cache_get(aoidc_token_cache_t *c, apr_pool_t *p, const unsigned char hash[32], apr_int64_t now,
-                          aoidc_principal_t *out)
+int aoidc_token_cache_get(aoidc_token_cache_t *c, apr_pool_t *p, const char *token, apr_size_t toklen,
+                          apr_int64_t now, aoidc_principal_t *out)
 {
-    slot_t *s = &c->slots[slot_of(c, hash)];
+    slot_t *s = &c->slots[slot_of(c, token, toklen)];
     char *copy = NULL;
     int n = 0;
     apr_int64_t exp = 0;
     apr_thread_mutex_lock(c->mutex);
-    if (s->blob && memcmp(s->hash, hash, 32) == 0) {
+    if (s->blob && s->toklen == toklen && memcmp(s->blob, token, toklen) == 0) {
         if (s->exp > now) {
-            copy = apr_pmemdup(p, s->blob, s->len);
+            copy = apr_pmemdup(p, s->blob + toklen, s->len - toklen);
             n = s->nclaims;
             exp = s->exp;
         }
@@ -96,9 +102,9 @@ int aoidc_token_cache_get(aoidc_token_cache_t *c, apr_pool_t *p, const unsigned 
     return 1;
 }
 
-void aoidc_token_cache_put(aoidc_token_cache_t *c, const unsigned char hash[32], const aoidc_principal_t *pr)
+void aoidc_token_cache_put(aoidc_token_cache_t *c, const char *token, apr_size_t toklen, const aoidc_principal_t *pr)
 {
-    apr_size_t len = strlen(pr->provider) + strlen(pr->sub) + strlen(pr->scope) + 3;
+    apr_size_t len = toklen + strlen(pr->provider) + strlen(pr->sub) + strlen(pr->scope) + 3;
     for (int i = 0; i < pr->nclaims; i++) {
         len += strlen(pr->claims[i].name) + strlen(pr->claims[i].value) + 2;
     }
@@ -109,6 +115,8 @@ void aoidc_token_cache_put(aoidc_token_cache_t *c, const unsigned char hash[32],
     if (!blob) {
         return;
     }
+    memcpy(q, token, toklen);
+    q += toklen;
 #define PUT(str)                                                                                               \
     do {                                                                                                       \
         apr_size_t l_ = strlen(str) + 1;                                                                       \
@@ -123,10 +131,10 @@ void aoidc_token_cache_put(aoidc_token_cache_t *c, const unsigned char hash[32],
         PUT(pr->claims[i].value);
     }
 #undef PUT
-    slot_t *s = &c->slots[slot_of(c, hash)];
+    slot_t *s = &c->slots[slot_of(c, token, toklen)];
     apr_thread_mutex_lock(c->mutex);
     char *old = s->blob;
-    memcpy(s->hash, hash, 32);
+    s->toklen = toklen;
     s->exp = pr->exp;
     s->nclaims = pr->nclaims;
     s->blob = blob;

@@ -1,10 +1,12 @@
 /* Validated bearer tokens, cached per process.
  *
- * A token that passed signature and claim checks (or introspection) is kept
- * under SHA-256(token) until its exp, so the same token is never verified
- * twice while valid. The cache is direct-mapped with a fixed number of
- * slots (a new entry replaces whatever shared its slot), so it is bounded by
- * construction; one mutex guards it and a lookup copies the entry out. */
+ * A token that passed signature and claim checks is kept until its exp, so
+ * the same token is never verified twice while valid. The cache is
+ * direct-mapped with a fixed number of slots chosen by a fast hash of the
+ * token (a new entry replaces whatever shared its slot), so it is bounded by
+ * construction; an entry holds the whole token and a hit needs the exact
+ * token, so a crafted hash collision can only evict, never impersonate. One
+ * mutex guards it and a lookup copies the entry out. */
 #ifndef AOIDC_TOKEN_H
 #define AOIDC_TOKEN_H
 
@@ -30,13 +32,14 @@ typedef struct aoidc_token_cache aoidc_token_cache_t;
  * released by a cleanup on p. */
 apr_status_t aoidc_token_cache_create(apr_pool_t *p, int nslots, aoidc_token_cache_t **out);
 
-/* Look up SHA-256(token). On a hit with exp > now, copy the principal into
- * p and return 1; otherwise 0 (an expired entry is dropped). */
-int aoidc_token_cache_get(aoidc_token_cache_t *c, apr_pool_t *p, const unsigned char hash[32], apr_int64_t now,
-                          aoidc_principal_t *out);
+/* Look up a token. On a hit with exp > now, copy the principal into p and
+ * return 1; otherwise 0 (an expired entry is dropped). */
+int aoidc_token_cache_get(aoidc_token_cache_t *c, apr_pool_t *p, const char *token, apr_size_t len,
+                          apr_int64_t now, aoidc_principal_t *out);
 
-/* Store a principal (deep copy). Entries larger than 16 KB are not kept. */
-void aoidc_token_cache_put(aoidc_token_cache_t *c, const unsigned char hash[32], const aoidc_principal_t *pr);
+/* Store a principal (deep copy) for a token. Entries larger than 32 KB are
+ * not kept. */
+void aoidc_token_cache_put(aoidc_token_cache_t *c, const char *token, apr_size_t len, const aoidc_principal_t *pr);
 
 /* Does the space-separated scope list contain every word of need? */
 int aoidc_scope_has(const char *scope, const char *need);

@@ -273,7 +273,7 @@ static aoidc_result_t validate_opaque(request_rec *r, aoidc_srv_cfg_t *sc, aoidc
 static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc, const char *token)
 {
     aoidc_principal_t pr = {0};
-    unsigned char hash[32];
+    apr_size_t toklen = strlen(token);
     apr_int64_t now = apr_time_sec(apr_time_now());
     aoidc_result_t res = AOIDC_R_OK;
     if (!dc->bearer_audience) {
@@ -281,14 +281,13 @@ static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg
                       "bearer tokens need AuthOIDCBearerAudience for this location");
         return aoidc_respond(r, AOIDC_R_INTERNAL);
     }
-    aoidc_sha256(token, strlen(token), hash);
-    if (token_cache && aoidc_token_cache_get(token_cache, r->pool, hash, now, &pr)) {
+    if (token_cache && aoidc_token_cache_get(token_cache, r->pool, token, toklen, now, &pr)) {
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "bearer token from the process cache");
     }
     else if (is_jwt(token)) {
         res = validate_jwt(r, sc, dc, token, &pr);
         if (res == AOIDC_R_OK && token_cache) {
-            aoidc_token_cache_put(token_cache, hash, &pr);
+            aoidc_token_cache_put(token_cache, token, toklen, &pr);
         }
     }
     else {
