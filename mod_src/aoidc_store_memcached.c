@@ -40,15 +40,18 @@ static aoidc_store_rc_t map_rc(memcached_return_t rc)
     case MEMCACHED_READ_FAILURE:
     case MEMCACHED_ERROR:
     case MEMCACHED_IN_PROGRESS:
+    case MEMCACHED_SOME_ERRORS:
         return AOIDC_STORE_DOWN;
     default:
         return AOIDC_STORE_ERROR;
     }
 }
 
+/* MEMCACHED_SOME_ERRORS is what memcached_mget() says when the one server of
+ * its one key failed, e.g. on the stale socket of a restarted memcached. */
 static int is_connection_error(memcached_return_t rc)
 {
-    return rc == MEMCACHED_CONNECTION_FAILURE || rc == MEMCACHED_SERVER_MARKED_DEAD ||
+    return rc == MEMCACHED_CONNECTION_FAILURE || rc == MEMCACHED_SERVER_MARKED_DEAD || rc == MEMCACHED_SOME_ERRORS ||
            rc == MEMCACHED_WRITE_FAILURE || rc == MEMCACHED_READ_FAILURE || rc == MEMCACHED_ERRNO ||
            rc == MEMCACHED_UNKNOWN_READ_FAILURE || rc == MEMCACHED_TIMEOUT;
 }
@@ -205,12 +208,22 @@ static int parse_server(apr_pool_t *p, const char *spec, char **host, unsigned *
     else {
         *host = apr_pstrdup(p, spec);
     }
-    if (**host == '[') {
+    int v6 = **host == '[';
+    if (v6) {
         apr_size_t n = strlen(*host);
         if (n < 3 || (*host)[n - 1] != ']') {
             return -1;
         }
         *host = apr_pstrmemdup(p, *host + 1, n - 2);
+    }
+    /* a host name or an address, nothing else ("127.0.0.1;11211" is a typo,
+     * not a host to resolve at the first request) */
+    for (const char *c = *host; *c; c++) {
+        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+                 (v6 ? *c == ':' : *c == '-');
+        if (!ok) {
+            return -1;
+        }
     }
     return **host ? 0 : -1;
 }
