@@ -1,2 +1,810 @@
-/* The session directory (see aoidc_directory.h). */
+/* The session directory (see aoidc_directory.h).
+ *
+ * A list value is sealed with the session key, AAD = its store key:
+ *   u8 version(1) | u32 count | count x (i64 expires | u16 idlen | id bytes)
+ * Entries are kept in insertion order, so "the oldest go first" is a drop
+ * from the front. */
 #include "aoidc_directory.h"
+#include "aoidc_util.h"
+
+#include <apr_hash.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <string.h>
+
+#define LIST_VERSION 1
+#define LIST_HEADER 5
+#define ENTRY_OVERHEAD 10
+#define LIST_TTL_SLACK 60
+#define TTL_MAX (30 * 86400)
+
+/* --- keys ---------------------------------------------------------------- */
+
+static const char *hash2(apr_pool_t *p, const char *prefix, const char *a, const char *b)
+{
+    unsigned char digest[32];
+    static const char tag[] = "aoidc dir v1";
+    apr_size_t la = strlen(a), lb = strlen(b);
+    apr_size_t n = sizeof(tag) + la + 1 + lb;
+    char *buf = apr_palloc(p, n);
+    memcpy(buf, tag, sizeof(tag)); /* with its NUL */
+    memcpy(buf + sizeof(tag), a, la + 1);
+    memcpy(buf + sizeof(tag) + la + 1, b, lb);
+    aoidc_sha256(buf, n, digest);
+    return apr_pstrcat(p, prefix, aoidc_b64url_encode(p, digest, sizeof(digest)), NULL);
+}
+
+static const char *lower(apr_pool_t *p, const char *s)
+{
+    char *l = apr_pstrdup(p, s);
+    for (char *c = l; *c; c++) {
+        *c = (char)apr_tolower(*c);
+    }
+    return l;
+}
+
+const char *aoidc_dir_handle(const char *store_key)
+{
+    apr_size_t n = sizeof(AOIDC_SESSION_KEY_PREFIX) - 1;
+    if (!store_key || strncmp(store_key, AOIDC_SESSION_KEY_PREFIX, n) != 0) {
+        return NULL;
+    }
+    return store_key + n;
+}
+
+const char *aoidc_dir_store_key(apr_pool_t *p, const char *handle)
+{
+    /* a handle has the shape of a session id: 43 base64url characters */
+    if (!aoidc_session_id_ok(handle)) {
+        return NULL;
+    }
+    return apr_pstrcat(p, AOIDC_SESSION_KEY_PREFIX, handle, NULL);
+}
+
+const char *aoidc_dir_bucket_key(apr_pool_t *p, apr_int64_t bucket)
+{
+    return apr_psprintf(p, "aoidc:d:b:%" APR_INT64_T_FMT, bucket);
+}
+
+const char *aoidc_dir_provider_bucket_key(apr_pool_t *p, const char *provider, apr_int64_t bucket)
+{
+    return apr_psprintf(p, "aoidc:d:p:%s:%" APR_INT64_T_FMT, provider, bucket);
+}
+
+const char *aoidc_dir_page_key(apr_pool_t *p, const char *key, int page)
+{
+    return page == 0 ? key : apr_psprintf(p, "%s.%d", key, page);
+}
+
+const char *aoidc_dir_user_key(apr_pool_t *p, const char *provider, const char *sub)
+{
+    return hash2(p, "aoidc:d:u:", provider, sub);
+}
+
+const char *aoidc_dir_sid_key(apr_pool_t *p, const char *provider, const char *sid)
+{
+    return hash2(p, "aoidc:d:sid:", provider, sid);
+}
+
+const char *aoidc_dir_email_key(apr_pool_t *p, const char *email)
+{
+    return hash2(p, "aoidc:d:m:", "", lower(p, email));
+}
+
+const char *aoidc_dir_name_key(apr_pool_t *p, const char *name)
+{
+    return hash2(p, "aoidc:d:n:", "", lower(p, name));
+}
+
+const char *aoidc_dir_jti_key(apr_pool_t *p, const char *issuer, const char *jti)
+{
+    return hash2(p, "aoidc:j:", issuer, jti);
+}
+
+/* --- list codec ---------------------------------------------------------- */
+
+static apr_size_t entry_size(const aoidc_dir_entry_t *e)
+{
+    return ENTRY_OVERHEAD + strlen(e->id);
+}
+
+static apr_status_t list_encode(apr_pool_t *p, const aoidc_keys_t *keys, const char *key,
+                                const apr_array_header_t *entries, unsigned char **out, apr_size_t *outlen)
+{
+    apr_size_t cap = LIST_HEADER;
+    for (int i = 0; i < entries->nelts; i++) {
+        cap += entry_size(&APR_ARRAY_IDX(entries, i, aoidc_dir_entry_t));
+    }
+    unsigned char *buf = apr_palloc(p, cap), *w = buf;
+    uint32_t n = (uint32_t)entries->nelts;
+    *w++ = LIST_VERSION;
+    for (int s = 24; s >= 0; s -= 8) {
+        *w++ = (unsigned char)(n >> s);
+    }
+    for (int i = 0; i < entries->nelts; i++) {
+        const aoidc_dir_entry_t *e = &APR_ARRAY_IDX(entries, i, aoidc_dir_entry_t);
+        uint64_t x = (uint64_t)e->expires;
+        apr_size_t idlen = strlen(e->id);
+        for (int s = 56; s >= 0; s -= 8) {
+            *w++ = (unsigned char)(x >> s);
+        }
+        *w++ = (unsigned char)(idlen >> 8);
+        *w++ = (unsigned char)(idlen & 0xff);
+        memcpy(w, e->id, idlen);
+        w += idlen;
+    }
+    return aoidc_aead_seal(p, keys->session, key, strlen(key), buf, cap, out, outlen);
+}
+
+static apr_status_t list_decode(apr_pool_t *p, const aoidc_keys_t *keys, const char *key, const char *val,
+                                apr_size_t len, apr_array_header_t *entries)
+{
+    unsigned char *pt;
+    apr_size_t left;
+    apr_status_t rv = aoidc_aead_open(p, keys->session, key, strlen(key), (const unsigned char *)val, len, &pt,
+                                      &left);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (left < LIST_HEADER || pt[0] != LIST_VERSION) {
+        return APR_EINVAL;
+    }
+    uint32_t n = ((uint32_t)pt[1] << 24) | ((uint32_t)pt[2] << 16) | ((uint32_t)pt[3] << 8) | pt[4];
+    const unsigned char *r = pt + LIST_HEADER;
+    left -= LIST_HEADER;
+    if (n > left / ENTRY_OVERHEAD) {
+        return APR_EINVAL;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (left < ENTRY_OVERHEAD) {
+            return APR_EINVAL;
+        }
+        uint64_t x = 0;
+        for (int k = 0; k < 8; k++) {
+            x = (x << 8) | r[k];
+        }
+        apr_size_t idlen = ((apr_size_t)r[8] << 8) | r[9];
+        r += ENTRY_OVERHEAD;
+        left -= ENTRY_OVERHEAD;
+        if (idlen == 0 || idlen > left || idlen > AOIDC_DIR_ID_MAX || memchr(r, '\0', idlen)) {
+            return APR_EINVAL;
+        }
+        aoidc_dir_entry_t *e = apr_array_push(entries);
+        e->expires = (apr_int64_t)x;
+        e->id = apr_pstrmemdup(p, (const char *)r, idlen);
+        r += idlen;
+        left -= idlen;
+    }
+    return left == 0 ? APR_SUCCESS : APR_EINVAL;
+}
+
+/* --- list update: get + CAS ---------------------------------------------- */
+
+static long list_ttl(const apr_array_header_t *entries, apr_int64_t now)
+{
+    apr_int64_t newest = now;
+    for (int i = 0; i < entries->nelts; i++) {
+        apr_int64_t e = APR_ARRAY_IDX(entries, i, aoidc_dir_entry_t).expires;
+        newest = e > newest ? e : newest;
+    }
+    apr_int64_t ttl = newest - now + LIST_TTL_SLACK;
+    return (long)(ttl > TTL_MAX ? TTL_MAX : ttl);
+}
+
+/* A short random pause between lost races, so that writers that collided
+ * do not collide again in lock step. */
+static void backoff(int attempt)
+{
+    unsigned char b = 0;
+    (void)aoidc_random(&b, 1);
+    apr_sleep((apr_interval_time_t)(1000 * attempt + (b & 0x3ff)));
+}
+
+static apr_status_t list_update_ex(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *key,
+                                   const aoidc_dir_entry_t *add, const char *remove_id, apr_int64_t now,
+                                   int *full, int *found, int *existed)
+{
+    if (add && (!add->id || !*add->id || strlen(add->id) > AOIDC_DIR_ID_MAX)) {
+        return APR_EINVAL;
+    }
+    for (int attempt = 0; attempt < AOIDC_DIR_CAS_RETRIES; attempt++) {
+        char *val = NULL;
+        apr_size_t len = 0;
+        uint64_t cas = 0;
+        apr_array_header_t *old = apr_array_make(p, 16, sizeof(aoidc_dir_entry_t));
+        aoidc_store_rc_t rc = st->get(st, p, key, &val, &len, &cas);
+        int exists = rc == AOIDC_STORE_OK;
+        if (rc != AOIDC_STORE_OK && rc != AOIDC_STORE_MISSING) {
+            return APR_EGENERAL;
+        }
+        if (existed) {
+            *existed = exists;
+        }
+        int changed = 0;
+        if (exists && list_decode(p, keys, key, val, len, old) != APR_SUCCESS) {
+            /* not ours to read (another key) or damaged: start afresh */
+            apr_array_clear(old);
+            changed = 1;
+        }
+        apr_array_header_t *cur = apr_array_make(p, old->nelts + 1, sizeof(aoidc_dir_entry_t));
+        apr_size_t bytes = LIST_HEADER;
+        int have_add = 0;
+        if (found) {
+            *found = 0;
+        }
+        for (int i = 0; i < old->nelts; i++) {
+            aoidc_dir_entry_t *e = &APR_ARRAY_IDX(old, i, aoidc_dir_entry_t);
+            if (e->expires <= now) {
+                changed = 1;
+                continue;
+            }
+            if (remove_id && strcmp(e->id, remove_id) == 0) {
+                changed = 1;
+                if (found) {
+                    *found = 1;
+                }
+                continue;
+            }
+            if (add && strcmp(e->id, add->id) == 0) {
+                have_add = 1;
+                if (add->expires > e->expires) {
+                    e->expires = add->expires;
+                    changed = 1;
+                }
+            }
+            APR_ARRAY_PUSH(cur, aoidc_dir_entry_t) = *e;
+            bytes += entry_size(e);
+        }
+        if (add && !have_add) {
+            if (full && (cur->nelts >= AOIDC_DIR_LIST_MAX || bytes + entry_size(add) > AOIDC_DIR_LIST_BYTES)) {
+                *full = 1;
+                return APR_ENOSPC;
+            }
+            APR_ARRAY_PUSH(cur, aoidc_dir_entry_t) = *add;
+            bytes += entry_size(add);
+            changed = 1;
+        }
+        /* the bound: the oldest go first */
+        int drop = 0;
+        while (cur->nelts - drop > AOIDC_DIR_LIST_MAX || bytes > AOIDC_DIR_LIST_BYTES) {
+            bytes -= entry_size(&APR_ARRAY_IDX(cur, drop, aoidc_dir_entry_t));
+            drop++;
+        }
+        if (drop) {
+            memmove(cur->elts, cur->elts + (apr_size_t)drop * sizeof(aoidc_dir_entry_t),
+                    (apr_size_t)(cur->nelts - drop) * sizeof(aoidc_dir_entry_t));
+            cur->nelts -= drop;
+        }
+        if (!changed || (!exists && cur->nelts == 0)) {
+            return APR_SUCCESS;
+        }
+        unsigned char *out;
+        apr_size_t outlen;
+        apr_status_t rv = list_encode(p, keys, key, cur, &out, &outlen);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        long ttl = list_ttl(cur, now);
+        if (!exists) {
+            rc = st->add(st, key, out, outlen, ttl);
+        }
+        else if (cas) {
+            rc = st->cas(st, key, out, outlen, ttl, cas);
+        }
+        else {
+            /* a backend without CAS values; memcached always has them */
+            rc = st->set(st, key, out, outlen, ttl);
+        }
+        if (rc == AOIDC_STORE_OK) {
+            return APR_SUCCESS;
+        }
+        if (rc != AOIDC_STORE_EXISTS && rc != AOIDC_STORE_MISSING) {
+            return APR_EGENERAL;
+        }
+        /* another writer won (or the key expired under us): read again */
+        backoff(attempt);
+    }
+    return APR_EAGAIN;
+}
+
+apr_status_t aoidc_dir_list_update(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *key,
+                                   const aoidc_dir_entry_t *add, const char *remove_id, apr_int64_t now, int *full,
+                                   int *found)
+{
+    if (full) {
+        *full = 0;
+    }
+    return list_update_ex(st, keys, p, key, add, remove_id, now, full, found, NULL);
+}
+
+apr_status_t aoidc_dir_read_list(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *key,
+                                 apr_int64_t now, apr_array_header_t **entries)
+{
+    char *val;
+    apr_size_t len;
+    apr_array_header_t *all = apr_array_make(p, 16, sizeof(aoidc_dir_entry_t));
+    *entries = apr_array_make(p, 16, sizeof(aoidc_dir_entry_t));
+    aoidc_store_rc_t rc = st->get(st, p, key, &val, &len, NULL);
+    if (rc == AOIDC_STORE_MISSING) {
+        return APR_SUCCESS;
+    }
+    if (rc != AOIDC_STORE_OK) {
+        return APR_EGENERAL;
+    }
+    if (list_decode(p, keys, key, val, len, all) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    for (int i = 0; i < all->nelts; i++) {
+        aoidc_dir_entry_t *e = &APR_ARRAY_IDX(all, i, aoidc_dir_entry_t);
+        if (e->expires > now) {
+            APR_ARRAY_PUSH(*entries, aoidc_dir_entry_t) = *e;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Read every page of a paged list (until the first missing page), appended
+ * to out. */
+static apr_status_t read_pages(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *base,
+                               apr_int64_t now, apr_array_header_t *out)
+{
+    for (int page = 0; page < AOIDC_DIR_BUCKET_PAGES; page++) {
+        const char *key = aoidc_dir_page_key(p, base, page);
+        char *val;
+        apr_size_t len;
+        aoidc_store_rc_t rc = st->get(st, p, key, &val, &len, NULL);
+        if (rc == AOIDC_STORE_MISSING) {
+            return APR_SUCCESS;
+        }
+        if (rc != AOIDC_STORE_OK) {
+            return APR_EGENERAL;
+        }
+        apr_array_header_t *all = apr_array_make(p, 16, sizeof(aoidc_dir_entry_t));
+        if (list_decode(p, keys, key, val, len, all) != APR_SUCCESS) {
+            continue;
+        }
+        for (int i = 0; i < all->nelts; i++) {
+            aoidc_dir_entry_t *e = &APR_ARRAY_IDX(all, i, aoidc_dir_entry_t);
+            if (e->expires > now) {
+                APR_ARRAY_PUSH(out, aoidc_dir_entry_t) = *e;
+            }
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t page_add(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *base,
+                             const aoidc_dir_entry_t *e, apr_int64_t now)
+{
+    for (int page = 0; page < AOIDC_DIR_BUCKET_PAGES; page++) {
+        int full = 0;
+        apr_status_t rv = list_update_ex(st, keys, p, aoidc_dir_page_key(p, base, page), e, NULL, now, &full, NULL,
+                                         NULL);
+        if (rv != APR_ENOSPC) {
+            return rv;
+        }
+    }
+    return APR_ENOSPC;
+}
+
+static apr_status_t page_remove(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *base,
+                                const char *id, apr_int64_t now)
+{
+    for (int page = 0; page < AOIDC_DIR_BUCKET_PAGES; page++) {
+        int found = 0, existed = 0;
+        apr_status_t rv = list_update_ex(st, keys, p, aoidc_dir_page_key(p, base, page), NULL, id, now, NULL,
+                                         &found, &existed);
+        if (rv != APR_SUCCESS || found || !existed) {
+            return rv;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* --- add / remove -------------------------------------------------------- */
+
+static const char *claim(const aoidc_session_t *s, const char *name)
+{
+    for (int i = 0; i < s->nclaims; i++) {
+        if (strcmp(s->claims[i].name, name) == 0 && s->claims[i].value && *s->claims[i].value) {
+            return s->claims[i].value;
+        }
+    }
+    return NULL;
+}
+
+static apr_int64_t now_sec(void)
+{
+    return apr_time_sec(apr_time_now());
+}
+
+static void keep_first(apr_status_t *first, apr_status_t rv)
+{
+    if (*first == APR_SUCCESS && rv != APR_SUCCESS) {
+        *first = rv;
+    }
+}
+
+apr_status_t aoidc_dir_add(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *handle,
+                           const aoidc_session_t *s)
+{
+    if (!aoidc_session_id_ok(handle) || !s->provider || !*s->provider || !s->sub || !*s->sub) {
+        return APR_EINVAL;
+    }
+    apr_int64_t now = now_sec(), bucket = s->created / AOIDC_DIR_BUCKET;
+    apr_status_t first = APR_SUCCESS;
+    aoidc_dir_entry_t e = {handle, s->expires};
+    keep_first(&first, page_add(st, keys, p, aoidc_dir_bucket_key(p, bucket), &e, now));
+    keep_first(&first, page_add(st, keys, p, aoidc_dir_provider_bucket_key(p, s->provider, bucket), &e, now));
+    keep_first(&first, aoidc_dir_list_update(st, keys, p, aoidc_dir_user_key(p, s->provider, s->sub), &e, NULL, now,
+                                             NULL, NULL));
+    if (s->sid && *s->sid) {
+        keep_first(&first, aoidc_dir_list_update(st, keys, p, aoidc_dir_sid_key(p, s->provider, s->sid), &e, NULL,
+                                                 now, NULL, NULL));
+    }
+    const char *uid = apr_pstrcat(p, s->provider, "\t", s->sub, NULL);
+    aoidc_dir_entry_t ue = {uid, s->expires};
+    const char *email = claim(s, "email"), *name = claim(s, "name");
+    if (strlen(uid) <= AOIDC_DIR_ID_MAX) {
+        if (email) {
+            keep_first(&first, aoidc_dir_list_update(st, keys, p, aoidc_dir_email_key(p, email), &ue, NULL, now,
+                                                     NULL, NULL));
+        }
+        if (name) {
+            keep_first(&first, aoidc_dir_list_update(st, keys, p, aoidc_dir_name_key(p, name), &ue, NULL, now, NULL,
+                                                     NULL));
+        }
+    }
+    return first;
+}
+
+apr_status_t aoidc_dir_remove(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *handle,
+                              const aoidc_session_t *s)
+{
+    if (!aoidc_session_id_ok(handle) || !s->provider || !s->sub) {
+        return APR_EINVAL;
+    }
+    apr_int64_t now = now_sec(), bucket = s->created / AOIDC_DIR_BUCKET;
+    apr_status_t first = APR_SUCCESS;
+    keep_first(&first, page_remove(st, keys, p, aoidc_dir_bucket_key(p, bucket), handle, now));
+    keep_first(&first, page_remove(st, keys, p, aoidc_dir_provider_bucket_key(p, s->provider, bucket), handle, now));
+    keep_first(&first, aoidc_dir_list_update(st, keys, p, aoidc_dir_user_key(p, s->provider, s->sub), NULL, handle,
+                                             now, NULL, NULL));
+    if (s->sid && *s->sid) {
+        keep_first(&first, aoidc_dir_list_update(st, keys, p, aoidc_dir_sid_key(p, s->provider, s->sid), NULL, handle,
+                                                 now, NULL, NULL));
+    }
+    return first;
+}
+
+/* --- reading ------------------------------------------------------------- */
+
+/* Get and decode one session record: 1 found, 0 gone or unreadable, -1 store failure. */
+static int load_one(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *handle,
+                    aoidc_session_t *s)
+{
+    const char *key = aoidc_dir_store_key(p, handle);
+    char *val;
+    apr_size_t len;
+    if (!key) {
+        return 0;
+    }
+    aoidc_store_rc_t rc = st->get(st, p, key, &val, &len, NULL);
+    if (rc == AOIDC_STORE_MISSING) {
+        return 0;
+    }
+    if (rc != AOIDC_STORE_OK) {
+        return -1;
+    }
+    return aoidc_session_decode(p, keys, key, (const unsigned char *)val, len, s) == APR_SUCCESS;
+}
+
+apr_status_t aoidc_dir_load(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p,
+                            const apr_array_header_t *entries, apr_array_header_t **handles,
+                            apr_array_header_t **sessions)
+{
+    *handles = apr_array_make(p, entries->nelts + 1, sizeof(const char *));
+    *sessions = apr_array_make(p, entries->nelts + 1, sizeof(aoidc_session_t));
+    for (int i = 0; i < entries->nelts; i++) {
+        const char *h = APR_ARRAY_IDX(entries, i, aoidc_dir_entry_t).id;
+        aoidc_session_t s;
+        int r = load_one(st, keys, p, h, &s);
+        if (r < 0) {
+            return APR_EGENERAL;
+        }
+        if (r > 0) {
+            APR_ARRAY_PUSH(*handles, const char *) = h;
+            APR_ARRAY_PUSH(*sessions, aoidc_session_t) = s;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+void aoidc_dir_info_from(apr_pool_t *p, const char *handle, const aoidc_session_t *s, aoidc_dir_info_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->handle = handle;
+    out->provider = nz(s->provider);
+    out->sub = nz(s->sub);
+    out->user = nz(s->user);
+    out->sid = nz(s->sid);
+    out->email = nz(claim(s, "email"));
+    out->name = nz(claim(s, "name"));
+    out->node = nz(s->node);
+    out->client_ip = nz(s->client_ip);
+    out->user_agent = aoidc_dir_ua_summary(p, s->user_agent);
+    out->created = s->created;
+    out->last_seen = s->last_seen;
+    out->expires = s->expires;
+}
+
+/* "Name/12.3" in ua -> "label 12", or NULL. */
+static const char *product(apr_pool_t *p, const char *ua, const char *token, const char *label)
+{
+    const char *at = strstr(ua, token);
+    if (!at) {
+        return NULL;
+    }
+    at += strlen(token);
+    apr_size_t n = 0;
+    while (n < 6 && apr_isdigit(at[n])) {
+        n++;
+    }
+    return n ? apr_psprintf(p, "%s %.*s", label, (int)n, at) : label;
+}
+
+const char *aoidc_dir_ua_summary(apr_pool_t *p, const char *ua)
+{
+    static const char *const browsers[][2] = {
+        {"Edg/", "Edge"},       {"OPR/", "Opera"},     {"Firefox/", "Firefox"},
+        {"Chrome/", "Chrome"},  {"Version/", "Safari"}, {"curl/", "curl"},
+        {"python-requests/", "python-requests"},       {"Wget/", "Wget"},
+    };
+    static const char *const systems[][2] = {
+        {"Android", "Android"}, {"iPhone", "iOS"}, {"iPad", "iOS"}, {"Windows", "Windows"},
+        {"Mac OS X", "macOS"},  {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
+    };
+    if (!ua || !*ua) {
+        return "";
+    }
+    const char *b = NULL, *os = NULL;
+    for (apr_size_t i = 0; !b && i < sizeof(browsers) / sizeof(browsers[0]); i++) {
+        b = product(p, ua, browsers[i][0], browsers[i][1]);
+    }
+    for (apr_size_t i = 0; !os && i < sizeof(systems) / sizeof(systems[0]); i++) {
+        os = strstr(ua, systems[i][0]) ? systems[i][1] : NULL;
+    }
+    if (b) {
+        return os ? apr_pstrcat(p, b, " on ", os, NULL) : b;
+    }
+    /* unknown: the first printable characters, nothing a terminal obeys */
+    char *s = apr_pstrndup(p, ua, 48);
+    for (char *c = s; *c; c++) {
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) {
+            *c = '?';
+        }
+    }
+    return s;
+}
+
+static apr_int64_t clamp_window(apr_int64_t w)
+{
+    return w <= 0 ? AOIDC_DIR_BUCKET : w > AOIDC_DIR_WINDOW_MAX ? AOIDC_DIR_WINDOW_MAX : w;
+}
+
+/* The directory entries a query walks, in listing order. */
+static apr_status_t query_entries(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p,
+                                  const aoidc_dir_query_t *q, apr_array_header_t **out)
+{
+    apr_array_header_t *all = apr_array_make(p, 64, sizeof(aoidc_dir_entry_t));
+    apr_status_t rv = APR_SUCCESS;
+    *out = all;
+    switch (q->kind) {
+    case AOIDC_DIR_Q_ALL:
+    case AOIDC_DIR_Q_PROVIDER: {
+        if (q->kind == AOIDC_DIR_Q_PROVIDER && (!q->provider || !*q->provider)) {
+            return APR_EINVAL;
+        }
+        apr_int64_t last = q->now / AOIDC_DIR_BUCKET, first = (q->now - clamp_window(q->window)) / AOIDC_DIR_BUCKET;
+        for (apr_int64_t b = last; b >= first && rv == APR_SUCCESS; b--) {
+            const char *base = q->kind == AOIDC_DIR_Q_ALL ? aoidc_dir_bucket_key(p, b)
+                                                          : aoidc_dir_provider_bucket_key(p, q->provider, b);
+            apr_array_header_t *bucket = apr_array_make(p, 16, sizeof(aoidc_dir_entry_t));
+            rv = read_pages(st, keys, p, base, q->now, bucket);
+            /* newest first */
+            for (int i = bucket->nelts - 1; i >= 0; i--) {
+                APR_ARRAY_PUSH(all, aoidc_dir_entry_t) = APR_ARRAY_IDX(bucket, i, aoidc_dir_entry_t);
+            }
+        }
+        return rv;
+    }
+    case AOIDC_DIR_Q_USER:
+    case AOIDC_DIR_Q_SID: {
+        if (!q->provider || !*q->provider || !q->value || !*q->value) {
+            return APR_EINVAL;
+        }
+        const char *key = q->kind == AOIDC_DIR_Q_USER ? aoidc_dir_user_key(p, q->provider, q->value)
+                                                      : aoidc_dir_sid_key(p, q->provider, q->value);
+        rv = aoidc_dir_read_list(st, keys, p, key, q->now, out);
+        return rv == APR_EINVAL ? APR_SUCCESS : rv;
+    }
+    case AOIDC_DIR_Q_EMAIL:
+    case AOIDC_DIR_Q_NAME: {
+        if (!q->value || !*q->value) {
+            return APR_EINVAL;
+        }
+        apr_array_header_t *users;
+        const char *key = q->kind == AOIDC_DIR_Q_EMAIL ? aoidc_dir_email_key(p, q->value)
+                                                       : aoidc_dir_name_key(p, q->value);
+        rv = aoidc_dir_read_list(st, keys, p, key, q->now, &users);
+        if (rv != APR_SUCCESS) {
+            return rv == APR_EINVAL ? APR_SUCCESS : rv;
+        }
+        for (int i = 0; i < users->nelts; i++) {
+            const char *id = APR_ARRAY_IDX(users, i, aoidc_dir_entry_t).id;
+            const char *tab = strchr(id, '\t');
+            if (!tab) {
+                continue;
+            }
+            const char *prov = apr_pstrmemdup(p, id, (apr_size_t)(tab - id));
+            if (q->provider && *q->provider && strcmp(prov, q->provider) != 0) {
+                continue;
+            }
+            apr_array_header_t *sessions;
+            rv = aoidc_dir_read_list(st, keys, p, aoidc_dir_user_key(p, prov, tab + 1), q->now, &sessions);
+            if (rv == APR_EGENERAL) {
+                return rv;
+            }
+            apr_array_cat(all, sessions);
+        }
+        return APR_SUCCESS;
+    }
+    }
+    return APR_EINVAL;
+}
+
+/* Does the session match what the query asked for? The lists are an index,
+ * the record is the truth (a hash collision or a stale entry must not list
+ * someone else). */
+static int session_matches(const aoidc_dir_query_t *q, const aoidc_session_t *s, apr_pool_t *p)
+{
+    const char *v;
+    switch (q->kind) {
+    case AOIDC_DIR_Q_ALL:
+        return 1;
+    case AOIDC_DIR_Q_PROVIDER:
+        return strcmp(nz(s->provider), q->provider) == 0;
+    case AOIDC_DIR_Q_USER:
+        return strcmp(nz(s->provider), q->provider) == 0 && strcmp(nz(s->sub), q->value) == 0;
+    case AOIDC_DIR_Q_SID:
+        return strcmp(nz(s->provider), q->provider) == 0 && strcmp(nz(s->sid), q->value) == 0;
+    case AOIDC_DIR_Q_EMAIL:
+        v = claim(s, "email");
+        return v && strcmp(lower(p, v), lower(p, q->value)) == 0;
+    case AOIDC_DIR_Q_NAME:
+        v = claim(s, "name");
+        return v && strcmp(lower(p, v), lower(p, q->value)) == 0;
+    }
+    return 0;
+}
+
+apr_status_t aoidc_dir_query(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p,
+                             const aoidc_dir_query_t *q, apr_array_header_t **infos, int *next_offset)
+{
+    apr_array_header_t *entries;
+    *infos = apr_array_make(p, 16, sizeof(aoidc_dir_info_t));
+    *next_offset = -1;
+    if (q->offset < 0 || q->limit < 0) {
+        return APR_EINVAL;
+    }
+    apr_status_t rv = query_entries(st, keys, p, q, &entries);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_hash_t *seen = apr_hash_make(p);
+    for (int i = q->offset; i < entries->nelts; i++) {
+        if (q->limit && (*infos)->nelts >= q->limit) {
+            *next_offset = i;
+            break;
+        }
+        const char *h = APR_ARRAY_IDX(entries, i, aoidc_dir_entry_t).id;
+        if (apr_hash_get(seen, h, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        apr_hash_set(seen, h, APR_HASH_KEY_STRING, h);
+        aoidc_session_t s;
+        int r = load_one(st, keys, p, h, &s);
+        if (r < 0) {
+            return APR_EGENERAL;
+        }
+        if (r == 0 || s.expires <= q->now || !session_matches(q, &s, p)) {
+            continue;
+        }
+        aoidc_dir_info_from(p, h, &s, apr_array_push(*infos));
+    }
+    return APR_SUCCESS;
+}
+
+/* --- revocation ---------------------------------------------------------- */
+
+apr_status_t aoidc_dir_revoke_handles(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p,
+                                      const apr_array_header_t *handles, int *count)
+{
+    *count = 0;
+    for (int i = 0; i < handles->nelts; i++) {
+        const char *h = APR_ARRAY_IDX(handles, i, const char *);
+        const char *key = aoidc_dir_store_key(p, h);
+        if (!key) {
+            continue;
+        }
+        aoidc_session_t s;
+        int r = load_one(st, keys, p, h, &s);
+        if (r < 0) {
+            return APR_EGENERAL;
+        }
+        /* the delete is what ends the session, on every node at once: each
+         * request reads the record from the store */
+        aoidc_store_rc_t rc = st->del(st, key);
+        if (rc == AOIDC_STORE_OK) {
+            (*count)++;
+        }
+        else if (rc != AOIDC_STORE_MISSING) {
+            return APR_EGENERAL;
+        }
+        if (r > 0) {
+            (void)aoidc_dir_remove(st, keys, p, h, &s); /* tidiness only: readers skip dead entries */
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t aoidc_dir_revoke_query(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p,
+                                    const aoidc_dir_query_t *q, const char *sub, int *count)
+{
+    aoidc_dir_query_t all = *q;
+    apr_array_header_t *infos;
+    int next;
+    *count = 0;
+    all.offset = 0;
+    all.limit = 0;
+    apr_status_t rv = aoidc_dir_query(st, keys, p, &all, &infos, &next);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    apr_array_header_t *handles = apr_array_make(p, infos->nelts + 1, sizeof(const char *));
+    for (int i = 0; i < infos->nelts; i++) {
+        const aoidc_dir_info_t *in = &APR_ARRAY_IDX(infos, i, aoidc_dir_info_t);
+        if (sub && strcmp(in->sub, sub) != 0) {
+            continue;
+        }
+        APR_ARRAY_PUSH(handles, const char *) = in->handle;
+    }
+    return aoidc_dir_revoke_handles(st, keys, p, handles, count);
+}
+
+apr_status_t aoidc_dir_revoke_user(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *provider,
+                                   const char *sub, apr_int64_t now, int *count)
+{
+    aoidc_dir_query_t q = {AOIDC_DIR_Q_USER, provider, sub, now, 0, 0, 0};
+    return aoidc_dir_revoke_query(st, keys, p, &q, NULL, count);
+}
+
+apr_status_t aoidc_dir_revoke_sid(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *provider,
+                                  const char *sid, const char *sub, apr_int64_t now, int *count)
+{
+    aoidc_dir_query_t q = {AOIDC_DIR_Q_SID, provider, sid, now, 0, 0, 0};
+    return aoidc_dir_revoke_query(st, keys, p, &q, sub, count);
+}
+
+apr_status_t aoidc_dir_revoke_provider(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p,
+                                       const char *provider, apr_int64_t now, apr_int64_t window, int *count)
+{
+    aoidc_dir_query_t q = {AOIDC_DIR_Q_PROVIDER, provider, NULL, now, window, 0, 0};
+    return aoidc_dir_revoke_query(st, keys, p, &q, NULL, count);
+}

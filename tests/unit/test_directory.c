@@ -1,0 +1,566 @@
+/* aoidc_directory: lists under get+CAS, expiry, bounds, races, queries,
+ * revocation; on the in-memory CAS store (mem_store.c). */
+#include "unit.h"
+#include "aoidc_directory.h"
+#include "aoidc_util.h"
+#include "mem_store.h"
+
+#include <apr_hash.h>
+#include <apr_time.h>
+#include <string.h>
+
+static aoidc_keys_t keys, other_keys;
+
+static int keys_setup(void **state)
+{
+    aoidc_keys_derive((const unsigned char *)"0123456789abcdef0123456789abcdef", 32, &keys);
+    aoidc_keys_derive((const unsigned char *)"another key, 32 bytes or more!!!", 32, &other_keys);
+    return unit_setup(state);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, keys_setup, unit_teardown)
+
+static apr_int64_t now(void)
+{
+    return apr_time_sec(apr_time_now());
+}
+
+/* A stored session as create_session makes it; returns its handle. */
+static const char *login(apr_pool_t *p, aoidc_store_t *st, const char *provider, const char *sub, const char *sid,
+                         const char *email, const char *name, apr_int64_t lifetime)
+{
+    aoidc_claim_t *claims = apr_pcalloc(p, 2 * sizeof(*claims));
+    int n = 0;
+    if (email) {
+        claims[n].name = "email";
+        claims[n++].value = email;
+    }
+    if (name) {
+        claims[n].name = "name";
+        claims[n++].value = name;
+    }
+    aoidc_session_t s = {0};
+    s.created = s.last_seen = now();
+    s.expires = s.created + lifetime;
+    s.provider = provider;
+    s.sub = s.user = sub;
+    s.sid = sid ? sid : "";
+    s.id_token = "secret-id-token";
+    s.access_token = "secret-access-token";
+    s.node = "node-a";
+    s.client_ip = "192.0.2.7";
+    s.user_agent = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+    s.claims = claims;
+    s.nclaims = n;
+    const char *key = aoidc_session_store_key(p, &keys, aoidc_random_token(p, 32));
+    unsigned char *val;
+    apr_size_t len;
+    assert_int_equal(aoidc_session_encode(p, &keys, key, &s, &val, &len), APR_SUCCESS);
+    assert_int_equal(st->add(st, key, val, len, (long)lifetime), AOIDC_STORE_OK);
+    const char *h = aoidc_dir_handle(key);
+    assert_int_equal(aoidc_dir_add(st, &keys, p, h, &s), APR_SUCCESS);
+    return h;
+}
+
+static apr_array_header_t *query(apr_pool_t *p, aoidc_store_t *st, aoidc_dir_query_kind_t kind, const char *prov,
+                                 const char *value)
+{
+    aoidc_dir_query_t q = {kind, prov, value, now(), 3600, 0, 0};
+    apr_array_header_t *infos;
+    int next;
+    assert_int_equal(aoidc_dir_query(st, &keys, p, &q, &infos, &next), APR_SUCCESS);
+    assert_int_equal(next, -1);
+    return infos;
+}
+
+static int has(apr_array_header_t *infos, const char *handle)
+{
+    for (int i = 0; i < infos->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(infos, i, aoidc_dir_info_t).handle, handle) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void test_handles_and_keys(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *key = aoidc_session_store_key(p, &keys, aoidc_random_token(p, 32));
+    const char *h = aoidc_dir_handle(key);
+    assert_non_null(h);
+    assert_int_equal(strlen(h), AOIDC_HANDLE_LEN);
+    assert_string_equal(aoidc_dir_store_key(p, h), key);
+    static const char *bad[] = {"", "short", "../../../../etc/passwd/aaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r", "aaaaaaaaaaaaaaaaaaaaa aaaaaaaaaaaaaaaaaaaaa",
+                                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_null(aoidc_dir_store_key(p, bad[i]));
+    }
+    assert_null(aoidc_dir_handle("aoidc:d:u:x"));
+    /* client text never reaches the key syntax, and keys stay short */
+    const char *uk = aoidc_dir_user_key(p, "main", "evil sub\r\nset x 0 0 1");
+    assert_null(strpbrk(uk, " \r\n"));
+    assert_true(strlen(uk) < AOIDC_STORE_KEY_MAX);
+    assert_string_equal(aoidc_dir_email_key(p, "Alice@Example.COM"), aoidc_dir_email_key(p, "alice@example.com"));
+    assert_string_not_equal(aoidc_dir_user_key(p, "a", "bc"), aoidc_dir_user_key(p, "ab", "c"));
+    assert_string_equal(aoidc_dir_page_key(p, "k", 0), "k");
+    assert_string_equal(aoidc_dir_page_key(p, "k", 3), "k.3");
+}
+
+static void test_add_list_remove(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    const char *a1 = login(p, st, "main", "alice", "sid-1", "alice@example.com", "Alice Liddell", 3600);
+    const char *a2 = login(p, st, "main", "alice", "sid-2", "alice@example.com", "Alice Liddell", 3600);
+    const char *b1 = login(p, st, "other", "bob", NULL, "bob@example.com", NULL, 3600);
+
+    apr_array_header_t *all = query(p, st, AOIDC_DIR_Q_ALL, NULL, NULL);
+    assert_int_equal(all->nelts, 3);
+    assert_true(has(all, a1) && has(all, a2) && has(all, b1));
+    apr_array_header_t *u = query(p, st, AOIDC_DIR_Q_USER, "main", "alice");
+    assert_int_equal(u->nelts, 2);
+    assert_int_equal(query(p, st, AOIDC_DIR_Q_USER, "other", "alice")->nelts, 0);
+    assert_int_equal(query(p, st, AOIDC_DIR_Q_PROVIDER, "other", NULL)->nelts, 1);
+    assert_int_equal(query(p, st, AOIDC_DIR_Q_PROVIDER, "main", NULL)->nelts, 2);
+    apr_array_header_t *sid = query(p, st, AOIDC_DIR_Q_SID, "main", "sid-2");
+    assert_int_equal(sid->nelts, 1);
+    assert_true(has(sid, a2));
+    assert_int_equal(query(p, st, AOIDC_DIR_Q_EMAIL, NULL, "ALICE@example.com")->nelts, 2);
+    assert_int_equal(query(p, st, AOIDC_DIR_Q_EMAIL, "other", "alice@example.com")->nelts, 0);
+    assert_int_equal(query(p, st, AOIDC_DIR_Q_NAME, NULL, "alice liddell")->nelts, 2);
+    assert_int_equal(query(p, st, AOIDC_DIR_Q_NAME, NULL, "Bob")->nelts, 0);
+
+    /* what a listing shows: handle, user, provider, times, node, client, UA summary */
+    const aoidc_dir_info_t *in = &APR_ARRAY_IDX(sid, 0, aoidc_dir_info_t);
+    assert_string_equal(in->handle, a2);
+    assert_string_equal(in->sub, "alice");
+    assert_string_equal(in->provider, "main");
+    assert_string_equal(in->email, "alice@example.com");
+    assert_string_equal(in->node, "node-a");
+    assert_string_equal(in->client_ip, "192.0.2.7");
+    assert_string_equal(in->user_agent, "Firefox 121 on Linux");
+    assert_true(in->created > 0 && in->expires == in->created + 3600 && in->last_seen == in->created);
+
+    /* logout: record deleted, entries removed */
+    aoidc_session_t s = {0};
+    s.created = in->created;
+    s.provider = "main";
+    s.sub = "alice";
+    s.sid = "sid-2";
+    assert_int_equal(st->del(st, aoidc_dir_store_key(p, a2)), AOIDC_STORE_OK);
+    assert_int_equal(aoidc_dir_remove(st, &keys, p, a2, &s), APR_SUCCESS);
+    apr_array_header_t *entries;
+    assert_int_equal(aoidc_dir_read_list(st, &keys, p, aoidc_dir_user_key(p, "main", "alice"), now(), &entries),
+                     APR_SUCCESS);
+    assert_int_equal(entries->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(entries, 0, aoidc_dir_entry_t).id, a1);
+    assert_int_equal(aoidc_dir_read_list(st, &keys, p, aoidc_dir_sid_key(p, "main", "sid-2"), now(), &entries),
+                     APR_SUCCESS);
+    assert_int_equal(entries->nelts, 0);
+    assert_int_equal(query(p, st, AOIDC_DIR_Q_ALL, NULL, NULL)->nelts, 2);
+    /* removing again is harmless */
+    assert_int_equal(aoidc_dir_remove(st, &keys, p, a2, &s), APR_SUCCESS);
+}
+
+static void test_values_encrypted(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    const char *h = login(p, st, "main", "alice", "sid-1", "alice@example.com", NULL, 3600);
+    apr_size_t len;
+    const char *v = mem_store_peek(st, aoidc_dir_user_key(p, "main", "alice"), &len, NULL);
+    assert_non_null(v);
+    assert_null(memmem(v, len, h, strlen(h)));
+    v = mem_store_peek(st, aoidc_dir_email_key(p, "alice@example.com"), &len, NULL);
+    assert_non_null(v);
+    assert_null(memmem(v, len, "alice", 5));
+    /* another key cannot read a list: empty and APR_EINVAL, not garbage */
+    apr_array_header_t *entries;
+    assert_int_equal(aoidc_dir_read_list(st, &other_keys, p, aoidc_dir_user_key(p, "main", "alice"), now(), &entries),
+                     APR_EINVAL);
+    assert_int_equal(entries->nelts, 0);
+    /* a list moved to another key does not decrypt (AAD = key) */
+    apr_size_t l2;
+    const char *v2 = mem_store_peek(st, aoidc_dir_user_key(p, "main", "alice"), &l2, NULL);
+    assert_int_equal(st->set(st, aoidc_dir_user_key(p, "main", "bob"), v2, l2, 60), AOIDC_STORE_OK);
+    assert_int_equal(aoidc_dir_read_list(st, &keys, p, aoidc_dir_user_key(p, "main", "bob"), now(), &entries),
+                     APR_EINVAL);
+}
+
+static void test_expiry_drop(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_int64_t t0 = 1800000000;
+    aoidc_store_t *st = mem_store_create(p, t0);
+    const char *key = "aoidc:d:u:test";
+    aoidc_dir_entry_t e1 = {"short-lived", t0 + 50}, e2 = {"long-lived", t0 + 5000};
+    assert_int_equal(aoidc_dir_list_update(st, &keys, p, key, &e1, NULL, t0, NULL, NULL), APR_SUCCESS);
+    assert_int_equal(aoidc_dir_list_update(st, &keys, p, key, &e2, NULL, t0, NULL, NULL), APR_SUCCESS);
+    /* the key lives just past its newest entry */
+    long ttl;
+    assert_non_null(mem_store_peek(st, key, NULL, &ttl));
+    assert_true(ttl >= 5000 && ttl <= 5000 + 120);
+    apr_array_header_t *entries;
+    assert_int_equal(aoidc_dir_read_list(st, &keys, p, key, t0 + 100, &entries), APR_SUCCESS);
+    assert_int_equal(entries->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(entries, 0, aoidc_dir_entry_t).id, "long-lived");
+    /* the next update compacts it away for good */
+    aoidc_dir_entry_t e3 = {"third", t0 + 6000};
+    mem_store_set_now(st, t0 + 100);
+    assert_int_equal(aoidc_dir_list_update(st, &keys, p, key, &e3, NULL, t0 + 100, NULL, NULL), APR_SUCCESS);
+    assert_int_equal(aoidc_dir_read_list(st, &keys, p, key, t0, &entries), APR_SUCCESS);
+    assert_int_equal(entries->nelts, 2);
+    /* re-adding an entry keeps one copy with the later expiry */
+    aoidc_dir_entry_t e3b = {"third", t0 + 7000};
+    assert_int_equal(aoidc_dir_list_update(st, &keys, p, key, &e3b, NULL, t0 + 100, NULL, NULL), APR_SUCCESS);
+    assert_int_equal(aoidc_dir_read_list(st, &keys, p, key, t0, &entries), APR_SUCCESS);
+    assert_int_equal(entries->nelts, 2);
+    assert_int_equal(APR_ARRAY_IDX(entries, 1, aoidc_dir_entry_t).expires, t0 + 7000);
+    /* after the newest expiry the key itself is gone */
+    mem_store_set_now(st, t0 + 7000 + 61);
+    assert_null(mem_store_peek(st, key, NULL, NULL));
+}
+
+static void test_sessions_expire_out_of_listing(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    const char *s1 = login(p, st, "main", "alice", NULL, NULL, NULL, 60);
+    const char *s2 = login(p, st, "main", "alice", NULL, NULL, NULL, 7200);
+    aoidc_dir_query_t q = {AOIDC_DIR_Q_USER, "main", "alice", now() + 120, 3600, 0, 0};
+    mem_store_set_now(st, now() + 120);
+    apr_array_header_t *infos;
+    int next;
+    assert_int_equal(aoidc_dir_query(st, &keys, p, &q, &infos, &next), APR_SUCCESS);
+    assert_int_equal(infos->nelts, 1);
+    assert_false(has(infos, s1));
+    assert_true(has(infos, s2));
+    /* a record that vanished early (inactivity) is skipped though its entry lives */
+    assert_int_equal(st->del(st, aoidc_dir_store_key(p, s2)), AOIDC_STORE_OK);
+    assert_int_equal(aoidc_dir_query(st, &keys, p, &q, &infos, &next), APR_SUCCESS);
+    assert_int_equal(infos->nelts, 0);
+}
+
+static void test_bound(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_int64_t t0 = 1800000000;
+    aoidc_store_t *st = mem_store_create(p, t0);
+    const char *key = "aoidc:d:u:bound";
+    int n = AOIDC_DIR_LIST_MAX + 5;
+    for (int i = 0; i < n; i++) {
+        aoidc_dir_entry_t e = {apr_psprintf(p, "%043d", i), t0 + 3600};
+        assert_int_equal(aoidc_dir_list_update(st, &keys, p, key, &e, NULL, t0, NULL, NULL), APR_SUCCESS);
+    }
+    apr_array_header_t *entries;
+    assert_int_equal(aoidc_dir_read_list(st, &keys, p, key, t0, &entries), APR_SUCCESS);
+    assert_int_equal(entries->nelts, AOIDC_DIR_LIST_MAX);
+    /* the oldest went first */
+    assert_string_equal(APR_ARRAY_IDX(entries, 0, aoidc_dir_entry_t).id, apr_psprintf(p, "%043d", 5));
+    apr_size_t len;
+    assert_non_null(mem_store_peek(st, key, &len, NULL));
+    assert_true(len <= AOIDC_STORE_VALUE_MAX);
+    /* long ids: the byte bound holds too */
+    const char *key2 = "aoidc:d:m:long";
+    for (int i = 0; i < 200; i++) {
+        char *id = apr_psprintf(p, "main\t%0500d", i);
+        aoidc_dir_entry_t e = {id, t0 + 3600};
+        assert_int_equal(aoidc_dir_list_update(st, &keys, p, key2, &e, NULL, t0, NULL, NULL), APR_SUCCESS);
+    }
+    assert_non_null(mem_store_peek(st, key2, &len, NULL));
+    assert_true(len <= AOIDC_DIR_LIST_BYTES + 64);
+    /* an id over the limit is refused, not truncated */
+    aoidc_dir_entry_t big = {apr_psprintf(p, "%0600d", 1), t0 + 10};
+    assert_int_equal(aoidc_dir_list_update(st, &keys, p, key2, &big, NULL, t0, NULL, NULL), APR_EINVAL);
+    /* a page says it is full instead of evicting */
+    const char *key3 = "aoidc:d:b:1";
+    int full = 0;
+    for (int i = 0; i < AOIDC_DIR_LIST_MAX; i++) {
+        aoidc_dir_entry_t e = {apr_psprintf(p, "%043d", i), t0 + 3600};
+        assert_int_equal(aoidc_dir_list_update(st, &keys, p, key3, &e, NULL, t0, &full, NULL), APR_SUCCESS);
+    }
+    aoidc_dir_entry_t one_more = {apr_psprintf(p, "%043d", 99999), t0 + 3600};
+    assert_int_equal(aoidc_dir_list_update(st, &keys, p, key3, &one_more, NULL, t0, &full, NULL), APR_ENOSPC);
+    assert_int_equal(full, 1);
+}
+
+static void test_bucket_pages(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    /* fill page 0 of the current bucket, then log in: page .1 takes it */
+    apr_int64_t b = now() / AOIDC_DIR_BUCKET;
+    const char *base = aoidc_dir_bucket_key(p, b);
+    for (int i = 0; i < AOIDC_DIR_LIST_MAX; i++) {
+        aoidc_dir_entry_t e = {apr_psprintf(p, "%043d", i), now() + 3600};
+        int full = 0;
+        assert_int_equal(aoidc_dir_list_update(st, &keys, p, base, &e, NULL, now(), &full, NULL), APR_SUCCESS);
+    }
+    if (now() / AOIDC_DIR_BUCKET != b) {
+        skip(); /* crossed a bucket boundary while filling */
+    }
+    const char *h = login(p, st, "main", "carol", NULL, NULL, NULL, 3600);
+    assert_non_null(mem_store_peek(st, aoidc_dir_page_key(p, base, 1), NULL, NULL));
+    aoidc_dir_query_t q = {AOIDC_DIR_Q_ALL, NULL, NULL, now(), 3600, 0, 1};
+    apr_array_header_t *infos;
+    int next;
+    assert_int_equal(aoidc_dir_query(st, &keys, p, &q, &infos, &next), APR_SUCCESS);
+    assert_int_equal(infos->nelts, 1); /* newest first: carol, page 1 */
+    assert_string_equal(APR_ARRAY_IDX(infos, 0, aoidc_dir_info_t).handle, h);
+    /* logout finds it on page 1 */
+    aoidc_session_t s = {0};
+    s.created = now();
+    s.provider = "main";
+    s.sub = "carol";
+    assert_int_equal(aoidc_dir_remove(st, &keys, p, h, &s), APR_SUCCESS);
+    apr_array_header_t *entries;
+    assert_int_equal(aoidc_dir_read_list(st, &keys, p, aoidc_dir_page_key(p, base, 1), now(), &entries),
+                     APR_SUCCESS);
+    assert_int_equal(entries->nelts, 0);
+}
+
+/* The race: writer A reads the list, writer B (another node) slips in a
+ * whole update before A's cas lands. A must lose the cas, re-read and
+ * write both entries. */
+typedef struct {
+    apr_pool_t *p;
+    const char *key;
+    int times;   /* how many more interleavings */
+    int counter;
+} race_t;
+
+static void interleave(mem_store_t *ms, const char *key, void *baton)
+{
+    race_t *r = baton;
+    aoidc_store_t *st = mem_store_base(ms);
+    if (strcmp(key, r->key) != 0) {
+        mem_store_set_hook(st, interleave, r);
+        return;
+    }
+    aoidc_dir_entry_t e = {apr_psprintf(r->p, "writer-b-%d", r->counter++), now() + 3600};
+    assert_int_equal(aoidc_dir_list_update(st, &keys, r->p, r->key, &e, NULL, now(), NULL, NULL), APR_SUCCESS);
+    if (--r->times > 0) {
+        mem_store_set_hook(st, interleave, r);
+    }
+}
+
+static void test_cas_race_loses_nothing(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    const char *key = "aoidc:d:u:race";
+    apr_array_header_t *entries;
+    /* on a missing key (add races add) */
+    race_t r = {p, key, 1, 0};
+    mem_store_set_hook(st, interleave, &r);
+    aoidc_dir_entry_t a = {"writer-a-0", now() + 3600};
+    assert_int_equal(aoidc_dir_list_update(st, &keys, p, key, &a, NULL, now(), NULL, NULL), APR_SUCCESS);
+    assert_int_equal(aoidc_dir_read_list(st, &keys, p, key, now(), &entries), APR_SUCCESS);
+    assert_int_equal(entries->nelts, 2);
+    /* on an existing key (cas races cas), several times in a row */
+    r.times = 3;
+    mem_store_set_hook(st, interleave, &r);
+    aoidc_dir_entry_t a2 = {"writer-a-1", now() + 3600};
+    assert_int_equal(aoidc_dir_list_update(st, &keys, p, key, &a2, NULL, now(), NULL, NULL), APR_SUCCESS);
+    assert_int_equal(aoidc_dir_read_list(st, &keys, p, key, now(), &entries), APR_SUCCESS);
+    assert_int_equal(entries->nelts, 6);
+    assert_true(st->stats.cas >= 4);
+    /* a remove racing an add keeps the add */
+    r.times = 1;
+    mem_store_set_hook(st, interleave, &r);
+    assert_int_equal(aoidc_dir_list_update(st, &keys, p, key, NULL, "writer-a-0", now(), NULL, NULL), APR_SUCCESS);
+    assert_int_equal(aoidc_dir_read_list(st, &keys, p, key, now(), &entries), APR_SUCCESS);
+    assert_int_equal(entries->nelts, 6); /* -1 removed, +1 by writer B */
+    /* a writer that always loses gives up with APR_EAGAIN, not a blind write */
+    r.times = 1000;
+    mem_store_set_hook(st, interleave, &r);
+    aoidc_dir_entry_t a3 = {"writer-a-2", now() + 3600};
+    assert_int_equal(aoidc_dir_list_update(st, &keys, p, key, &a3, NULL, now(), NULL, NULL), APR_EAGAIN);
+    mem_store_set_hook(st, NULL, NULL);
+    assert_int_equal(aoidc_dir_read_list(st, &keys, p, key, now(), &entries), APR_SUCCESS);
+    for (int i = 0; i < entries->nelts; i++) {
+        assert_string_not_equal(APR_ARRAY_IDX(entries, i, aoidc_dir_entry_t).id, "writer-a-2");
+    }
+    assert_int_equal(entries->nelts, 6 + AOIDC_DIR_CAS_RETRIES);
+}
+
+/* Two logins of one user on two nodes interleaved in every list. */
+typedef struct {
+    apr_pool_t *p;
+    aoidc_store_t *st;
+    const char *handle;
+    aoidc_session_t s;
+    int done;
+} login_race_t;
+
+static void second_login(mem_store_t *ms, const char *key, void *baton)
+{
+    login_race_t *lr = baton;
+    (void)key;
+    if (!lr->done) {
+        lr->done = 1;
+        assert_int_equal(aoidc_dir_add(mem_store_base(ms), &keys, lr->p, lr->handle, &lr->s), APR_SUCCESS);
+    }
+}
+
+static void test_concurrent_logins(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    aoidc_session_t s = {0};
+    s.created = s.last_seen = now();
+    s.expires = now() + 3600;
+    s.provider = "main";
+    s.sub = "alice";
+    s.sid = "shared-sid";
+    aoidc_claim_t c[] = {{"email", "alice@example.com"}};
+    s.claims = c;
+    s.nclaims = 1;
+    login_race_t lr = {p, st, NULL, s, 0};
+    lr.handle = aoidc_dir_handle(aoidc_session_store_key(p, &keys, aoidc_random_token(p, 32)));
+    lr.s.node = "node-b";
+    const char *h1 = aoidc_dir_handle(aoidc_session_store_key(p, &keys, aoidc_random_token(p, 32)));
+    mem_store_set_hook(st, second_login, &lr);
+    assert_int_equal(aoidc_dir_add(st, &keys, p, h1, &s), APR_SUCCESS);
+    assert_true(lr.done);
+    const char *lists[] = {aoidc_dir_bucket_key(p, s.created / AOIDC_DIR_BUCKET),
+                           aoidc_dir_provider_bucket_key(p, "main", s.created / AOIDC_DIR_BUCKET),
+                           aoidc_dir_user_key(p, "main", "alice"), aoidc_dir_sid_key(p, "main", "shared-sid")};
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        apr_array_header_t *entries;
+        assert_int_equal(aoidc_dir_read_list(st, &keys, p, lists[i], now(), &entries), APR_SUCCESS);
+        assert_int_equal(entries->nelts, 2);
+    }
+}
+
+static void test_revoke(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    const char *a1 = login(p, st, "main", "alice", "sid-1", NULL, NULL, 3600);
+    const char *a2 = login(p, st, "main", "alice", "sid-2", NULL, NULL, 3600);
+    const char *b1 = login(p, st, "main", "bob", "sid-3", NULL, NULL, 3600);
+    const char *c1 = login(p, st, "other", "carol", "sid-4", NULL, NULL, 3600);
+    int count = -1;
+
+    /* by handle; malformed and unknown handles are skipped */
+    apr_array_header_t *hs = apr_array_make(p, 3, sizeof(const char *));
+    APR_ARRAY_PUSH(hs, const char *) = "not a handle";
+    APR_ARRAY_PUSH(hs, const char *) = a1;
+    APR_ARRAY_PUSH(hs, const char *) = aoidc_dir_handle(aoidc_session_store_key(p, &keys, "x"));
+    assert_int_equal(aoidc_dir_revoke_handles(st, &keys, p, hs, &count), APR_SUCCESS);
+    assert_int_equal(count, 1);
+    assert_null(mem_store_peek(st, aoidc_dir_store_key(p, a1), NULL, NULL));
+    assert_int_equal(query(p, st, AOIDC_DIR_Q_USER, "main", "alice")->nelts, 1);
+
+    /* by sid, with a sub that does not match: nothing */
+    assert_int_equal(aoidc_dir_revoke_sid(st, &keys, p, "main", "sid-2", "bob", now(), &count), APR_SUCCESS);
+    assert_int_equal(count, 0);
+    assert_int_equal(aoidc_dir_revoke_sid(st, &keys, p, "main", "sid-2", "alice", now(), &count), APR_SUCCESS);
+    assert_int_equal(count, 1);
+    assert_null(mem_store_peek(st, aoidc_dir_store_key(p, a2), NULL, NULL));
+
+    /* by user at another provider: nothing; by provider: only that one */
+    assert_int_equal(aoidc_dir_revoke_user(st, &keys, p, "other", "bob", now(), &count), APR_SUCCESS);
+    assert_int_equal(count, 0);
+    assert_int_equal(aoidc_dir_revoke_provider(st, &keys, p, "other", now(), 3600, &count), APR_SUCCESS);
+    assert_int_equal(count, 1);
+    assert_null(mem_store_peek(st, aoidc_dir_store_key(p, c1), NULL, NULL));
+    assert_non_null(mem_store_peek(st, aoidc_dir_store_key(p, b1), NULL, NULL));
+    assert_int_equal(aoidc_dir_revoke_user(st, &keys, p, "main", "bob", now(), &count), APR_SUCCESS);
+    assert_int_equal(count, 1);
+    assert_int_equal(query(p, st, AOIDC_DIR_Q_ALL, NULL, NULL)->nelts, 0);
+}
+
+static void test_paging(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    const char *hs[7];
+    for (int i = 0; i < 7; i++) {
+        hs[i] = login(p, st, "main", apr_psprintf(p, "user%d", i), NULL, NULL, NULL, 3600);
+    }
+    /* one gone: pages are still filled up to the limit */
+    assert_int_equal(st->del(st, aoidc_dir_store_key(p, hs[3])), AOIDC_STORE_OK);
+    aoidc_dir_query_t q = {AOIDC_DIR_Q_ALL, NULL, NULL, now(), 3600, 0, 2};
+    apr_hash_t *seen = apr_hash_make(p);
+    int pages = 0, total = 0;
+    do {
+        apr_array_header_t *infos;
+        int next;
+        assert_int_equal(aoidc_dir_query(st, &keys, p, &q, &infos, &next), APR_SUCCESS);
+        assert_true(infos->nelts <= 2);
+        for (int i = 0; i < infos->nelts; i++) {
+            const char *h = APR_ARRAY_IDX(infos, i, aoidc_dir_info_t).handle;
+            assert_null(apr_hash_get(seen, h, APR_HASH_KEY_STRING));
+            apr_hash_set(seen, h, APR_HASH_KEY_STRING, h);
+            total++;
+        }
+        pages++;
+        q.offset = next;
+    } while (q.offset >= 0 && pages < 10);
+    assert_int_equal(total, 6);
+    assert_int_equal(pages, 3);
+}
+
+static void test_store_down(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    login(p, st, "main", "alice", NULL, NULL, NULL, 3600);
+    mem_store_set_down(st, 1);
+    aoidc_session_t s = {0};
+    s.created = now();
+    s.expires = now() + 60;
+    s.provider = "main";
+    s.sub = "bob";
+    assert_int_equal(aoidc_dir_add(st, &keys, p, aoidc_random_token(p, 32), &s), APR_EGENERAL);
+    aoidc_dir_query_t q = {AOIDC_DIR_Q_ALL, NULL, NULL, now(), 3600, 0, 0};
+    apr_array_header_t *infos;
+    int next, count;
+    assert_int_equal(aoidc_dir_query(st, &keys, p, &q, &infos, &next), APR_EGENERAL);
+    assert_int_equal(aoidc_dir_revoke_user(st, &keys, p, "main", "alice", now(), &count), APR_EGENERAL);
+    /* malformed input */
+    q.kind = AOIDC_DIR_Q_USER;
+    assert_int_equal(aoidc_dir_query(st, &keys, p, &q, &infos, &next), APR_EINVAL);
+    assert_int_equal(aoidc_dir_add(st, &keys, p, "bad handle", &s), APR_EINVAL);
+}
+
+static void test_ua_summary(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *cases[][2] = {
+        {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+         "Safari/537.36 Edg/120.0.2210.91", "Edge 120 on Windows"},
+        {"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 "
+         "Safari/605.1.15", "Safari 17 on macOS"},
+        {"Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+         "Chrome 120 on Android"},
+        {"curl/7.88.1", "curl 7"},
+        {"python-requests/2.28.1", "python-requests 2"},
+        {"", ""},
+        {"weird\x1b[31m agent", "weird?[31m agent"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_string_equal(aoidc_dir_ua_summary(p, cases[i][0]), cases[i][1]);
+    }
+    assert_string_equal(aoidc_dir_ua_summary(p, NULL), "");
+    char longua[300];
+    memset(longua, 'x', sizeof(longua) - 1);
+    longua[sizeof(longua) - 1] = '\0';
+    assert_int_equal(strlen(aoidc_dir_ua_summary(p, longua)), 48);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_handles_and_keys), T(test_add_list_remove), T(test_values_encrypted),
+        T(test_expiry_drop),      T(test_sessions_expire_out_of_listing), T(test_bound),
+        T(test_bucket_pages),     T(test_cas_race_loses_nothing),         T(test_concurrent_logins),
+        T(test_revoke),           T(test_paging),                         T(test_store_down),
+        T(test_ua_summary),
+    };
+    return UNIT_RUN("directory", tests);
+}
