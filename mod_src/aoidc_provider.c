@@ -131,9 +131,17 @@ static apr_status_t fetch_meta(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_
     }
     if (rv != APR_SUCCESS) {
         apr_pool_destroy(np);
+        apr_thread_rwlock_wrlock(pr->lock);
+        pr->meta_tried = apr_time_now();
+        apr_cpystrn(pr->meta_error, *err ? *err : "failed", sizeof(pr->meta_error));
+        pr->refreshed = 1;
+        apr_thread_rwlock_unlock(pr->lock);
         return rv;
     }
     apr_thread_rwlock_wrlock(pr->lock);
+    pr->meta_tried = apr_time_now();
+    pr->meta_error[0] = '\0';
+    pr->refreshed = 1;
     apr_pool_t *old = pr->meta_pool;
     pr->meta_pool = np;
     pr->meta = m;
@@ -172,6 +180,18 @@ static apr_status_t ensure_meta_locked(aoidc_provider_t *pr, apr_pool_t *p, cons
     return rv;
 }
 
+/* After fetch_mutex is released: tell the listener about a fetch, once. */
+static void notify_refresh(aoidc_provider_t *pr, apr_pool_t *p)
+{
+    apr_thread_rwlock_wrlock(pr->lock);
+    int refreshed = pr->refreshed;
+    pr->refreshed = 0;
+    apr_thread_rwlock_unlock(pr->lock);
+    if (refreshed && pr->on_refresh) {
+        pr->on_refresh(pr, p, pr->on_refresh_baton);
+    }
+}
+
 apr_status_t aoidc_provider_get_meta(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
                                      aoidc_provider_meta_t *out, const char **err)
 {
@@ -187,6 +207,7 @@ apr_status_t aoidc_provider_get_meta(aoidc_provider_t *pr, apr_pool_t *p, const 
     apr_thread_mutex_lock(pr->fetch_mutex);
     apr_status_t rv = ensure_meta_locked(pr, p, o, out, err);
     apr_thread_mutex_unlock(pr->fetch_mutex);
+    notify_refresh(pr, p);
     return rv;
 }
 
@@ -218,6 +239,9 @@ static apr_status_t fetch_jwks(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_
     /* record the attempt even when it failed, so a broken provider is not
      * hammered by every request carrying an unknown kid */
     pr->jwks_fetched = apr_time_now();
+    pr->jwks_tried = pr->jwks_fetched;
+    apr_cpystrn(pr->jwks_error, rv == APR_SUCCESS ? "" : *err ? *err : "failed", sizeof(pr->jwks_error));
+    pr->refreshed = 1;
     apr_pool_t *old = NULL;
     if (rv == APR_SUCCESS) {
         old = pr->jwks_pool;
@@ -269,10 +293,12 @@ aoidc_jose_result_t aoidc_provider_verify(aoidc_provider_t *pr, apr_pool_t *p, c
     if (!have_keys || since >= apr_time_from_sec(interval)) {
         if (fetch_jwks(pr, p, o, err) != APR_SUCCESS) {
             apr_thread_mutex_unlock(pr->fetch_mutex);
+            notify_refresh(pr, p);
             return AOIDC_JOSE_UNKNOWN_KID;
         }
     }
     apr_thread_mutex_unlock(pr->fetch_mutex);
+    notify_refresh(pr, p);
     return verify_locked(pr, jwt, &have_keys);
 }
 
@@ -376,4 +402,32 @@ apr_status_t aoidc_provider_userinfo(apr_pool_t *p, const aoidc_http_opts_t *o, 
     }
     *claims = j;
     return APR_SUCCESS;
+}
+
+void aoidc_provider_status(aoidc_provider_t *pr, apr_pool_t *p, aoidc_provider_status_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->kids = apr_array_make(p, 4, sizeof(const char *));
+    out->ktys = apr_array_make(p, 4, sizeof(const char *));
+    out->meta_error = out->jwks_error = "";
+    if (!pr->lock) {
+        return; /* the parent: no runtime, nothing fetched */
+    }
+    apr_thread_rwlock_rdlock(pr->lock);
+    if (pr->meta) {
+        out->have_meta = 1;
+        copy_meta(p, pr->meta, &out->meta);
+    }
+    out->meta_fetched = pr->meta_fetched;
+    out->meta_tried = pr->meta_tried;
+    out->jwks_fetched = pr->jwks_fetched;
+    out->jwks_tried = pr->jwks_tried;
+    out->meta_error = apr_pstrdup(p, pr->meta_error);
+    out->jwks_error = apr_pstrdup(p, pr->jwks_error);
+    for (int i = 0; pr->jwks && i < aoidc_jwks_count(pr->jwks); i++) {
+        const char *kid = aoidc_jwks_kid(pr->jwks, i), *kty = aoidc_jwks_kty(pr->jwks, i);
+        APR_ARRAY_PUSH(out->kids, const char *) = apr_pstrdup(p, kid ? kid : "");
+        APR_ARRAY_PUSH(out->ktys, const char *) = apr_pstrdup(p, kty ? kty : "");
+    }
+    apr_thread_rwlock_unlock(pr->lock);
 }

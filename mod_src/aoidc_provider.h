@@ -8,6 +8,7 @@
 
 #include <apr_pools.h>
 #include <apr_errno.h>
+#include <apr_tables.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_rwlock.h>
 
@@ -34,6 +35,12 @@ typedef struct {
 } aoidc_tokens_t;
 
 typedef struct aoidc_provider aoidc_provider_t;
+
+/* Called after a discovery or JWKS fetch (successful or not), outside the
+ * provider's locks, in the thread that fetched; p is that caller's pool.
+ * The module publishes its node snapshot from here. */
+typedef void (*aoidc_provider_refresh_cb)(aoidc_provider_t *pr, apr_pool_t *p, void *baton);
+
 struct aoidc_provider {
     /* configuration: set while the config is read, read-only afterwards */
     const char *name;
@@ -58,7 +65,25 @@ struct aoidc_provider {
     aoidc_provider_meta_t *meta;
     aoidc_jwks_t *jwks;
     apr_time_t meta_fetched, jwks_fetched;
+    /* last attempt of each fetch: its time and result ("" when it worked) */
+    apr_time_t meta_tried, jwks_tried;
+    char meta_error[160], jwks_error[160];
+    int refreshed;                 /* a fetch happened; notify once the mutex is free */
+    aoidc_provider_refresh_cb on_refresh; /* set before the runtime is used */
+    void *on_refresh_baton;
 };
+
+/* A copy (from p) of what the provider knows at run time, for the node
+ * snapshot: never a secret. kids/ktys: const char *, same order. */
+typedef struct {
+    int have_meta;
+    aoidc_provider_meta_t meta;
+    apr_time_t meta_fetched, meta_tried, jwks_fetched, jwks_tried;
+    const char *meta_error, *jwks_error; /* "" when the last attempt worked or none was made */
+    apr_array_header_t *kids, *ktys;
+} aoidc_provider_status_t;
+
+void aoidc_provider_status(aoidc_provider_t *pr, apr_pool_t *p, aoidc_provider_status_t *out);
 
 /* Parse a discovery document. The issuer member must equal expected_issuer
  * exactly; authorization, token and jwks endpoints are required; when the
