@@ -1,6 +1,7 @@
 /* mod_auth_oidc: OpenID Connect login and sessions for Apache httpd 2.4.
  * This file only wires the hooks; the whole request order is on this page:
- *   quick_handler  redirect URI (callback) and logout URI
+ *   post_config    publish this node's configuration snapshot (aoidc_node.h)
+ *   quick_handler  redirect URI (callback), logout URI, back-channel logout
  *   header_parser  scrub client headers that look like ours
  *   check_authn    AuthType oidc: session cookie -> store -> r->user
  *                  AuthType oidc-bearer: access token (mod_auth_oidc_bearer.c)
@@ -21,6 +22,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     ap_add_version_component(pconf, "mod_auth_oidc/" AOIDC_VERSION);
+    /* second pass only (the first returned above): tell the store who we are */
+    aoidc_node_publish_parent(ptemp, s);
     return OK;
 }
 
@@ -61,6 +64,7 @@ static void child_init(apr_pool_t *p, server_rec *s)
             sc->store = st;
         }
     }
+    aoidc_node_child_init(p, s);
 }
 
 static void register_hooks(apr_pool_t *p)

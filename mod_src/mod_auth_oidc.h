@@ -49,6 +49,7 @@ typedef struct {
     const char *redirect_uri;       /* a path, or an absolute URL */
     const char *redirect_path;      /* its path */
     const char *logout_uri;
+    const char *backchannel_uri;    /* AuthOIDCBackChannelLogoutURI: a path */
     apr_array_header_t *post_logout; /* allowed targets (const char *) */
     const char *cookie_name;
     int cookie_secure;
@@ -59,7 +60,7 @@ typedef struct {
     int clock_skew;
     const char *ca_file;
     int http_timeout;
-    const char *node_name;
+    const char *node_name;          /* default: the host name (set in check_config) */
     int introspection_ttl;          /* seconds an active introspection answer is kept */
     int bearer_cache_size;          /* slots of the per-process token cache */
     const char *defined_in;         /* file:line of the first AuthOIDC directive, for messages */
@@ -130,6 +131,10 @@ apr_array_header_t *aoidc_cookie_names_with_prefix(request_rec *r, const char *p
 /* authn */
 int aoidc_check_authn(request_rec *r);
 aoidc_req_ctx_t *aoidc_req_ctx(request_rec *r);
+
+/* node snapshots (mod_auth_oidc.c) */
+void aoidc_node_publish_parent(apr_pool_t *ptemp, server_rec *s);
+void aoidc_node_child_init(apr_pool_t *p, server_rec *s);
 
 /* login / callback / logout */
 int aoidc_quick_handler(request_rec *r, int lookup);

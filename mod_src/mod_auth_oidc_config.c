@@ -4,12 +4,14 @@
  * defaults live in the accessors below, in one place. */
 #include "mod_auth_oidc.h"
 
+#include "aoidc_node.h"
 #include "aoidc_state.h"
 #include "aoidc_util.h"
 
 #include <apr_hash.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 APLOG_USE_MODULE(auth_oidc);
 
@@ -72,6 +74,7 @@ void *aoidc_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(redirect_uri);
     MERGE_PTR(redirect_path);
     MERGE_PTR(logout_uri);
+    MERGE_PTR(backchannel_uri);
     MERGE_PTR(post_logout);
     MERGE_PTR(cookie_name);
     MERGE_INT(cookie_secure);
@@ -174,6 +177,27 @@ aoidc_http_opts_t aoidc_http_opts(const aoidc_srv_cfg_t *sc)
     return o;
 }
 
+/* AuthOIDCNodeName's default: the host name, found once per configuration
+ * read (in check_config, single-threaded) and kept in pconf. */
+static const char *default_node_name;
+
+static void find_default_node_name(apr_pool_t *pconf)
+{
+    char host[256];
+    if (gethostname(host, sizeof(host)) != 0) {
+        default_node_name = "unknown";
+        return;
+    }
+    host[sizeof(host) - 1] = '\0';
+    /* a node name is a store key part: keep the characters that are safe */
+    for (char *c = host; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '_' && *c != '.') {
+            *c = '_';
+        }
+    }
+    default_node_name = apr_pstrndup(pconf, host, 128);
+}
+
 /* Fill in defaults on the merged server records (called from check_config
  * so that the request path never sees an unset value). */
 static void apply_defaults(aoidc_srv_cfg_t *sc)
@@ -210,6 +234,9 @@ static void apply_defaults(aoidc_srv_cfg_t *sc)
     }
     if (sc->bearer_cache_size == AOIDC_UNSET) {
         sc->bearer_cache_size = 4096;
+    }
+    if (!sc->node_name) {
+        sc->node_name = default_node_name;
     }
 }
 
@@ -640,6 +667,20 @@ static const char *cmd_logout_uri(cmd_parms *cmd, void *m, const char *arg)
     return NULL;
 }
 
+static const char *cmd_backchannel_uri(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    if (!err) {
+        err = check_path(cmd, arg);
+    }
+    if (err) {
+        return err;
+    }
+    note_line(cmd);
+    cmd_srv(cmd)->backchannel_uri = arg;
+    return NULL;
+}
+
 static const char *cmd_post_logout(cmd_parms *cmd, void *m, int argc, char *const argv[])
 {
     const char *err = need_server_context(cmd);
@@ -778,8 +819,8 @@ static const char *cmd_node_name(cmd_parms *cmd, void *m, const char *arg)
     if (err) {
         return err;
     }
-    if (!aoidc_claim_name_ok(arg)) {
-        return "AuthOIDCNodeName: letters, digits, '-', '_', '.' only";
+    if (!aoidc_claim_name_ok(arg) || strchr(arg, ':') || strlen(arg) > 128) {
+        return "AuthOIDCNodeName: 1 to 128 letters, digits, '-', '_', '.'";
     }
     cmd_srv(cmd)->node_name = arg;
     return NULL;
@@ -952,6 +993,8 @@ const command_rec aoidc_cmds[] = {
     AP_INIT_TAKE1("AuthOIDCStoreTimeout", cmd_store_timeout, NULL, SRV, "memcached timeout in milliseconds"),
     AP_INIT_TAKE1("AuthOIDCRedirectURI", cmd_redirect_uri, NULL, SRV, "Callback path or URL registered at the OP"),
     AP_INIT_TAKE1("AuthOIDCLogoutURI", cmd_logout_uri, NULL, SRV, "Local path that logs the user out"),
+    AP_INIT_TAKE1("AuthOIDCBackChannelLogoutURI", cmd_backchannel_uri, NULL, SRV,
+                  "Local path that receives OpenID Connect back-channel logout requests"),
     AP_INIT_TAKE_ARGV("AuthOIDCPostLogoutRedirect", cmd_post_logout, NULL, SRV,
                       "Allowed targets after logout; the first is the default"),
     AP_INIT_TAKE1("AuthOIDCCookieName", cmd_cookie_name, NULL, SRV, "Session cookie name"),
@@ -1001,6 +1044,7 @@ int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
     }
+    find_default_node_name(pconf);
     for (server_rec *sv = s; sv; sv = sv->next) {
         aoidc_srv_cfg_t *sc = aoidc_srv_cfg(sv);
         apply_defaults(sc);
@@ -1032,6 +1076,15 @@ int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
                          where_set(ptemp, sv, s, "AuthOIDCLogoutURI"), where_set(ptemp, sv, s, "AuthOIDCRedirectURI"));
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
+        if (sc->backchannel_uri &&
+            ((sc->redirect_path && strcmp(sc->backchannel_uri, sc->redirect_path) == 0) ||
+             (sc->logout_uri && strcmp(sc->backchannel_uri, sc->logout_uri) == 0))) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(015)
+                         "auth_oidc: AuthOIDCBackChannelLogoutURI%s must differ from AuthOIDCRedirectURI%s and "
+                         "AuthOIDCLogoutURI%s", where_set(ptemp, sv, s, "AuthOIDCBackChannelLogoutURI"),
+                         where_set(ptemp, sv, s, "AuthOIDCRedirectURI"), where_set(ptemp, sv, s, "AuthOIDCLogoutURI"));
+            rc = HTTP_INTERNAL_SERVER_ERROR;
+        }
         if (!sc->cookie_secure && strcmp(sc->cookie_samesite, "None") == 0) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(013)
                          "auth_oidc: AuthOIDCCookieSameSite None%s needs AuthOIDCCookieSecure On (Off%s)",
@@ -1041,4 +1094,120 @@ int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         }
     }
     return rc;
+}
+
+/* --- node snapshots: this node's redacted configuration in the store ------ */
+
+static void node_info(apr_pool_t *p, aoidc_srv_cfg_t *sc, aoidc_node_info_t *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->node = sc->node_name;
+    in->version = AOIDC_VERSION;
+    in->published = apr_time_sec(apr_time_now());
+    in->pid = (int)getpid();
+    in->key_id = sc->keys ? aoidc_node_key_id(p, sc->keys) : NULL;
+    in->store = sc->store_servers;
+    in->cookie_name = sc->cookie_name;
+    in->cookie_samesite = sc->cookie_samesite;
+    in->cookie_secure = sc->cookie_secure;
+    in->inactivity = sc->inactivity;
+    in->max_lifetime = sc->max_lifetime;
+    in->touch_interval = sc->touch_interval;
+    in->clock_skew = sc->clock_skew;
+    in->redirect_uri = sc->redirect_uri;
+    in->logout_uri = sc->logout_uri;
+    in->backchannel_uri = sc->backchannel_uri;
+    in->providers = sc->providers;
+}
+
+/* Servers that publish: those with providers, one per (store, node name);
+ * virtual hosts that inherit the main server's settings are the same node. */
+static int first_of_its_node(server_rec *s, server_rec *sv)
+{
+    aoidc_srv_cfg_t *sc = aoidc_srv_cfg(sv);
+    if (!sc->providers || !sc->providers->nelts || !sc->store_servers || !sc->keys || !sc->node_name) {
+        return 0;
+    }
+    for (server_rec *x = s; x != sv; x = x->next) {
+        aoidc_srv_cfg_t *xc = aoidc_srv_cfg(x);
+        if (xc->providers && xc->providers->nelts && xc->store_servers && xc->node_name &&
+            strcmp(xc->store_servers, sc->store_servers) == 0 && strcmp(xc->node_name, sc->node_name) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void publish(apr_pool_t *p, server_rec *sv, aoidc_srv_cfg_t *sc, aoidc_store_t *st, const char *when)
+{
+    aoidc_node_info_t in;
+    node_info(p, sc, &in);
+    apr_status_t rv = aoidc_node_publish(st, p, &in);
+    if (rv != APR_SUCCESS) {
+        /* the console shows a stale or missing node; sessions do not care */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, rv, sv, AOIDC_LOGNO(020)
+                     "auth_oidc: node %s could not publish its configuration snapshot (%s)", sc->node_name, when);
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, sv, AOIDC_LOGNO(021)
+                     "auth_oidc: node %s published its configuration snapshot (%s)", sc->node_name, when);
+    }
+}
+
+/* From post_config's second pass, in the parent: a store that lives only
+ * in ptemp (closed before the children fork). */
+void aoidc_node_publish_parent(apr_pool_t *ptemp, server_rec *s)
+{
+    for (server_rec *sv = s; sv; sv = sv->next) {
+        if (!first_of_its_node(s, sv)) {
+            continue;
+        }
+        aoidc_srv_cfg_t *sc = aoidc_srv_cfg(sv);
+        aoidc_store_t *st = NULL;
+        const char *err = NULL;
+        if (aoidc_store_memcached_create(ptemp, sc->store_servers, 1, sc->store_timeout_ms, &st, &err) !=
+            APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, sv, AOIDC_LOGNO(022)
+                         "auth_oidc: no store for the configuration snapshot: %s", err ? err : "?");
+            continue;
+        }
+        publish(ptemp, sv, sc, st, "start-up");
+    }
+}
+
+typedef struct {
+    server_rec *sv;
+    aoidc_srv_cfg_t *sc;
+} refresh_baton_t;
+
+/* A child fetched discovery or a JWKS: publish what it now knows. Runs in
+ * the fetching request's thread, with its pool. */
+static void on_provider_refresh(aoidc_provider_t *pr, apr_pool_t *p, void *baton)
+{
+    refresh_baton_t *b = baton;
+    if (b->sc->store) {
+        publish(p, b->sv, b->sc, b->sc->store, apr_pstrcat(p, "provider ", pr->name, " refreshed", NULL));
+    }
+}
+
+/* After the stores exist (child_init): hook each provider to the first
+ * publishing server that uses it. */
+void aoidc_node_child_init(apr_pool_t *p, server_rec *s)
+{
+    for (server_rec *sv = s; sv; sv = sv->next) {
+        if (!first_of_its_node(s, sv)) {
+            continue;
+        }
+        aoidc_srv_cfg_t *sc = aoidc_srv_cfg(sv);
+        for (int i = 0; i < sc->providers->nelts; i++) {
+            aoidc_provider_t *pr = APR_ARRAY_IDX(sc->providers, i, aoidc_provider_t *);
+            if (!pr->on_refresh) {
+                refresh_baton_t *b = apr_pcalloc(p, sizeof(*b));
+                b->sv = sv;
+                b->sc = sc;
+                pr->on_refresh_baton = b;
+                pr->on_refresh = on_provider_refresh;
+            }
+        }
+    }
 }
