@@ -1,0 +1,234 @@
+/* oidc-console: shared types. The console is a separate program that reads
+ * and revokes the sessions mod_auth_oidc keeps in memcached, through the
+ * session directory of libaoidc (aoidc_directory.h), and shows the node
+ * configuration snapshots the module publishes (aoidc:n:index, aoidc:n:<node>).
+ *
+ * Layers, each in its own file:
+ *   config.c   the console's config file          cli.c      argv -> ocon_cli_t
+ *   query.c    directory queries and revocation   nodes.c    node snapshots
+ *   output.c   sessions/nodes as JSON and text    audit.c    the audit log
+ *   cmd.c      the CLI commands                   seed.c     dev-seed (benchmarks)
+ *   web_*.c    the web console (libmicrohttpd is used by web_server.c only)
+ */
+#ifndef OCON_CONSOLE_H
+#define OCON_CONSOLE_H
+
+#include "aoidc_crypto.h"
+#include "aoidc_session.h"
+#include "aoidc_store.h"
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+#include <stdio.h>
+
+#define OCON_VERSION "0.1.0"
+#define OCON_DEFAULT_CONFIG "/etc/oidc-console/console.conf"
+#define OCON_DEFAULT_LISTEN "127.0.0.1:8089"
+#define OCON_CONFIG_MAX (64 * 1024)   /* bytes of config file */
+#define OCON_ARG_MAX 512              /* any single filter value */
+#define OCON_PER_PAGE_MAX 500
+
+/* Exit codes (documented in oidc-console.1). */
+enum {
+    OCON_EXIT_OK = 0,
+    OCON_EXIT_USAGE = 1,
+    OCON_EXIT_CONFIG = 2,
+    OCON_EXIT_STORE = 3,
+    OCON_EXIT_NOT_FOUND = 4,
+    OCON_EXIT_FAILURE = 5
+};
+
+/* Results of console operations; mapped to exit codes and HTTP statuses in
+ * one place each (ocon_rc_exit, web_server.c:rc_status). */
+typedef enum {
+    OCON_OK = 0,
+    OCON_BAD_INPUT,  /* malformed handle, filter, page */
+    OCON_NOT_FOUND,  /* no such session / user / node */
+    OCON_DOWN,       /* store unreachable */
+    OCON_FAILED      /* store error, partial revocation, audit log unwritable */
+} ocon_rc_t;
+
+int ocon_rc_exit(ocon_rc_t rc);
+const char *ocon_rc_str(ocon_rc_t rc);
+
+/* ---------------------------------------------------------------- config */
+
+typedef struct {
+    const char *path;
+    const char *store_servers;  /* "host[:port] ..." as AuthOIDCSessionStore */
+    int store_timeout_ms;
+    const char *crypto_key_file;
+    const char *admin_htpasswd; /* bcrypt entries only */
+    const char *listen;         /* host:port, default 127.0.0.1:8089 */
+    int allow_remote;           /* a non-loopback listen address needs this */
+    const char *tls_cert, *tls_key;
+    const char *audit_log;
+    const char *providers;      /* optional, space separated: used when no node snapshot names them */
+    int session_window;         /* seconds of time buckets scanned (the module's max lifetime) */
+    int per_page;
+    int login_idle;             /* console session idle timeout, seconds */
+    int login_max;              /* console session absolute lifetime */
+    int login_fail_max;         /* failed logins per client per login_fail_window before 429 */
+    int login_fail_window;
+} ocon_config_t;
+
+/* Parse config text (key = value lines, '#' comments). Unknown keys, bad
+ * values and duplicates are errors; *err names the line. Defaults for unset
+ * keys. Required: store_servers, crypto_key_file. */
+apr_status_t ocon_config_parse(apr_pool_t *p, const char *text, apr_size_t len, const char *path,
+                               ocon_config_t *cfg, const char **err);
+/* Read (at most OCON_CONFIG_MAX bytes) and parse. */
+apr_status_t ocon_config_load(apr_pool_t *p, const char *path, ocon_config_t *cfg, const char **err);
+/* Checks needed only by `serve`: htpasswd set, TLS pair complete, listen
+ * address loopback unless allow_remote. */
+const char *ocon_config_check_serve(apr_pool_t *p, const ocon_config_t *cfg);
+/* Split "host:port" / "[v6]:port"; NULL on success, else a message. */
+const char *ocon_split_listen(apr_pool_t *p, const char *listen, const char **host, int *port);
+int ocon_host_is_loopback(const char *host);
+
+/* ---------------------------------------------------------------- cli */
+
+typedef enum {
+    OCON_CMD_NONE = 0,
+    OCON_CMD_HELP,
+    OCON_CMD_VERSION,
+    OCON_CMD_SESSIONS,
+    OCON_CMD_SHOW,
+    OCON_CMD_REVOKE,
+    OCON_CMD_PROVIDERS,
+    OCON_CMD_NODES,
+    OCON_CMD_SERVE,
+    OCON_CMD_CHECK,
+    OCON_CMD_DEV_SEED
+} ocon_cmd_t;
+
+typedef struct {
+    const char *provider;
+    const char *sub;
+    const char *email;
+    const char *name;
+    const char *sid;
+    const char *handle;
+    const char *q;      /* free text: substring of user, sub, email or name (web search) */
+} ocon_filter_t;
+
+typedef struct {
+    ocon_cmd_t cmd;
+    const char *config;
+    int json;
+    int all;            /* sessions: every page */
+    int yes;            /* revoke --provider: confirmed */
+    int page, per_page;
+    ocon_filter_t f;
+    apr_array_header_t *handles; /* revoke/show: positional handles */
+    long seed_count, seed_users;
+    int seed_threads;
+} ocon_cli_t;
+
+/* Parse argv (argv[0] is the program). Returns 0 and fills cli, or -1 with
+ * *err set (a usage error). */
+int ocon_cli_parse(apr_pool_t *p, int argc, const char *const *argv, ocon_cli_t *cli, const char **err);
+void ocon_usage(FILE *out);
+
+/* Validate a filter value: 1..OCON_ARG_MAX bytes, no control characters. */
+int ocon_value_ok(const char *v);
+int ocon_filter_empty(const ocon_filter_t *f);
+
+/* ---------------------------------------------------------------- context */
+
+typedef struct {
+    apr_pool_t *pool;
+    const ocon_config_t *cfg;
+    aoidc_store_t *store;
+    aoidc_keys_t keys;
+} ocon_ctx_t;
+
+/* Connect (lazily: libmemcached connects at first use) and load keys.
+ * Returns OCON_EXIT_OK or OCON_EXIT_CONFIG with *err. */
+int ocon_ctx_open(apr_pool_t *p, const ocon_config_t *cfg, int max_conns, ocon_ctx_t *ctx, const char **err);
+/* One cheap read to tell an unreachable store (OCON_DOWN) from a working one. */
+ocon_rc_t ocon_store_probe(ocon_ctx_t *ctx, apr_pool_t *p);
+
+/* ---------------------------------------------------------------- query */
+
+typedef struct {
+    const char *handle;
+    aoidc_session_t s;
+    const char *email; /* from the claims, or NULL */
+    const char *name;
+} ocon_session_t;
+
+typedef struct {
+    apr_array_header_t *sessions; /* ocon_session_t, newest first */
+    int page, per_page;
+    int total;      /* matching directory entries (sessions that vanished since are still counted) */
+    int more;       /* another page exists */
+} ocon_page_t;
+
+/* Find sessions matching f; page is 1-based; per_page 0 = every match on one
+ * page. Uses the most selective directory list (handle > sid > user > email >
+ * name > provider buckets > all buckets) and checks the other filters on the
+ * decoded records. */
+ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f, int page, int per_page,
+                             ocon_page_t *out);
+
+/* Revoke the given sessions (ocon_session_t). *count: records deleted. */
+ocon_rc_t ocon_sessions_revoke(ocon_ctx_t *ctx, apr_pool_t *p, const apr_array_header_t *sessions, int *count);
+
+/* Provider names to try when a filter needs one (user, sid) and none was
+ * given: from the node snapshots, then the config's `providers`. */
+apr_array_header_t *ocon_known_providers(ocon_ctx_t *ctx, apr_pool_t *p);
+
+/* Count live directory entries per provider over the session window. */
+int ocon_provider_session_count(ocon_ctx_t *ctx, apr_pool_t *p, const char *provider);
+
+/* ---------------------------------------------------------------- nodes */
+
+/* Read a value that is JSON, sealed (AES-GCM, session key, AAD = key) or
+ * plain. *out NULL when missing. */
+ocon_rc_t ocon_read_json(ocon_ctx_t *ctx, apr_pool_t *p, const char *key, json_t **out);
+
+/* Node snapshots: a JSON object {"nodes": [{"node": name, "snapshot": {...}|null}],
+ * "differing": [paths]} (new reference). */
+ocon_rc_t ocon_nodes_load(ocon_ctx_t *ctx, apr_pool_t *p, json_t **out);
+/* From the result of ocon_nodes_load: {"providers": [{"name", "nodes": {node: cfg},
+ * "differing": [paths], "sessions": n}]} (new reference). */
+json_t *ocon_providers_from_nodes(ocon_ctx_t *ctx, apr_pool_t *p, json_t *nodes, int count_sessions);
+
+/* Pure helpers (unit tested). */
+json_t *ocon_index_names(json_t *index); /* array of node names from any index shape */
+/* Flatten into {"a.b[0]": "value as text"}; volatile keys (timestamps, pid) left out. */
+json_t *ocon_flatten(json_t *v);
+/* Paths whose values differ between the flattened objects of an array. */
+json_t *ocon_differing(json_t *flats);
+json_t *ocon_snapshot_providers(json_t *snapshot); /* {name: cfg} */
+
+/* ---------------------------------------------------------------- output */
+
+json_t *ocon_session_json(const ocon_session_t *s, int detail);
+json_t *ocon_page_json(const ocon_page_t *pg);
+void ocon_print_sessions_text(FILE *out, const ocon_page_t *pg);
+void ocon_print_session_text(FILE *out, const ocon_session_t *s);
+const char *ocon_time_iso(apr_pool_t *p, apr_int64_t t);
+
+/* ---------------------------------------------------------------- audit */
+
+/* Append one line "time admin=.. action=.. target=.. count=.. via=.. client=.."
+ * to the audit log (one write(2), O_APPEND). Values are quoted and escaped.
+ * Returns APR_SUCCESS or the open/write error. */
+apr_status_t ocon_audit(apr_pool_t *p, const char *path, const char *admin, const char *action,
+                        const char *target, int count, const char *via, const char *client);
+/* Can the audit log be opened for appending? Checked before any revocation. */
+apr_status_t ocon_audit_check(apr_pool_t *p, const char *path, const char **err);
+const char *ocon_audit_quote(apr_pool_t *p, const char *v);
+/* A description of a filter for the audit log ("provider=main sub=alice"). */
+const char *ocon_filter_describe(apr_pool_t *p, const ocon_filter_t *f);
+
+/* ---------------------------------------------------------------- commands */
+
+int ocon_run(apr_pool_t *p, const ocon_cli_t *cli);
+int ocon_dev_seed(ocon_ctx_t *ctx, apr_pool_t *p, long count, long users, int threads, const char *provider);
+int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p);
+
+#endif

@@ -1,0 +1,443 @@
+/* Session queries and revocation over the session directory
+ * (aoidc_directory.h). The console never enumerates memcached: it reads the
+ * directory's lists, then the records they name. */
+#include "console.h"
+
+#include "aoidc_claims.h"
+#include "aoidc_directory.h"
+
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define LOAD_CHUNK 200 /* records loaded per aoidc_dir_load call */
+
+int ocon_rc_exit(ocon_rc_t rc)
+{
+    switch (rc) {
+    case OCON_OK:
+        return OCON_EXIT_OK;
+    case OCON_BAD_INPUT:
+        return OCON_EXIT_USAGE;
+    case OCON_NOT_FOUND:
+        return OCON_EXIT_NOT_FOUND;
+    case OCON_DOWN:
+        return OCON_EXIT_STORE;
+    case OCON_FAILED:
+    default:
+        return OCON_EXIT_FAILURE;
+    }
+}
+
+const char *ocon_rc_str(ocon_rc_t rc)
+{
+    switch (rc) {
+    case OCON_OK:
+        return "ok";
+    case OCON_BAD_INPUT:
+        return "bad input";
+    case OCON_NOT_FOUND:
+        return "not found";
+    case OCON_DOWN:
+        return "session store unreachable";
+    case OCON_FAILED:
+    default:
+        return "failed";
+    }
+}
+
+int ocon_ctx_open(apr_pool_t *p, const ocon_config_t *cfg, int max_conns, ocon_ctx_t *ctx, const char **err)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->pool = p;
+    ctx->cfg = cfg;
+    if (aoidc_keys_load_file(p, cfg->crypto_key_file, &ctx->keys, err) != APR_SUCCESS) {
+        *err = apr_psprintf(p, "crypto_key_file: %s", *err);
+        return OCON_EXIT_CONFIG;
+    }
+    if (aoidc_store_memcached_create(p, cfg->store_servers, max_conns, cfg->store_timeout_ms, &ctx->store,
+                                     err) != APR_SUCCESS) {
+        *err = apr_psprintf(p, "store_servers: %s", *err);
+        return OCON_EXIT_CONFIG;
+    }
+    return OCON_EXIT_OK;
+}
+
+ocon_rc_t ocon_store_probe(ocon_ctx_t *ctx, apr_pool_t *p)
+{
+    char *v;
+    apr_size_t n;
+    aoidc_store_rc_t rc = ctx->store->get(ctx->store, p, "aoidc:n:index", &v, &n, NULL);
+    if (rc == AOIDC_STORE_DOWN) {
+        return OCON_DOWN;
+    }
+    return rc == AOIDC_STORE_OK || rc == AOIDC_STORE_MISSING ? OCON_OK : OCON_FAILED;
+}
+
+/* A directory call failed: tell "store down" from anything else. */
+static ocon_rc_t classify(ocon_ctx_t *ctx, apr_pool_t *p)
+{
+    return ocon_store_probe(ctx, p) == OCON_DOWN ? OCON_DOWN : OCON_FAILED;
+}
+
+static apr_int64_t now_sec(void)
+{
+    return (apr_int64_t)apr_time_sec(apr_time_now());
+}
+
+typedef struct {
+    apr_array_header_t *entries; /* aoidc_dir_entry_t */
+    apr_hash_t *seen;            /* handle -> "" */
+} cand_t;
+
+static int cmp_expires_desc(const void *a, const void *b)
+{
+    const aoidc_dir_entry_t *x = a, *y = b;
+    return x->expires < y->expires ? 1 : x->expires > y->expires ? -1 : 0;
+}
+
+/* Append the live entries of one list key to c (deduplicated by id). A list
+ * that fails to read is skipped unless the store is down. */
+static ocon_rc_t add_list(ocon_ctx_t *ctx, apr_pool_t *p, const char *key, apr_int64_t now, cand_t *c, int sort)
+{
+    apr_array_header_t *e = NULL;
+    if (!key) {
+        return OCON_OK;
+    }
+    if (aoidc_dir_read_list(ctx->store, &ctx->keys, p, key, now, &e) != APR_SUCCESS) {
+        return classify(ctx, p) == OCON_DOWN ? OCON_DOWN : OCON_OK;
+    }
+    if (!e) {
+        return OCON_OK;
+    }
+    if (sort && e->nelts > 1) {
+        qsort(e->elts, (size_t)e->nelts, sizeof(aoidc_dir_entry_t), cmp_expires_desc);
+    }
+    for (int i = 0; i < e->nelts; i++) {
+        aoidc_dir_entry_t *x = &APR_ARRAY_IDX(e, i, aoidc_dir_entry_t);
+        if (!x->id || apr_hash_get(c->seen, x->id, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        apr_hash_set(c->seen, x->id, APR_HASH_KEY_STRING, "");
+        APR_ARRAY_PUSH(c->entries, aoidc_dir_entry_t) = *x;
+    }
+    return OCON_OK;
+}
+
+/* Every page of a paged bucket list (aoidc:d:b:<bucket>[.<n>]), until the
+ * first missing page. aoidc_dir_read_list reads a missing key as empty, so an
+ * empty answer is checked with one raw get (a page emptied by logouts may be
+ * followed by a live one). */
+static ocon_rc_t add_pages(ocon_ctx_t *ctx, apr_pool_t *p, const char *base, apr_int64_t now, cand_t *c)
+{
+    for (int page = 0; page < AOIDC_DIR_BUCKET_PAGES; page++) {
+        const char *key = aoidc_dir_page_key(p, base, page);
+        int before = c->entries->nelts;
+        ocon_rc_t rc = add_list(ctx, p, key, now, c, 1);
+        if (rc != OCON_OK) {
+            return rc;
+        }
+        if (c->entries->nelts == before) {
+            char *v;
+            apr_size_t n;
+            aoidc_store_rc_t src = ctx->store->get(ctx->store, p, key, &v, &n, NULL);
+            if (src == AOIDC_STORE_MISSING) {
+                return OCON_OK;
+            }
+            if (src == AOIDC_STORE_DOWN) {
+                return OCON_DOWN;
+            }
+        }
+    }
+    return OCON_OK;
+}
+
+/* Time buckets from the newest (one ahead, for clock skew between nodes) back
+ * over the session window. provider NULL: the global buckets. */
+static ocon_rc_t add_buckets(ocon_ctx_t *ctx, apr_pool_t *p, const char *provider, apr_int64_t now, cand_t *c)
+{
+    apr_int64_t top = now / AOIDC_DIR_BUCKET + 1;
+    apr_int64_t bottom = (now - ctx->cfg->session_window) / AOIDC_DIR_BUCKET - 1;
+    for (apr_int64_t b = top; b >= bottom; b--) {
+        const char *base = provider ? aoidc_dir_provider_bucket_key(p, provider, b) : aoidc_dir_bucket_key(p, b);
+        ocon_rc_t rc = add_pages(ctx, p, base, now, c);
+        if (rc != OCON_OK) {
+            return rc;
+        }
+    }
+    return OCON_OK;
+}
+
+apr_array_header_t *ocon_known_providers(ocon_ctx_t *ctx, apr_pool_t *p)
+{
+    apr_array_header_t *out = apr_array_make(p, 4, sizeof(const char *));
+    apr_hash_t *seen = apr_hash_make(p);
+    json_t *nodes = NULL;
+    if (ocon_nodes_load(ctx, p, &nodes) == OCON_OK && nodes) {
+        json_t *arr = json_object_get(nodes, "nodes"), *n;
+        size_t i;
+        json_array_foreach(arr, i, n)
+        {
+            json_t *provs = ocon_snapshot_providers(json_object_get(n, "snapshot"));
+            const char *name;
+            json_t *v;
+            json_object_foreach(provs, name, v)
+            {
+                if (!apr_hash_get(seen, name, APR_HASH_KEY_STRING) && ocon_value_ok(name)) {
+                    const char *copy = apr_pstrdup(p, name);
+                    apr_hash_set(seen, copy, APR_HASH_KEY_STRING, "");
+                    APR_ARRAY_PUSH(out, const char *) = copy;
+                }
+            }
+            json_decref(provs);
+        }
+        json_decref(nodes);
+    }
+    if (ctx->cfg->providers) {
+        char *last, *list = apr_pstrdup(p, ctx->cfg->providers);
+        for (char *t = apr_strtok(list, " \t,", &last); t; t = apr_strtok(NULL, " \t,", &last)) {
+            if (!apr_hash_get(seen, t, APR_HASH_KEY_STRING)) {
+                apr_hash_set(seen, t, APR_HASH_KEY_STRING, "");
+                APR_ARRAY_PUSH(out, const char *) = t;
+            }
+        }
+    }
+    return out;
+}
+
+static int ieq(const char *a, const char *b)
+{
+    return a && b && strcasecmp(a, b) == 0;
+}
+
+static int icontains(const char *hay, const char *needle)
+{
+    if (!hay) {
+        return 0;
+    }
+    apr_size_t n = strlen(needle);
+    for (const char *h = hay; *h; h++) {
+        if (strncasecmp(h, needle, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Does a decoded session satisfy every filter? */
+static int matches(const ocon_session_t *s, const ocon_filter_t *f)
+{
+    if (f->handle && strcmp(s->handle, f->handle) != 0) {
+        return 0;
+    }
+    if (f->provider && (!s->s.provider || strcmp(s->s.provider, f->provider) != 0)) {
+        return 0;
+    }
+    if (f->sub && (!s->s.sub || strcmp(s->s.sub, f->sub) != 0)) {
+        return 0;
+    }
+    if (f->sid && (!s->s.sid || strcmp(s->s.sid, f->sid) != 0)) {
+        return 0;
+    }
+    if (f->email && !ieq(s->email, f->email)) {
+        return 0;
+    }
+    if (f->name && !ieq(s->name, f->name)) {
+        return 0;
+    }
+    if (f->q && !icontains(s->s.user, f->q) && !icontains(s->s.sub, f->q) && !icontains(s->email, f->q) &&
+        !icontains(s->name, f->q) && strncmp(s->handle, f->q, strlen(f->q)) != 0) {
+        return 0;
+    }
+    return 1;
+}
+
+/* Load the records of entries[from, from+n) into out (ocon_session_t). */
+static ocon_rc_t load_range(ocon_ctx_t *ctx, apr_pool_t *p, const apr_array_header_t *entries, int from, int n,
+                            apr_int64_t now, const ocon_filter_t *f, apr_array_header_t *out)
+{
+    apr_array_header_t *chunk = apr_array_make(p, n, sizeof(aoidc_dir_entry_t));
+    apr_array_header_t *handles = NULL, *sessions = NULL;
+    for (int i = from; i < from + n && i < entries->nelts; i++) {
+        APR_ARRAY_PUSH(chunk, aoidc_dir_entry_t) = APR_ARRAY_IDX(entries, i, aoidc_dir_entry_t);
+    }
+    if (chunk->nelts == 0) {
+        return OCON_OK;
+    }
+    if (aoidc_dir_load(ctx->store, &ctx->keys, p, chunk, &handles, &sessions) != APR_SUCCESS) {
+        return classify(ctx, p);
+    }
+    for (int i = 0; handles && sessions && i < handles->nelts && i < sessions->nelts; i++) {
+        ocon_session_t *o = &APR_ARRAY_PUSH(out, ocon_session_t);
+        o->handle = APR_ARRAY_IDX(handles, i, const char *);
+        o->s = APR_ARRAY_IDX(sessions, i, aoidc_session_t);
+        o->email = aoidc_claims_get(p, o->s.claims, o->s.nclaims, "email", ", ");
+        o->name = aoidc_claims_get(p, o->s.claims, o->s.nclaims, "name", ", ");
+        /* ended (the directory has not caught up yet), or not what was asked
+         * for: the lists are an index, the record is the truth */
+        if ((o->s.expires > 0 && o->s.expires <= now) || (f && !matches(o, f))) {
+            out->nelts--;
+        }
+    }
+    return OCON_OK;
+}
+
+/* Users (provider \t sub) named by an email or name list, as user-list keys. */
+static ocon_rc_t add_users_of(ocon_ctx_t *ctx, apr_pool_t *p, const char *key, const char *provider,
+                              apr_int64_t now, cand_t *c)
+{
+    cand_t users = {apr_array_make(p, 8, sizeof(aoidc_dir_entry_t)), apr_hash_make(p)};
+    ocon_rc_t rc = add_list(ctx, p, key, now, &users, 0);
+    for (int i = 0; rc == OCON_OK && i < users.entries->nelts; i++) {
+        const char *id = APR_ARRAY_IDX(users.entries, i, aoidc_dir_entry_t).id;
+        const char *tab = strchr(id, '\t');
+        if (!tab) {
+            continue;
+        }
+        const char *prov = apr_pstrmemdup(p, id, (apr_size_t)(tab - id));
+        if (provider && strcmp(provider, prov) != 0) {
+            continue;
+        }
+        rc = add_list(ctx, p, aoidc_dir_user_key(p, prov, tab + 1), now, c, 1);
+    }
+    return rc;
+}
+
+ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f, int page, int per_page,
+                             ocon_page_t *out)
+{
+    apr_int64_t now = now_sec();
+    cand_t c = {apr_array_make(p, 64, sizeof(aoidc_dir_entry_t)), apr_hash_make(p)};
+    ocon_filter_t post = *f; /* what the chosen list does not already guarantee */
+    ocon_rc_t rc = OCON_OK;
+    apr_array_header_t *provs = NULL;
+
+    memset(out, 0, sizeof(*out));
+    out->sessions = apr_array_make(p, per_page > 0 ? per_page : 64, sizeof(ocon_session_t));
+    out->page = page < 1 ? 1 : page;
+    out->per_page = per_page;
+    if ((f->provider && !ocon_value_ok(f->provider)) || (f->sub && !ocon_value_ok(f->sub)) ||
+        (f->email && !ocon_value_ok(f->email)) || (f->name && !ocon_value_ok(f->name)) ||
+        (f->sid && !ocon_value_ok(f->sid)) || (f->q && !ocon_value_ok(f->q)) ||
+        (f->handle && !aoidc_dir_store_key(p, f->handle))) {
+        return OCON_BAD_INPUT;
+    }
+    if ((f->sub || f->sid) && !f->provider && !f->handle) {
+        provs = ocon_known_providers(ctx, p);
+    }
+
+    if (f->handle) {
+        aoidc_dir_entry_t e = {apr_pstrdup(p, f->handle), INT64_MAX};
+        APR_ARRAY_PUSH(c.entries, aoidc_dir_entry_t) = e;
+        post.handle = NULL;
+    }
+    else if (f->sid && (f->provider || provs->nelts)) {
+        if (f->provider) {
+            rc = add_list(ctx, p, aoidc_dir_sid_key(p, f->provider, f->sid), now, &c, 1);
+        }
+        for (int i = 0; !f->provider && rc == OCON_OK && i < provs->nelts; i++) {
+            rc = add_list(ctx, p, aoidc_dir_sid_key(p, APR_ARRAY_IDX(provs, i, const char *), f->sid), now, &c, 1);
+        }
+        post.sid = NULL;
+    }
+    else if (f->sub && (f->provider || provs->nelts)) {
+        if (f->provider) {
+            rc = add_list(ctx, p, aoidc_dir_user_key(p, f->provider, f->sub), now, &c, 1);
+        }
+        for (int i = 0; !f->provider && rc == OCON_OK && i < provs->nelts; i++) {
+            rc = add_list(ctx, p, aoidc_dir_user_key(p, APR_ARRAY_IDX(provs, i, const char *), f->sub), now, &c,
+                          1);
+        }
+        post.sub = NULL;
+    }
+    else if (f->email) {
+        rc = add_users_of(ctx, p, aoidc_dir_email_key(p, f->email), f->provider, now, &c);
+    }
+    else if (f->name) {
+        rc = add_users_of(ctx, p, aoidc_dir_name_key(p, f->name), f->provider, now, &c);
+    }
+    else if (f->provider) {
+        rc = add_buckets(ctx, p, f->provider, now, &c);
+        post.provider = NULL;
+    }
+    else {
+        rc = add_buckets(ctx, p, NULL, now, &c);
+    }
+    if (rc != OCON_OK) {
+        return rc;
+    }
+    /* the list order across several lists: newest first overall */
+    if (!f->provider && !f->handle && c.entries->nelts > 1 && (f->email || f->name || provs)) {
+        qsort(c.entries->elts, (size_t)c.entries->nelts, sizeof(aoidc_dir_entry_t), cmp_expires_desc);
+    }
+
+    int start = (out->page - 1) * (per_page > 0 ? per_page : 0);
+    if (ocon_filter_empty(&post)) {
+        /* the list is the answer: load only the page (plus what vanished) */
+        out->total = c.entries->nelts;
+        int i = start;
+        while (i < c.entries->nelts && (per_page <= 0 || out->sessions->nelts < per_page)) {
+            int want = per_page > 0 ? per_page - out->sessions->nelts : LOAD_CHUNK;
+            if (want > LOAD_CHUNK) {
+                want = LOAD_CHUNK;
+            }
+            rc = load_range(ctx, p, c.entries, i, want, now, f, out->sessions);
+            if (rc != OCON_OK) {
+                return rc;
+            }
+            i += want;
+        }
+        out->more = per_page > 0 && i < c.entries->nelts;
+    }
+    else {
+        /* other filters apply: decode every candidate, then page */
+        apr_array_header_t *all = apr_array_make(p, c.entries->nelts + 1, sizeof(ocon_session_t));
+        for (int i = 0; i < c.entries->nelts; i += LOAD_CHUNK) {
+            apr_array_header_t *chunk = apr_array_make(p, LOAD_CHUNK, sizeof(ocon_session_t));
+            rc = load_range(ctx, p, c.entries, i, LOAD_CHUNK, now, NULL, chunk);
+            if (rc != OCON_OK) {
+                return rc;
+            }
+            for (int k = 0; k < chunk->nelts; k++) {
+                ocon_session_t *s = &APR_ARRAY_IDX(chunk, k, ocon_session_t);
+                if (matches(s, &post)) {
+                    APR_ARRAY_PUSH(all, ocon_session_t) = *s;
+                }
+            }
+        }
+        out->total = all->nelts;
+        for (int i = start; i < all->nelts && (per_page <= 0 || out->sessions->nelts < per_page); i++) {
+            APR_ARRAY_PUSH(out->sessions, ocon_session_t) = APR_ARRAY_IDX(all, i, ocon_session_t);
+        }
+        out->more = per_page > 0 && start + per_page < all->nelts;
+    }
+    return OCON_OK;
+}
+
+ocon_rc_t ocon_sessions_revoke(ocon_ctx_t *ctx, apr_pool_t *p, const apr_array_header_t *sessions, int *count)
+{
+    apr_array_header_t *handles = apr_array_make(p, sessions->nelts + 1, sizeof(const char *));
+    *count = 0;
+    for (int i = 0; i < sessions->nelts; i++) {
+        APR_ARRAY_PUSH(handles, const char *) = APR_ARRAY_IDX(sessions, i, ocon_session_t).handle;
+    }
+    if (handles->nelts == 0) {
+        return OCON_OK;
+    }
+    if (aoidc_dir_revoke_handles(ctx->store, &ctx->keys, p, handles, count) != APR_SUCCESS) {
+        return classify(ctx, p);
+    }
+    return OCON_OK;
+}
+
+int ocon_provider_session_count(ocon_ctx_t *ctx, apr_pool_t *p, const char *provider)
+{
+    cand_t c = {apr_array_make(p, 64, sizeof(aoidc_dir_entry_t)), apr_hash_make(p)};
+    if (add_buckets(ctx, p, provider, now_sec(), &c) != OCON_OK) {
+        return -1;
+    }
+    return c.entries->nelts;
+}

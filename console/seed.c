@@ -1,0 +1,118 @@
+/* dev-seed: fill the store with synthetic sessions, for the benchmark only
+ * (tests/bench/console_bench.py). Hidden from the usage text and documented
+ * as such in the man page: never run it against a production store.
+ *
+ * Records and directory entries are written through the same API the module
+ * uses (aoidc_session_encode + set, aoidc_dir_add). To avoid CAS contention,
+ * thread t owns the users u with u % T == t and the time buckets b with
+ * b % T == t, so no two threads ever update the same list. */
+#include "console.h"
+
+#include "aoidc_directory.h"
+#include "aoidc_util.h"
+
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <pthread.h>
+#include <string.h>
+
+typedef struct {
+    ocon_ctx_t *ctx;
+    long count, users;
+    int threads, t;
+    const char *provider;
+    apr_int64_t now;
+    long written, failed;
+} seed_job_t;
+
+static void *seed_thread(void *arg)
+{
+    seed_job_t *j = arg;
+    apr_pool_t *p, *sp;
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    apr_pool_create(&sp, p);
+    long nbuckets = (long)(j->ctx->cfg->session_window * 9 / 10) / AOIDC_DIR_BUCKET;
+    long per_thread = nbuckets / j->threads;
+    if (per_thread < 1) {
+        per_thread = 1;
+    }
+    apr_int64_t b0 = j->now / AOIDC_DIR_BUCKET;
+    char filler[301];
+    memset(filler, 'x', sizeof(filler) - 1);
+    filler[sizeof(filler) - 1] = '\0';
+    for (long i = 0; i < j->count; i++) {
+        long u = i % j->users;
+        if (u % j->threads != j->t) {
+            continue;
+        }
+        apr_pool_clear(sp);
+        long k = j->t + j->threads * (((i / j->users) + (u / j->threads)) % per_thread);
+        apr_int64_t bucket = b0 - 1 - k;
+        aoidc_claim_t claims[4] = {
+            {"email", apr_psprintf(sp, "user%07ld@bench.example", u)},
+            {"name", apr_psprintf(sp, "Bench User %07ld", u)},
+            {"groups", "staff"},
+            {"preferred_username", apr_psprintf(sp, "user%07ld", u)},
+        };
+        aoidc_session_t s = {0};
+        s.created = bucket * AOIDC_DIR_BUCKET + (i % AOIDC_DIR_BUCKET);
+        s.last_seen = s.created;
+        s.expires = j->now + 7200 + (i % 3600);
+        s.access_token_exp = s.expires;
+        s.provider = j->provider;
+        s.sub = apr_psprintf(sp, "user%07ld", u);
+        s.user = s.sub;
+        s.sid = apr_psprintf(sp, "sid-%ld", i);
+        s.id_token = filler;
+        s.access_token = "bench-access-token-0123456789abcdef0123456789abcdef";
+        s.refresh_token = "bench-refresh-token-0123456789abcdef0123456789abcdef";
+        s.node = "bench";
+        s.client_ip = "192.0.2.1";
+        s.user_agent = "oidc-console dev-seed";
+        s.nclaims = 4;
+        s.claims = claims;
+        const char *id = aoidc_random_token(sp, AOIDC_SESSION_ID_BYTES);
+        const char *key = aoidc_session_store_key(sp, &j->ctx->keys, id);
+        unsigned char *rec;
+        apr_size_t reclen;
+        if (!id || aoidc_session_encode(sp, &j->ctx->keys, key, &s, &rec, &reclen) != APR_SUCCESS ||
+            j->ctx->store->set(j->ctx->store, key, rec, reclen, (long)(s.expires - j->now)) != AOIDC_STORE_OK ||
+            aoidc_dir_add(j->ctx->store, &j->ctx->keys, sp, aoidc_dir_handle(key), &s) != APR_SUCCESS) {
+            j->failed++;
+            continue;
+        }
+        j->written++;
+    }
+    apr_pool_destroy(p);
+    return NULL;
+}
+
+int ocon_dev_seed(ocon_ctx_t *ctx, apr_pool_t *p, long count, long users, int threads, const char *provider)
+{
+    seed_job_t *jobs = apr_pcalloc(p, sizeof(*jobs) * (apr_size_t)threads);
+    pthread_t *tids = apr_pcalloc(p, sizeof(*tids) * (apr_size_t)threads);
+    apr_time_t t0 = apr_time_now();
+    long written = 0, failed = 0;
+    if (users > count) {
+        users = count;
+    }
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (seed_job_t){ctx, count, users, threads, t, provider, apr_time_sec(t0), 0, 0};
+        if (pthread_create(&tids[t], NULL, seed_thread, &jobs[t]) != 0) {
+            fprintf(stderr, "oidc-console: dev-seed: thread creation failed\n");
+            return OCON_EXIT_FAILURE;
+        }
+    }
+    for (int t = 0; t < threads; t++) {
+        pthread_join(tids[t], NULL);
+        written += jobs[t].written;
+        failed += jobs[t].failed;
+    }
+    double secs = (double)(apr_time_now() - t0) / APR_USEC_PER_SEC;
+    json_t *j = json_pack("{s:I, s:I, s:I, s:s, s:f}", "seeded", (json_int_t)written, "failed", (json_int_t)failed,
+                          "users", (json_int_t)users, "provider", provider, "seconds", secs);
+    json_dumpf(j, stdout, 0);
+    fputc('\n', stdout);
+    json_decref(j);
+    return failed ? OCON_EXIT_FAILURE : OCON_EXIT_OK;
+}

@@ -1,0 +1,89 @@
+/* The web console's internal interfaces: authentication (web_auth.c) and
+ * HTML rendering (web_render.c). web_server.c, the only user of
+ * libmicrohttpd, wires them to HTTP. */
+#ifndef OCON_WEB_H
+#define OCON_WEB_H
+
+#include "console.h"
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+#define OCON_COOKIE "oidc_console"
+#define OCON_SID_BYTES 32
+#define OCON_SESSIONS_MAX 256   /* concurrent console logins */
+#define OCON_CLIENTS_MAX 1024   /* clients tracked for the login rate limit */
+#define OCON_USER_MAX 64
+#define OCON_PASSWORD_MAX 256
+#define OCON_HTPASSWD_MAX (1024 * 1024)
+
+/* ---------------------------------------------------------------- auth */
+
+typedef struct ocon_auth ocon_auth_t;
+
+typedef enum {
+    OCON_LOGIN_OK = 0,
+    OCON_LOGIN_BAD,     /* unknown user, wrong password, not a bcrypt entry */
+    OCON_LOGIN_LIMITED, /* too many failures from this client: 429 */
+    OCON_LOGIN_ERROR    /* htpasswd unreadable, no room for a session */
+} ocon_login_rc_t;
+
+/* State lives in p (a long-lived pool); all functions are thread-safe. A
+ * fresh random key per process keys the CSRF tokens, so a restart logs
+ * everybody out. now_fn NULL: the wall clock (tests pass their own). */
+ocon_auth_t *ocon_auth_create(apr_pool_t *p, const ocon_config_t *cfg, apr_int64_t (*now_fn)(void));
+
+/* Check user/password against the htpasswd file (re-read at each login so
+ * that edits apply at once) and open a console session: *sid (from p) is the
+ * cookie value. */
+ocon_login_rc_t ocon_auth_login(ocon_auth_t *a, apr_pool_t *p, const char *client, const char *user,
+                                const char *password, const char **sid);
+/* The admin of a live console session (idle and absolute timeouts applied,
+ * idle clock touched), copied into p; NULL when unknown or expired. */
+const char *ocon_auth_check(ocon_auth_t *a, apr_pool_t *p, const char *sid);
+void ocon_auth_logout(ocon_auth_t *a, const char *sid);
+/* Synchronizer token bound to the console session: HMAC(key, sid). */
+const char *ocon_csrf_token(ocon_auth_t *a, apr_pool_t *p, const char *sid);
+int ocon_csrf_ok(ocon_auth_t *a, apr_pool_t *p, const char *sid, const char *token);
+
+/* 1 when user:bcrypt-hash in the file validates password, 0 when not (or the
+ * entry is not bcrypt), -1 when the file cannot be read (*err). */
+int ocon_htpasswd_check(apr_pool_t *p, const char *path, const char *user, const char *password, const char **err);
+
+/* ---------------------------------------------------------------- render */
+
+typedef struct {
+    apr_pool_t *p;
+    apr_array_header_t *parts; /* const char * */
+} ocon_html_t;
+
+ocon_html_t *ocon_html_new(apr_pool_t *p);
+void ocon_html_raw(ocon_html_t *h, const char *s);
+void ocon_html_text(ocon_html_t *h, const char *s); /* escaped */
+const char *ocon_html_done(ocon_html_t *h, apr_size_t *len);
+/* & < > " ' escaped, control characters (but tab/newline) dropped. */
+const char *ocon_html_escape(apr_pool_t *p, const char *s);
+
+typedef struct {
+    const char *admin; /* NULL on the login page */
+    const char *csrf;
+    const char *message;
+    const char *error;
+} ocon_page_ctx_t;
+
+const char *ocon_render_login(apr_pool_t *p, const char *error, apr_size_t *len);
+const char *ocon_render_sessions(apr_pool_t *p, const ocon_page_ctx_t *pc, const ocon_filter_t *f,
+                                 const ocon_page_t *pg, apr_size_t *len);
+const char *ocon_render_user(apr_pool_t *p, const ocon_page_ctx_t *pc, const char *provider, const char *sub,
+                             const ocon_page_t *pg, apr_size_t *len);
+const char *ocon_render_session(apr_pool_t *p, const ocon_page_ctx_t *pc, const ocon_session_t *s,
+                                apr_size_t *len);
+const char *ocon_render_providers(apr_pool_t *p, const ocon_page_ctx_t *pc, json_t *providers, apr_size_t *len);
+const char *ocon_render_nodes(apr_pool_t *p, const ocon_page_ctx_t *pc, json_t *nodes, apr_size_t *len);
+const char *ocon_render_error(apr_pool_t *p, int status, const char *msg, apr_size_t *len);
+extern const char ocon_css[];
+
+/* Is s a well-formed session handle (AOIDC_HANDLE_LEN base64url chars)? */
+int ocon_handle_ok(const char *s);
+
+#endif

@@ -1,0 +1,278 @@
+/* Admin authentication for the web console: htpasswd (bcrypt only, checked
+ * with APR-util's apr_password_validate), opaque console sessions held in
+ * memory, CSRF synchronizer tokens, and a per-client limit on failed logins. */
+#include "web.h"
+
+#include "aoidc_crypto.h"
+#include "aoidc_util.h"
+
+#include <apr_file_io.h>
+#include <apr_hash.h>
+#include <apr_md5.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <pthread.h>
+#include <string.h>
+
+typedef struct {
+    unsigned char id_hash[32]; /* SHA-256 of the cookie value: the table never holds the cookie */
+    const char *admin;         /* malloc'd copy lives in the auth pool slot buffer */
+    char admin_buf[OCON_USER_MAX + 1];
+    apr_int64_t created, last;
+    int used;
+} csess_t;
+
+typedef struct {
+    char client[64];
+    int fails;
+    apr_int64_t window_start;
+    int used;
+} cfail_t;
+
+struct ocon_auth {
+    const ocon_config_t *cfg;
+    apr_int64_t (*now)(void);
+    unsigned char csrf_key[AOIDC_KEY_LEN];
+    char dummy_hash[64]; /* bcrypt of a random password: equal work for unknown users */
+    pthread_mutex_t lock;
+    csess_t sessions[OCON_SESSIONS_MAX];
+    cfail_t fails[OCON_CLIENTS_MAX];
+};
+
+static apr_int64_t wall_now(void)
+{
+    return (apr_int64_t)apr_time_sec(apr_time_now());
+}
+
+ocon_auth_t *ocon_auth_create(apr_pool_t *p, const ocon_config_t *cfg, apr_int64_t (*now_fn)(void))
+{
+    ocon_auth_t *a = apr_pcalloc(p, sizeof(*a));
+    unsigned char salt[16], pw[16];
+    a->cfg = cfg;
+    a->now = now_fn ? now_fn : wall_now;
+    pthread_mutex_init(&a->lock, NULL);
+    if (aoidc_random(a->csrf_key, sizeof(a->csrf_key)) != APR_SUCCESS ||
+        aoidc_random(salt, sizeof(salt)) != APR_SUCCESS || aoidc_random(pw, sizeof(pw)) != APR_SUCCESS) {
+        return NULL;
+    }
+    if (apr_bcrypt_encode(aoidc_b64url_encode(p, pw, sizeof(pw)), 5, salt, sizeof(salt), a->dummy_hash,
+                          sizeof(a->dummy_hash)) != APR_SUCCESS) {
+        return NULL;
+    }
+    return a;
+}
+
+static int is_bcrypt(const char *h)
+{
+    return !strncmp(h, "$2y$", 4) || !strncmp(h, "$2a$", 4) || !strncmp(h, "$2b$", 4);
+}
+
+int ocon_htpasswd_check(apr_pool_t *p, const char *path, const char *user, const char *password, const char **err)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char ebuf[128];
+    apr_status_t rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f);
+        if (rv == APR_SUCCESS && fi.size > OCON_HTPASSWD_MAX) {
+            apr_file_close(f);
+            *err = apr_psprintf(p, "%s: larger than %d bytes", path, OCON_HTPASSWD_MAX);
+            return -1;
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        *err = apr_psprintf(p, "%s: %s", path, apr_strerror(rv, ebuf, sizeof(ebuf)));
+        return -1;
+    }
+    apr_size_t n = (apr_size_t)fi.size;
+    char *buf = apr_palloc(p, n + 1);
+    rv = apr_file_read_full(f, buf, n, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        *err = apr_psprintf(p, "%s: %s", path, apr_strerror(rv, ebuf, sizeof(ebuf)));
+        return -1;
+    }
+    buf[n] = '\0';
+    const char *hash = NULL;
+    apr_size_t ulen = strlen(user);
+    char *last;
+    for (char *line = apr_strtok(buf, "\r\n", &last); line; line = apr_strtok(NULL, "\r\n", &last)) {
+        if (strncmp(line, user, ulen) == 0 && line[ulen] == ':' && !hash) {
+            hash = line + ulen + 1;
+        }
+    }
+    return hash && is_bcrypt(hash) && apr_password_validate(password, hash) == APR_SUCCESS;
+}
+
+static int user_ok(const char *u)
+{
+    apr_size_t n = 0;
+    if (!u || !*u) {
+        return 0;
+    }
+    for (; *u; u++, n++) {
+        if ((unsigned char)*u < 0x21 || *u == ':' || *u == 0x7f || n >= OCON_USER_MAX) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The failure record of a client, created (evicting the oldest) if needed. */
+static cfail_t *fail_slot(ocon_auth_t *a, const char *client, apr_int64_t now)
+{
+    cfail_t *free_slot = NULL, *oldest = &a->fails[0];
+    for (int i = 0; i < OCON_CLIENTS_MAX; i++) {
+        cfail_t *c = &a->fails[i];
+        if (c->used && now - c->window_start >= a->cfg->login_fail_window) {
+            c->used = 0;
+        }
+        if (c->used && !strcmp(c->client, client)) {
+            return c;
+        }
+        if (!c->used && !free_slot) {
+            free_slot = c;
+        }
+        if (c->window_start < oldest->window_start) {
+            oldest = c;
+        }
+    }
+    cfail_t *c = free_slot ? free_slot : oldest;
+    memset(c, 0, sizeof(*c));
+    apr_cpystrn(c->client, client, sizeof(c->client));
+    c->window_start = now;
+    c->used = 1;
+    return c;
+}
+
+ocon_login_rc_t ocon_auth_login(ocon_auth_t *a, apr_pool_t *p, const char *client, const char *user,
+                                const char *password, const char **sid)
+{
+    apr_int64_t now = a->now();
+    const char *err = NULL;
+    int ok;
+    *sid = NULL;
+    if (!client) {
+        client = "-";
+    }
+    pthread_mutex_lock(&a->lock);
+    cfail_t *c = fail_slot(a, client, now);
+    int limited = c->fails >= a->cfg->login_fail_max;
+    pthread_mutex_unlock(&a->lock);
+    if (limited) {
+        return OCON_LOGIN_LIMITED;
+    }
+    if (!user_ok(user) || !password || strlen(password) > OCON_PASSWORD_MAX) {
+        ok = 0;
+        apr_password_validate("x", a->dummy_hash);
+    }
+    else {
+        ok = ocon_htpasswd_check(p, a->cfg->admin_htpasswd, user, password, &err);
+        if (ok < 0) {
+            fprintf(stderr, "oidc-console: admin_htpasswd: %s\n", err);
+            return OCON_LOGIN_ERROR;
+        }
+    }
+    pthread_mutex_lock(&a->lock);
+    c = fail_slot(a, client, now);
+    if (!ok) {
+        c->fails++;
+        pthread_mutex_unlock(&a->lock);
+        return OCON_LOGIN_BAD;
+    }
+    c->used = 0; /* success clears the client's failures */
+    csess_t *slot = NULL;
+    for (int i = 0; i < OCON_SESSIONS_MAX; i++) {
+        csess_t *s = &a->sessions[i];
+        if (s->used && (now - s->last >= a->cfg->login_idle || now - s->created >= a->cfg->login_max)) {
+            s->used = 0;
+        }
+        if (!s->used && !slot) {
+            slot = s;
+        }
+    }
+    if (!slot) {
+        pthread_mutex_unlock(&a->lock);
+        return OCON_LOGIN_ERROR;
+    }
+    unsigned char raw[OCON_SID_BYTES];
+    if (aoidc_random(raw, sizeof(raw)) != APR_SUCCESS) {
+        pthread_mutex_unlock(&a->lock);
+        return OCON_LOGIN_ERROR;
+    }
+    const char *id = aoidc_b64url_encode(p, raw, sizeof(raw));
+    memset(slot, 0, sizeof(*slot));
+    aoidc_sha256(id, strlen(id), slot->id_hash);
+    apr_cpystrn(slot->admin_buf, user, sizeof(slot->admin_buf));
+    slot->created = slot->last = now;
+    slot->used = 1;
+    pthread_mutex_unlock(&a->lock);
+    *sid = id;
+    return OCON_LOGIN_OK;
+}
+
+static int sid_ok(const char *sid)
+{
+    return sid && strlen(sid) == 43 && aoidc_session_id_ok(sid);
+}
+
+const char *ocon_auth_check(ocon_auth_t *a, apr_pool_t *p, const char *sid)
+{
+    unsigned char h[32];
+    const char *admin = NULL;
+    apr_int64_t now = a->now();
+    if (!sid_ok(sid)) {
+        return NULL;
+    }
+    aoidc_sha256(sid, strlen(sid), h);
+    pthread_mutex_lock(&a->lock);
+    for (int i = 0; i < OCON_SESSIONS_MAX; i++) {
+        csess_t *s = &a->sessions[i];
+        if (!s->used || !aoidc_ct_equal(s->id_hash, 32, h, 32)) {
+            continue;
+        }
+        if (now - s->last >= a->cfg->login_idle || now - s->created >= a->cfg->login_max) {
+            s->used = 0;
+            break;
+        }
+        s->last = now;
+        admin = apr_pstrdup(p, s->admin_buf);
+        break;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return admin;
+}
+
+void ocon_auth_logout(ocon_auth_t *a, const char *sid)
+{
+    unsigned char h[32];
+    if (!sid_ok(sid)) {
+        return;
+    }
+    aoidc_sha256(sid, strlen(sid), h);
+    pthread_mutex_lock(&a->lock);
+    for (int i = 0; i < OCON_SESSIONS_MAX; i++) {
+        if (a->sessions[i].used && aoidc_ct_equal(a->sessions[i].id_hash, 32, h, 32)) {
+            memset(&a->sessions[i], 0, sizeof(a->sessions[i]));
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+}
+
+const char *ocon_csrf_token(ocon_auth_t *a, apr_pool_t *p, const char *sid)
+{
+    unsigned char mac[32];
+    const char *in = apr_pstrcat(p, "oidc-console csrf v1:", sid ? sid : "", NULL);
+    aoidc_hmac_sha256(a->csrf_key, in, strlen(in), mac);
+    return aoidc_b64url_encode(p, mac, sizeof(mac));
+}
+
+int ocon_csrf_ok(ocon_auth_t *a, apr_pool_t *p, const char *sid, const char *token)
+{
+    if (!sid_ok(sid) || !token || strlen(token) > 100) {
+        return 0;
+    }
+    const char *want = ocon_csrf_token(a, p, sid);
+    return aoidc_ct_equal(want, strlen(want), token, strlen(token));
+}

@@ -1,0 +1,1063 @@
+/* The web console on libmicrohttpd (the only file that includes it).
+ *
+ * One route table for the HTML pages and the JSON API. Every request gets its
+ * own APR pool (created in the URI-log callback, which also hands us the raw
+ * URI with its query string, destroyed when MHD reports completion).
+ * Every state change is a POST that needs a logged-in admin, a CSRF token
+ * bound to the console session (form field "csrf" / JSON "csrf_token" /
+ * header X-CSRF-Token) and, when the browser says where it comes from
+ * (Origin, Sec-Fetch-Site), the same origin. Input is bounded and checked
+ * before use; anything malformed is a 4xx. */
+#include "web.h"
+
+#include "aoidc_util.h"
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#if MHD_VERSION < 0x00097002
+typedef int MHD_RESULT;
+#else
+typedef enum MHD_Result MHD_RESULT;
+#endif
+
+#define BODY_MAX (16 * 1024)
+#define URI_MAX 4096
+#define PARAM_MAX 16
+
+typedef struct {
+    ocon_ctx_t *ctx;
+    ocon_auth_t *auth;
+    int tls;
+    const char *listen_host; /* Host header values we accept */
+    int port;
+} srv_t;
+
+typedef struct {
+    apr_pool_t *pool;
+    const char *uri;
+    char *body;
+    apr_size_t body_len;
+    int body_too_big;
+    int started;
+} req_t;
+
+/* What a handler sees. */
+typedef struct {
+    srv_t *srv;
+    struct MHD_Connection *con;
+    req_t *r;
+    apr_pool_t *p;
+    const char *method, *path, *query;
+    const char *client;
+    const char *sid, *admin, *csrf;
+    json_t *jbody;           /* JSON body, when the content type was JSON */
+    const char *form;        /* form body, when urlencoded */
+    int api;
+} call_t;
+
+typedef struct {
+    int status;
+    const char *ctype;
+    const char *body;
+    apr_size_t len;
+    apr_table_t *headers;
+} resp_t;
+
+/* ---------------------------------------------------------------- responses */
+
+static resp_t *resp(call_t *c, int status, const char *ctype, const char *body, apr_size_t len)
+{
+    resp_t *r = apr_pcalloc(c->p, sizeof(*r));
+    r->status = status;
+    r->ctype = ctype;
+    r->body = body;
+    r->len = len;
+    r->headers = apr_table_make(c->p, 4);
+    return r;
+}
+
+static resp_t *json_resp(call_t *c, int status, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    const char *body = apr_pstrcat(c->p, s ? s : "{}", "\n", NULL);
+    free(s);
+    return resp(c, status, "application/json", body, strlen(body));
+}
+
+static resp_t *error_resp(call_t *c, int status, const char *msg)
+{
+    if (c->api) {
+        return json_resp(c, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
+    }
+    apr_size_t len;
+    const char *b = ocon_render_error(c->p, status, msg, &len);
+    return resp(c, status, "text/html; charset=utf-8", b, len);
+}
+
+static resp_t *html_resp(call_t *c, int status, const char *body, apr_size_t len)
+{
+    return resp(c, status, "text/html; charset=utf-8", body, len);
+}
+
+static resp_t *redirect(call_t *c, const char *location)
+{
+    resp_t *r = resp(c, 303, "text/plain", "", 0);
+    apr_table_set(r->headers, "Location", location);
+    return r;
+}
+
+static const char *cookie_header(call_t *c, const char *value, int max_age)
+{
+    return apr_psprintf(c->p, "%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s", OCON_COOKIE, value,
+                        c->srv->tls ? "; Secure" : "", max_age < 0 ? "; Max-Age=0" : "");
+}
+
+static int rc_status(ocon_rc_t rc)
+{
+    switch (rc) {
+    case OCON_OK:
+        return 200;
+    case OCON_BAD_INPUT:
+        return 400;
+    case OCON_NOT_FOUND:
+        return 404;
+    case OCON_DOWN:
+        return 503;
+    default:
+        return 500;
+    }
+}
+
+/* ---------------------------------------------------------------- input */
+
+/* A parameter from the query string (or form body). 1 found, 0 absent, -1
+ * malformed or duplicated (the caller answers 400). Values are checked with
+ * ocon_value_ok. */
+static int param(call_t *c, const char *src, const char *name, const char **out)
+{
+    int rc = aoidc_query_param(c->p, src, name, out);
+    if (rc == 1 && !ocon_value_ok(*out)) {
+        if (**out == '\0') {
+            *out = NULL;
+            return 0; /* empty form fields mean "not given" */
+        }
+        return -1;
+    }
+    return rc;
+}
+
+/* Only the named parameters may appear in src. */
+static int only_params(const char *src, const char *const *names)
+{
+    if (!src || !*src) {
+        return 1;
+    }
+    const char *s = src;
+    int n = 0;
+    while (*s) {
+        const char *amp = strchr(s, '&');
+        apr_size_t plen = amp ? (apr_size_t)(amp - s) : strlen(s);
+        const char *eq = memchr(s, '=', plen);
+        apr_size_t klen = eq ? (apr_size_t)(eq - s) : plen;
+        int ok = 0;
+        if (++n > PARAM_MAX) {
+            return 0;
+        }
+        for (int i = 0; names[i]; i++) {
+            if (strlen(names[i]) == klen && !strncmp(names[i], s, klen)) {
+                ok = 1;
+            }
+        }
+        if (!ok && plen) {
+            return 0;
+        }
+        if (!amp) {
+            break;
+        }
+        s = amp + 1;
+    }
+    return 1;
+}
+
+/* A member from the body: JSON string member, or form field. */
+static int body_param(call_t *c, const char *name, const char **out)
+{
+    *out = NULL;
+    if (c->jbody) {
+        json_t *v = json_object_get(c->jbody, name);
+        if (!v) {
+            return 0;
+        }
+        if (!json_is_string(v) || !ocon_value_ok(json_string_value(v))) {
+            return -1;
+        }
+        *out = apr_pstrdup(c->p, json_string_value(v));
+        return 1;
+    }
+    return param(c, c->form, name, out);
+}
+
+static const char *header(call_t *c, const char *name)
+{
+    return MHD_lookup_connection_value(c->con, MHD_HEADER_KIND, name);
+}
+
+static const char *client_ip(call_t *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char buf[INET6_ADDRSTRLEN] = "-";
+    if (ci && ci->client_addr) {
+        if (ci->client_addr->sa_family == AF_INET) {
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, buf, sizeof(buf));
+        }
+        else if (ci->client_addr->sa_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, buf, sizeof(buf));
+        }
+    }
+    return apr_pstrdup(c->p, buf);
+}
+
+/* Host must name this console (DNS rebinding), Origin and Sec-Fetch-Site, when
+ * sent, must say same-origin. */
+static int host_ok(call_t *c)
+{
+    const char *host = header(c, "Host");
+    srv_t *s = c->srv;
+    if (!host) {
+        return 0;
+    }
+    const char *mine[] = {apr_psprintf(c->p, "%s:%d", s->listen_host, s->port),
+                          apr_psprintf(c->p, "[%s]:%d", s->listen_host, s->port),
+                          apr_psprintf(c->p, "localhost:%d", s->port), NULL};
+    for (int i = 0; mine[i]; i++) {
+        if (!strcasecmp(host, mine[i])) {
+            return 1;
+        }
+    }
+    return ocon_host_is_loopback(s->listen_host) ? 0 : 1; /* remote: behind a proxy that checks Host */
+}
+
+static int same_origin(call_t *c)
+{
+    const char *origin = header(c, "Origin"), *site = header(c, "Sec-Fetch-Site"), *host = header(c, "Host");
+    if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0) {
+        return 0;
+    }
+    if (origin) {
+        const char *want = apr_pstrcat(c->p, c->srv->tls ? "https://" : "http://", host ? host : "", NULL);
+        if (strcasecmp(origin, want) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Parse the body by its content type. Returns 0, or an HTTP status. */
+static int parse_body(call_t *c)
+{
+    const char *ct = header(c, "Content-Type");
+    req_t *r = c->r;
+    if (r->body_too_big) {
+        return 413;
+    }
+    if (r->body_len == 0) {
+        return 0;
+    }
+    if (memchr(r->body, '\0', r->body_len)) {
+        return 400;
+    }
+    if (!ct) {
+        return 415;
+    }
+    if (!strncasecmp(ct, "application/x-www-form-urlencoded", 33)) {
+        c->form = apr_pstrmemdup(c->p, r->body, r->body_len);
+        return 0;
+    }
+    if (!strncasecmp(ct, "application/json", 16)) {
+        c->jbody = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(c->jbody)) {
+            json_decref(c->jbody);
+            c->jbody = NULL;
+            return 400;
+        }
+        return 0;
+    }
+    return 415;
+}
+
+/* ---------------------------------------------------------------- handlers */
+
+typedef resp_t *(*handler_fn)(call_t *c, const char *arg);
+
+enum { F_AUTH = 1, F_CSRF = 2, F_API = 4 };
+
+static resp_t *need_params(call_t *c, const char *const *names)
+{
+    if (!only_params(c->query, names)) {
+        return error_resp(c, 400, "unexpected query parameter");
+    }
+    return NULL;
+}
+
+static const char *const NO_PARAMS[] = {NULL};
+
+/* Read the session filter from the query string (API: user = sub). */
+static resp_t *read_filter(call_t *c, ocon_filter_t *f, int *page, int *per_page)
+{
+    static const char *const names[] = {"user", "sub", "email", "name", "provider", "sid", "q", "page", "per_page",
+                                        "revoked", NULL};
+    const char *pg = NULL, *pp = NULL, *sub2 = NULL, *dummy = NULL;
+    resp_t *bad = need_params(c, names);
+    if (bad) {
+        return bad;
+    }
+    memset(f, 0, sizeof(*f));
+    if (param(c, c->query, "user", &f->sub) < 0 || param(c, c->query, "sub", &sub2) < 0 ||
+        param(c, c->query, "email", &f->email) < 0 || param(c, c->query, "name", &f->name) < 0 ||
+        param(c, c->query, "provider", &f->provider) < 0 || param(c, c->query, "sid", &f->sid) < 0 ||
+        param(c, c->query, "q", &f->q) < 0 || param(c, c->query, "page", &pg) < 0 ||
+        param(c, c->query, "per_page", &pp) < 0 || param(c, c->query, "revoked", &dummy) < 0) {
+        return error_resp(c, 400, "malformed or repeated query parameter");
+    }
+    if (sub2) {
+        if (f->sub) {
+            return error_resp(c, 400, "give user or sub, not both");
+        }
+        f->sub = sub2;
+    }
+    *page = 1;
+    *per_page = c->srv->ctx->cfg->per_page;
+    char *end;
+    if (pg) {
+        long n = strtol(pg, &end, 10);
+        if (*end || n < 1 || n > 1000000 || !(pg[0] >= '0' && pg[0] <= '9')) {
+            return error_resp(c, 400, "page: a number from 1");
+        }
+        *page = (int)n;
+    }
+    if (pp) {
+        long n = strtol(pp, &end, 10);
+        if (*end || n < 1 || n > OCON_PER_PAGE_MAX || !(pp[0] >= '0' && pp[0] <= '9')) {
+            return error_resp(c, 400, "per_page: out of range");
+        }
+        *per_page = (int)n;
+    }
+    return NULL;
+}
+
+static ocon_page_ctx_t page_ctx(call_t *c)
+{
+    ocon_page_ctx_t pc = {c->admin, c->csrf, NULL, NULL};
+    const char *rv = NULL;
+    if (aoidc_query_param(c->p, c->query, "revoked", &rv) == 1 && rv && strlen(rv) < 8) {
+        char *end;
+        long n = strtol(rv, &end, 10);
+        if (!*end && n >= 0) {
+            pc.message = apr_psprintf(c->p, "Revoked %ld session(s).", n);
+        }
+    }
+    return pc;
+}
+
+static resp_t *h_root(call_t *c, const char *arg)
+{
+    return redirect(c, c->admin ? "/sessions" : "/login");
+}
+
+static resp_t *h_css(call_t *c, const char *arg)
+{
+    resp_t *r = resp(c, 200, "text/css; charset=utf-8", ocon_css, strlen(ocon_css));
+    return r;
+}
+
+static resp_t *h_login_form(call_t *c, const char *arg)
+{
+    apr_size_t len;
+    resp_t *bad = need_params(c, NO_PARAMS);
+    if (bad) {
+        return bad;
+    }
+    if (c->admin) {
+        return redirect(c, "/sessions");
+    }
+    const char *b = ocon_render_login(c->p, NULL, &len);
+    return html_resp(c, 200, b, len);
+}
+
+static resp_t *do_login(call_t *c)
+{
+    const char *user = NULL, *password = NULL, *sid;
+    apr_size_t len;
+    if (body_param(c, "user", &user) < 0 || body_param(c, "password", &password) < 0) {
+        /* a password may hold any printable character; it was only refused for length or controls */
+        return error_resp(c, 400, "malformed login");
+    }
+    if (!user || !password) {
+        return error_resp(c, 400, "user and password are required");
+    }
+    ocon_login_rc_t rc = ocon_auth_login(c->srv->auth, c->p, c->client, user, password, &sid);
+    if (rc == OCON_LOGIN_OK) {
+        fprintf(stderr, "oidc-console: admin %s logged in from %s\n", ocon_audit_quote(c->p, user), c->client);
+        c->sid = sid;
+        c->admin = user;
+        c->csrf = ocon_csrf_token(c->srv->auth, c->p, sid);
+        resp_t *r = c->api ? json_resp(c, 200, json_pack("{s:s, s:s}", "admin", user, "csrf_token", c->csrf))
+                           : redirect(c, "/sessions");
+        apr_table_set(r->headers, "Set-Cookie", cookie_header(c, sid, 0));
+        return r;
+    }
+    if (rc == OCON_LOGIN_LIMITED) {
+        resp_t *r = c->api ? error_resp(c, 429, "too many failed logins; try again later")
+                           : html_resp(c, 429, ocon_render_login(c->p, "Too many failed logins; try again later.", &len),
+                                       len);
+        apr_table_set(r->headers, "Retry-After", apr_itoa(c->p, c->srv->ctx->cfg->login_fail_window));
+        return r;
+    }
+    if (rc == OCON_LOGIN_ERROR) {
+        return error_resp(c, 500, "login unavailable");
+    }
+    fprintf(stderr, "oidc-console: failed login from %s\n", c->client);
+    if (c->api) {
+        return error_resp(c, 401, "wrong user or password");
+    }
+    return html_resp(c, 401, ocon_render_login(c->p, "Wrong user or password.", &len), len);
+}
+
+static resp_t *h_login(call_t *c, const char *arg)
+{
+    resp_t *bad = need_params(c, NO_PARAMS);
+    return bad ? bad : do_login(c);
+}
+
+static resp_t *h_logout(call_t *c, const char *arg)
+{
+    ocon_auth_logout(c->srv->auth, c->sid);
+    resp_t *r = c->api ? json_resp(c, 200, json_pack("{s:b}", "logged_out", 1)) : redirect(c, "/login");
+    apr_table_set(r->headers, "Set-Cookie", cookie_header(c, "", -1));
+    return r;
+}
+
+static resp_t *h_whoami(call_t *c, const char *arg)
+{
+    resp_t *bad = need_params(c, NO_PARAMS);
+    return bad ? bad : json_resp(c, 200, json_pack("{s:s, s:s}", "admin", c->admin, "csrf_token", c->csrf));
+}
+
+static resp_t *h_sessions(call_t *c, const char *arg)
+{
+    ocon_filter_t f;
+    ocon_page_t pg;
+    int page = 1, per_page = 1;
+    apr_size_t len;
+    resp_t *bad = read_filter(c, &f, &page, &per_page);
+    if (bad) {
+        return bad;
+    }
+    ocon_rc_t rc = ocon_sessions_find(c->srv->ctx, c->p, &f, page, per_page, &pg);
+    if (rc != OCON_OK) {
+        return error_resp(c, rc_status(rc), ocon_rc_str(rc));
+    }
+    if (c->api) {
+        return json_resp(c, 200, ocon_page_json(&pg));
+    }
+    ocon_page_ctx_t pc = page_ctx(c);
+    return html_resp(c, 200, ocon_render_sessions(c->p, &pc, &f, &pg, &len), len);
+}
+
+static resp_t *find_one(call_t *c, const char *handle, ocon_session_t **out)
+{
+    ocon_filter_t f = {0};
+    ocon_page_t pg;
+    if (!ocon_handle_ok(handle)) {
+        return error_resp(c, 400, "malformed session handle");
+    }
+    f.handle = handle;
+    ocon_rc_t rc = ocon_sessions_find(c->srv->ctx, c->p, &f, 1, 1, &pg);
+    if (rc != OCON_OK) {
+        return error_resp(c, rc_status(rc), ocon_rc_str(rc));
+    }
+    if (pg.sessions->nelts == 0) {
+        return error_resp(c, 404, "no such session");
+    }
+    *out = &APR_ARRAY_IDX(pg.sessions, 0, ocon_session_t);
+    return NULL;
+}
+
+static resp_t *h_session(call_t *c, const char *handle)
+{
+    ocon_session_t *s;
+    apr_size_t len;
+    resp_t *bad = need_params(c, NO_PARAMS);
+    if (!bad) {
+        bad = find_one(c, handle, &s);
+    }
+    if (bad) {
+        return bad;
+    }
+    if (c->api) {
+        return json_resp(c, 200, ocon_session_json(s, 1));
+    }
+    ocon_page_ctx_t pc = page_ctx(c);
+    return html_resp(c, 200, ocon_render_session(c->p, &pc, s, &len), len);
+}
+
+/* Revoke, audit, answer (JSON, or a redirect back to `back`). */
+static resp_t *revoke_and_answer(call_t *c, apr_array_header_t *sessions, const char *action, const char *target,
+                                 const char *back)
+{
+    const char *err;
+    int count = 0;
+    if (ocon_audit_check(c->p, c->srv->ctx->cfg->audit_log, &err) != APR_SUCCESS) {
+        fprintf(stderr, "oidc-console: %s\n", err);
+        return error_resp(c, 500, "the audit log cannot be written; nothing was revoked");
+    }
+    ocon_rc_t rc = ocon_sessions_revoke(c->srv->ctx, c->p, sessions, &count);
+    if (ocon_audit(c->p, c->srv->ctx->cfg->audit_log, c->admin, action, target, count, "web", c->client) !=
+        APR_SUCCESS) {
+        fprintf(stderr, "oidc-console: could not write the audit log\n");
+    }
+    if (rc != OCON_OK) {
+        return error_resp(c, rc_status(rc), ocon_rc_str(rc));
+    }
+    if (c->api) {
+        json_t *h = json_array();
+        for (int i = 0; i < sessions->nelts; i++) {
+            json_array_append_new(h, json_string(APR_ARRAY_IDX(sessions, i, ocon_session_t).handle));
+        }
+        return json_resp(c, 200, json_pack("{s:i, s:i, s:o}", "revoked", count, "matched", sessions->nelts,
+                                           "handles", h));
+    }
+    return redirect(c, apr_psprintf(c->p, "%s%srevoked=%d", back, strchr(back, '?') ? "&" : "?", count));
+}
+
+static resp_t *h_revoke_session(call_t *c, const char *handle)
+{
+    ocon_session_t *s;
+    resp_t *bad = need_params(c, NO_PARAMS);
+    if (!bad) {
+        bad = find_one(c, handle, &s);
+    }
+    if (bad) {
+        return bad;
+    }
+    apr_array_header_t *one = apr_array_make(c->p, 1, sizeof(ocon_session_t));
+    APR_ARRAY_PUSH(one, ocon_session_t) = *s;
+    return revoke_and_answer(c, one, "revoke-session", apr_pstrcat(c->p, "handle=", handle, NULL), "/sessions");
+}
+
+static resp_t *h_revoke_user(call_t *c, const char *arg)
+{
+    ocon_filter_t f = {0};
+    ocon_page_t pg;
+    resp_t *bad = need_params(c, NO_PARAMS);
+    if (bad) {
+        return bad;
+    }
+    /* JSON {"provider","sub"} (or "user" for sub), or the same as form fields */
+    const char *user = NULL;
+    if (body_param(c, "provider", &f.provider) < 0 || body_param(c, "sub", &f.sub) < 0 ||
+        body_param(c, "user", &user) < 0) {
+        return error_resp(c, 400, "malformed provider or sub");
+    }
+    if (user && f.sub) {
+        return error_resp(c, 400, "give user or sub, not both");
+    }
+    if (user) {
+        f.sub = user;
+    }
+    if (!f.sub) {
+        return error_resp(c, 400, "sub is required");
+    }
+    ocon_rc_t rc = ocon_sessions_find(c->srv->ctx, c->p, &f, 1, 0, &pg);
+    if (rc != OCON_OK) {
+        return error_resp(c, rc_status(rc), ocon_rc_str(rc));
+    }
+    if (pg.sessions->nelts == 0 && c->api) {
+        return error_resp(c, 404, "no session of that user");
+    }
+    const char *back = f.provider ? apr_pstrcat(c->p, "/user?provider=", aoidc_url_encode(c->p, f.provider),
+                                                "&sub=", aoidc_url_encode(c->p, f.sub), NULL)
+                                  : "/sessions";
+    return revoke_and_answer(c, pg.sessions, "revoke-user", ocon_filter_describe(c->p, &f), back);
+}
+
+static resp_t *h_revoke_provider(call_t *c, const char *arg)
+{
+    ocon_filter_t f = {0};
+    ocon_page_t pg;
+    resp_t *bad = need_params(c, NO_PARAMS);
+    if (bad) {
+        return bad;
+    }
+    json_t *confirm = c->jbody ? json_object_get(c->jbody, "confirm") : NULL;
+    const char *fconfirm = NULL;
+    if (body_param(c, "provider", &f.provider) < 0 || !f.provider) {
+        return error_resp(c, 400, "provider is required");
+    }
+    if (!c->jbody && param(c, c->form, "confirm", &fconfirm) < 0) {
+        return error_resp(c, 400, "malformed confirm");
+    }
+    if (!json_is_true(confirm) && !(fconfirm && !strcmp(fconfirm, "yes"))) {
+        return error_resp(c, 400, "revoking every session of a provider needs confirm");
+    }
+    ocon_rc_t rc = ocon_sessions_find(c->srv->ctx, c->p, &f, 1, 0, &pg);
+    if (rc != OCON_OK) {
+        return error_resp(c, rc_status(rc), ocon_rc_str(rc));
+    }
+    return revoke_and_answer(c, pg.sessions, "revoke-provider", ocon_filter_describe(c->p, &f), "/providers");
+}
+
+static resp_t *h_user(call_t *c, const char *arg)
+{
+    static const char *const names[] = {"provider", "sub", "user", "revoked", NULL};
+    ocon_filter_t f = {0};
+    ocon_page_t pg;
+    apr_size_t len;
+    const char *user = NULL, *dummy;
+    if (!only_params(c->query, names) || param(c, c->query, "provider", &f.provider) < 0 ||
+        param(c, c->query, "sub", &f.sub) < 0 || param(c, c->query, "user", &user) < 0 ||
+        param(c, c->query, "revoked", &dummy) < 0) {
+        return error_resp(c, 400, "malformed query");
+    }
+    if (user && !f.sub) {
+        f.sub = user;
+    }
+    if (!f.sub) {
+        return error_resp(c, 400, "sub is required");
+    }
+    ocon_rc_t rc = ocon_sessions_find(c->srv->ctx, c->p, &f, 1, 0, &pg);
+    if (rc != OCON_OK) {
+        return error_resp(c, rc_status(rc), ocon_rc_str(rc));
+    }
+    ocon_page_ctx_t pc = page_ctx(c);
+    return html_resp(c, 200, ocon_render_user(c->p, &pc, f.provider ? f.provider : "any provider", f.sub, &pg, &len),
+                     len);
+}
+
+static resp_t *h_providers(call_t *c, const char *arg)
+{
+    json_t *nodes;
+    apr_size_t len;
+    resp_t *bad = need_params(c, NO_PARAMS);
+    if (bad) {
+        return bad;
+    }
+    ocon_rc_t rc = ocon_nodes_load(c->srv->ctx, c->p, &nodes);
+    if (rc != OCON_OK) {
+        return error_resp(c, rc_status(rc), ocon_rc_str(rc));
+    }
+    json_t *provs = ocon_providers_from_nodes(c->srv->ctx, c->p, nodes, 1);
+    json_decref(nodes);
+    if (c->api) {
+        return json_resp(c, 200, provs);
+    }
+    ocon_page_ctx_t pc = page_ctx(c);
+    const char *b = ocon_render_providers(c->p, &pc, provs, &len);
+    json_decref(provs);
+    return html_resp(c, 200, b, len);
+}
+
+static resp_t *h_nodes(call_t *c, const char *arg)
+{
+    json_t *nodes, *n;
+    apr_size_t len;
+    size_t i;
+    resp_t *bad = need_params(c, NO_PARAMS);
+    if (bad) {
+        return bad;
+    }
+    ocon_rc_t rc = ocon_nodes_load(c->srv->ctx, c->p, &nodes);
+    if (rc != OCON_OK) {
+        return error_resp(c, rc_status(rc), ocon_rc_str(rc));
+    }
+    if (c->api) {
+        json_array_foreach(json_object_get(nodes, "nodes"), i, n)
+        {
+            json_object_del(n, "flat");
+        }
+        return json_resp(c, 200, nodes);
+    }
+    ocon_page_ctx_t pc = page_ctx(c);
+    const char *b = ocon_render_nodes(c->p, &pc, nodes, &len);
+    json_decref(nodes);
+    return html_resp(c, 200, b, len);
+}
+
+/* ---------------------------------------------------------------- routing */
+
+typedef struct {
+    const char *method;
+    const char *prefix; /* path, or prefix before a handle when suffix is set */
+    const char *suffix; /* NULL: exact path; "" : /prefix<handle>; "/revoke": /prefix<handle>/revoke */
+    handler_fn fn;
+    int flags;
+} route_t;
+
+static const route_t ROUTES[] = {
+    {"GET", "/", NULL, h_root, 0},
+    {"GET", "/static/console.css", NULL, h_css, 0},
+    {"GET", "/login", NULL, h_login_form, 0},
+    {"POST", "/login", NULL, h_login, 0},
+    {"POST", "/logout", NULL, h_logout, F_AUTH | F_CSRF},
+    {"GET", "/sessions", NULL, h_sessions, F_AUTH},
+    {"GET", "/sessions/", "", h_session, F_AUTH},
+    {"POST", "/sessions/", "/revoke", h_revoke_session, F_AUTH | F_CSRF},
+    {"GET", "/user", NULL, h_user, F_AUTH},
+    {"POST", "/users/revoke", NULL, h_revoke_user, F_AUTH | F_CSRF},
+    {"POST", "/providers/revoke", NULL, h_revoke_provider, F_AUTH | F_CSRF},
+    {"GET", "/providers", NULL, h_providers, F_AUTH},
+    {"GET", "/nodes", NULL, h_nodes, F_AUTH},
+    {"POST", "/api/login", NULL, h_login, F_API},
+    {"POST", "/api/logout", NULL, h_logout, F_API | F_AUTH | F_CSRF},
+    {"GET", "/api/whoami", NULL, h_whoami, F_API | F_AUTH},
+    {"GET", "/api/sessions", NULL, h_sessions, F_API | F_AUTH},
+    {"GET", "/api/sessions/", "", h_session, F_API | F_AUTH},
+    {"POST", "/api/sessions/", "/revoke", h_revoke_session, F_API | F_AUTH | F_CSRF},
+    {"POST", "/api/users/revoke", NULL, h_revoke_user, F_API | F_AUTH | F_CSRF},
+    {"POST", "/api/providers/revoke", NULL, h_revoke_provider, F_API | F_AUTH | F_CSRF},
+    {"GET", "/api/providers", NULL, h_providers, F_API | F_AUTH},
+    {"GET", "/api/nodes", NULL, h_nodes, F_API | F_AUTH},
+};
+
+/* Does path match the route? *arg receives the handle part. */
+static int route_match(apr_pool_t *p, const route_t *rt, const char *path, const char **arg)
+{
+    *arg = NULL;
+    if (!rt->suffix) {
+        return strcmp(rt->prefix, path) == 0;
+    }
+    apr_size_t pl = strlen(rt->prefix), sl = strlen(rt->suffix), n = strlen(path);
+    if (n <= pl + sl || strncmp(path, rt->prefix, pl) != 0 || strcmp(path + n - sl, rt->suffix) != 0) {
+        return 0;
+    }
+    const char *mid = apr_pstrmemdup(p, path + pl, n - pl - sl);
+    if (strchr(mid, '/')) {
+        return 0;
+    }
+    *arg = mid;
+    return 1;
+}
+
+static resp_t *dispatch(call_t *c)
+{
+    const route_t *hit = NULL;
+    const char *arg = NULL;
+    int path_known = 0;
+    c->api = strncmp(c->path, "/api/", 5) == 0;
+    for (apr_size_t i = 0; i < sizeof(ROUTES) / sizeof(ROUTES[0]); i++) {
+        const char *a;
+        if (route_match(c->p, &ROUTES[i], c->path, &a)) {
+            path_known = 1;
+            if (!strcmp(ROUTES[i].method, c->method) || (!strcmp(c->method, "HEAD") && !strcmp(ROUTES[i].method, "GET"))) {
+                hit = &ROUTES[i];
+                arg = a;
+                break;
+            }
+        }
+    }
+    if (!hit) {
+        return error_resp(c, path_known ? 405 : 404, path_known ? "method not allowed" : "not found");
+    }
+    if (!host_ok(c)) {
+        return error_resp(c, 421, "this console does not answer to that Host");
+    }
+    int st = parse_body(c);
+    if (st) {
+        return error_resp(c, st, st == 413 ? "request body too large" : st == 415 ? "unsupported content type"
+                                                                                 : "malformed body");
+    }
+    /* the console session */
+    const char *cookie = MHD_lookup_connection_value(c->con, MHD_COOKIE_KIND, OCON_COOKIE);
+    if (cookie && ocon_handle_ok(cookie)) {
+        c->admin = ocon_auth_check(c->srv->auth, c->p, cookie);
+        if (c->admin) {
+            c->sid = cookie;
+            c->csrf = ocon_csrf_token(c->srv->auth, c->p, cookie);
+        }
+    }
+    if (!strcmp(c->method, "POST") && !same_origin(c)) {
+        return error_resp(c, 403, "cross-origin request refused");
+    }
+    if ((hit->flags & F_AUTH) && !c->admin) {
+        if (c->api) {
+            return error_resp(c, 401, "log in first (POST /api/login)");
+        }
+        if (!strcmp(c->method, "GET")) {
+            return redirect(c, "/login");
+        }
+        return error_resp(c, 401, "log in first");
+    }
+    if (hit->flags & F_CSRF) {
+        const char *tok = header(c, "X-CSRF-Token");
+        const char *ftok = NULL;
+        if (!tok) {
+            if (c->jbody) {
+                json_t *v = json_object_get(c->jbody, "csrf_token");
+                tok = json_is_string(v) ? json_string_value(v) : NULL;
+            }
+            else if (param(c, c->form, "csrf", &ftok) == 1) {
+                tok = ftok;
+            }
+        }
+        if (!ocon_csrf_ok(c->srv->auth, c->p, c->sid, tok)) {
+            return error_resp(c, 403, "missing or wrong CSRF token");
+        }
+        /* the token is not a parameter of the action itself */
+        if (c->jbody) {
+            json_object_del(c->jbody, "csrf_token");
+        }
+    }
+    return hit->fn(c, arg);
+}
+
+/* ---------------------------------------------------------------- MHD glue */
+
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *con)
+{
+    apr_pool_t *p;
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    req_t *r = apr_pcalloc(p, sizeof(*r));
+    r->pool = p;
+    r->uri = uri ? apr_pstrndup(p, uri, URI_MAX + 1) : "";
+    return r;
+}
+
+static void completed(void *cls, struct MHD_Connection *con, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    req_t *r = *con_cls;
+    if (r) {
+        apr_pool_destroy(r->pool);
+        *con_cls = NULL;
+    }
+}
+
+static void add_security_headers(struct MHD_Response *m, int tls)
+{
+    MHD_add_response_header(m, "Content-Security-Policy",
+                            "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+                            "form-action 'self'; frame-ancestors 'none'");
+    MHD_add_response_header(m, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(m, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(m, "X-Frame-Options", "DENY");
+    MHD_add_response_header(m, "Cache-Control", "no-store");
+    MHD_add_response_header(m, "Cross-Origin-Opener-Policy", "same-origin");
+    MHD_add_response_header(m, "Cross-Origin-Resource-Policy", "same-origin");
+    if (tls) {
+        MHD_add_response_header(m, "Strict-Transport-Security", "max-age=31536000");
+    }
+}
+
+static int add_hdr(void *rec, const char *k, const char *v)
+{
+    MHD_add_response_header(rec, k, v);
+    return 1;
+}
+
+static MHD_RESULT queue(struct MHD_Connection *con, srv_t *s, const resp_t *r)
+{
+    struct MHD_Response *m = MHD_create_response_from_buffer(r->len, (void *)r->body, MHD_RESPMEM_MUST_COPY);
+    if (!m) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(m, "Content-Type", r->ctype);
+    add_security_headers(m, s->tls);
+    apr_table_do(add_hdr, m, r->headers, NULL);
+    MHD_RESULT ret = MHD_queue_response(con, (unsigned)r->status, m);
+    MHD_destroy_response(m);
+    return ret;
+}
+
+static MHD_RESULT access_handler(void *cls, struct MHD_Connection *con, const char *url, const char *method,
+                                 const char *version, const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    srv_t *s = cls;
+    req_t *r = *con_cls;
+    if (!r) {
+        return MHD_NO;
+    }
+    if (!r->started) {
+        r->started = 1;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!r->body_too_big) {
+            if (r->body_len + *upload_data_size > BODY_MAX) {
+                r->body_too_big = 1;
+            }
+            else {
+                char *nb = apr_palloc(r->pool, r->body_len + *upload_data_size + 1);
+                if (r->body_len) {
+                    memcpy(nb, r->body, r->body_len);
+                }
+                memcpy(nb + r->body_len, upload_data, *upload_data_size);
+                r->body_len += *upload_data_size;
+                nb[r->body_len] = '\0';
+                r->body = nb;
+            }
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    call_t c = {0};
+    c.srv = s;
+    c.con = con;
+    c.r = r;
+    c.p = r->pool;
+    c.method = method;
+    c.api = 0;
+    c.client = client_ip(&c);
+    /* the raw URI: path and query as sent (MHD's url is already decoded) */
+    const char *raw = r->uri, *qm = strchr(raw, '?');
+    c.path = qm ? apr_pstrmemdup(c.p, raw, (apr_size_t)(qm - raw)) : raw;
+    c.query = qm ? qm + 1 : "";
+    resp_t *res;
+    if (strlen(raw) > URI_MAX) {
+        c.api = strncmp(c.path, "/api/", 5) == 0;
+        res = error_resp(&c, 414, "URI too long");
+    }
+    else if (strcmp(method, "GET") && strcmp(method, "POST") && strcmp(method, "HEAD")) {
+        c.api = strncmp(c.path, "/api/", 5) == 0;
+        res = error_resp(&c, 405, "method not allowed");
+    }
+    else if (strchr(c.path, '%') || strstr(c.path, "//") || strstr(c.path, "/.") || c.path[0] != '/') {
+        /* no path needs escapes, dot segments or empty segments */
+        c.api = strncmp(c.path, "/api/", 5) == 0;
+        res = error_resp(&c, 400, "malformed path");
+    }
+    else {
+        res = dispatch(&c);
+    }
+    json_decref(c.jbody);
+    return queue(con, s, res);
+}
+
+static const char *read_pem(apr_pool_t *p, const char *path)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, p) != APR_SUCCESS) {
+        return NULL;
+    }
+    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS || fi.size > 1024 * 1024 || fi.size == 0) {
+        apr_file_close(f);
+        return NULL;
+    }
+    apr_size_t n = (apr_size_t)fi.size;
+    char *buf = apr_palloc(p, n + 1);
+    if (apr_file_read_full(f, buf, n, &n) != APR_SUCCESS) {
+        apr_file_close(f);
+        return NULL;
+    }
+    buf[n] = '\0';
+    apr_file_close(f);
+    return buf;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    fputs("oidc-console: libmicrohttpd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
+int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p)
+{
+    const ocon_config_t *cfg = ctx->cfg;
+    srv_t *s = apr_pcalloc(p, sizeof(*s));
+    const char *host, *err;
+    int port;
+    struct addrinfo hints = {0}, *ai = NULL;
+    sigset_t sigs;
+
+    s->ctx = ctx;
+    s->tls = cfg->tls_cert != NULL;
+    if (ocon_split_listen(p, cfg->listen, &host, &port)) {
+        fprintf(stderr, "oidc-console: bad listen address %s\n", cfg->listen);
+        return OCON_EXIT_CONFIG;
+    }
+    s->listen_host = host;
+    s->port = port;
+    s->auth = ocon_auth_create(p, cfg, NULL);
+    if (!s->auth) {
+        fputs("oidc-console: random generator failed\n", stderr);
+        return OCON_EXIT_FAILURE;
+    }
+    if (ocon_audit_check(p, cfg->audit_log, &err) != APR_SUCCESS) {
+        fprintf(stderr, "oidc-console: %s (revocations are audited)\n", err);
+        return OCON_EXIT_CONFIG;
+    }
+    /* the htpasswd file must be readable now, not at the first login */
+    if (ocon_htpasswd_check(p, cfg->admin_htpasswd, "-", "-", &err) < 0) {
+        fprintf(stderr, "oidc-console: admin_htpasswd: %s\n", err);
+        return OCON_EXIT_CONFIG;
+    }
+    hints.ai_flags = AI_PASSIVE | (strcmp(host, "localhost") ? AI_NUMERICHOST : 0);
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(!strcmp(host, "localhost") ? "127.0.0.1" : host, apr_itoa(p, port), &hints, &ai) != 0 || !ai) {
+        fprintf(stderr, "oidc-console: listen: %s is not an IP address\n", host);
+        return OCON_EXIT_CONFIG;
+    }
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
+    }
+    const char *cert = NULL, *key = NULL;
+    if (s->tls) {
+        cert = read_pem(p, cfg->tls_cert);
+        key = read_pem(p, cfg->tls_key);
+        if (!cert || !key) {
+            fprintf(stderr, "oidc-console: cannot read tls_cert/tls_key\n");
+            freeaddrinfo(ai);
+            return OCON_EXIT_CONFIG;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    /* signals are taken by sigwait below; threads inherit the mask */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct MHD_OptionItem tls_opts[] = {
+        {s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert},
+        {s->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, (void *)key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, access_handler, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!d) {
+        fprintf(stderr, "oidc-console: cannot listen on %s\n", cfg->listen);
+        return OCON_EXIT_FAILURE;
+    }
+    printf("READY %s://%s\n", s->tls ? "https" : "http", cfg->listen);
+    fflush(stdout);
+    fprintf(stderr, "oidc-console: listening on %s%s\n", cfg->listen, s->tls ? " (TLS)" : "");
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fprintf(stderr, "oidc-console: signal %d, stopping\n", sig);
+    MHD_stop_daemon(d);
+    return OCON_EXIT_OK;
+}
