@@ -108,9 +108,11 @@ static resp_t *error_resp(call_t *c, int status, const char *msg)
     return resp(c, status, "text/html; charset=utf-8", b, len);
 }
 
-static resp_t *html_resp(call_t *c, int status, const char *body, apr_size_t len)
+/* body: a NUL-terminated page (its length is taken here, not from the
+ * renderer's out-parameter, which an argument list could read too early). */
+static resp_t *html_resp(call_t *c, int status, const char *body)
 {
-    return resp(c, status, "text/html; charset=utf-8", body, len);
+    return resp(c, status, "text/html; charset=utf-8", body, strlen(body));
 }
 
 static resp_t *redirect(call_t *c, const char *location)
@@ -395,7 +397,7 @@ static resp_t *h_login_form(call_t *c, const char *arg)
         return redirect(c, "/sessions");
     }
     const char *b = ocon_render_login(c->p, NULL, &len);
-    return html_resp(c, 200, b, len);
+    return html_resp(c, 200, b);
 }
 
 static resp_t *do_login(call_t *c)
@@ -422,8 +424,7 @@ static resp_t *do_login(call_t *c)
     }
     if (rc == OCON_LOGIN_LIMITED) {
         resp_t *r = c->api ? error_resp(c, 429, "too many failed logins; try again later")
-                           : html_resp(c, 429, ocon_render_login(c->p, "Too many failed logins; try again later.", &len),
-                                       len);
+                           : html_resp(c, 429, ocon_render_login(c->p, "Too many failed logins; try again later.", &len));
         apr_table_set(r->headers, "Retry-After", apr_itoa(c->p, c->srv->ctx->cfg->login_fail_window));
         return r;
     }
@@ -434,7 +435,7 @@ static resp_t *do_login(call_t *c)
     if (c->api) {
         return error_resp(c, 401, "wrong user or password");
     }
-    return html_resp(c, 401, ocon_render_login(c->p, "Wrong user or password.", &len), len);
+    return html_resp(c, 401, ocon_render_login(c->p, "Wrong user or password.", &len));
 }
 
 static resp_t *h_login(call_t *c, const char *arg)
@@ -475,7 +476,7 @@ static resp_t *h_sessions(call_t *c, const char *arg)
         return json_resp(c, 200, ocon_page_json(&pg));
     }
     ocon_page_ctx_t pc = page_ctx(c);
-    return html_resp(c, 200, ocon_render_sessions(c->p, &pc, &f, &pg, &len), len);
+    return html_resp(c, 200, ocon_render_sessions(c->p, &pc, &f, &pg, &len));
 }
 
 static resp_t *find_one(call_t *c, const char *handle, ocon_session_t **out)
@@ -512,7 +513,7 @@ static resp_t *h_session(call_t *c, const char *handle)
         return json_resp(c, 200, ocon_session_json(s, 1));
     }
     ocon_page_ctx_t pc = page_ctx(c);
-    return html_resp(c, 200, ocon_render_session(c->p, &pc, s, &len), len);
+    return html_resp(c, 200, ocon_render_session(c->p, &pc, s, &len));
 }
 
 /* Revoke, audit, answer (JSON, or a redirect back to `back`). */
@@ -644,8 +645,7 @@ static resp_t *h_user(call_t *c, const char *arg)
         return error_resp(c, rc_status(rc), ocon_rc_str(rc));
     }
     ocon_page_ctx_t pc = page_ctx(c);
-    return html_resp(c, 200, ocon_render_user(c->p, &pc, f.provider ? f.provider : "any provider", f.sub, &pg, &len),
-                     len);
+    return html_resp(c, 200, ocon_render_user(c->p, &pc, f.provider ? f.provider : "any provider", f.sub, &pg, &len));
 }
 
 static resp_t *h_providers(call_t *c, const char *arg)
@@ -668,7 +668,7 @@ static resp_t *h_providers(call_t *c, const char *arg)
     ocon_page_ctx_t pc = page_ctx(c);
     const char *b = ocon_render_providers(c->p, &pc, provs, &len);
     json_decref(provs);
-    return html_resp(c, 200, b, len);
+    return html_resp(c, 200, b);
 }
 
 static resp_t *h_nodes(call_t *c, const char *arg)
@@ -694,7 +694,7 @@ static resp_t *h_nodes(call_t *c, const char *arg)
     ocon_page_ctx_t pc = page_ctx(c);
     const char *b = ocon_render_nodes(c->p, &pc, nodes, &len);
     json_decref(nodes);
-    return html_resp(c, 200, b, len);
+    return html_resp(c, 200, b);
 }
 
 /* ---------------------------------------------------------------- routing */
@@ -1041,12 +1041,12 @@ int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p)
         {MHD_OPTION_END, 0, NULL},
     };
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, access_handler, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        flags, (uint16_t)port, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!d) {
         fprintf(stderr, "oidc-console: cannot listen on %s\n", cfg->listen);

@@ -1,0 +1,477 @@
+"""oidc-console end to end: two Apache nodes sharing memcached, real logins at the
+dev OP, then the console (CLI with --json, and the JSON API of `oidc-console serve`)
+lists and revokes those sessions. Also: admin login, CSRF, same-origin, garbage input.
+
+Console is shared with test_86_console_browser.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import harness
+from harness import free_port, login, new_browser, wait_port
+
+REPO = harness.REPO
+CONSOLE_BIN = os.environ.get("AOIDC_CONSOLE", str(REPO / "console" / "oidc-console"))
+ADMIN, ADMIN_PW = "admin", "console admin pw"
+
+
+def _need_console():
+    if not Path(CONSOLE_BIN).is_file():
+        pytest.skip(f"oidc-console not built: {CONSOLE_BIN}")
+
+
+class Console:
+    """A console config in a private directory, the CLI, and `serve` on a free port."""
+
+    def __init__(self, root: Path, memcached, crypto_key, **extra):
+        _need_console()
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.htpasswd = self.root / "htpasswd"
+        r = subprocess.run(["htpasswd", "-nbB", ADMIN, ADMIN_PW], capture_output=True, text=True, check=True)
+        self.htpasswd.write_text(r.stdout.strip() + "\n")
+        self.audit = self.root / "audit.log"
+        conf = {
+            "store_servers": memcached.address,
+            "crypto_key_file": str(crypto_key),
+            "admin_htpasswd": str(self.htpasswd),
+            "audit_log": str(self.audit),
+            "listen": f"127.0.0.1:{self.port}",
+            "login_fail_max": "5",
+            "login_fail_window": "300",
+            **{k: str(v) for k, v in extra.items()},
+        }
+        self.conf = self.root / "console.conf"
+        self.conf.write_text("".join(f"{k} = {v}\n" for k, v in conf.items()))
+        self.proc: subprocess.Popen | None = None
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    # --- CLI
+    def cli(self, *args: str, json_out: bool = True, conf: Path | None = None) -> tuple[int, object]:
+        cmd = [CONSOLE_BIN, "--config", str(conf or self.conf)] + (["--json"] if json_out else []) + list(args)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        out: object = r.stdout
+        if json_out and r.stdout.strip():
+            try:
+                out = json.loads(r.stdout)
+            except ValueError:
+                pass
+        self.last_stderr = r.stderr
+        return r.returncode, out
+
+    # --- web
+    def serve(self) -> "Console":
+        self.err_path = self.root / "serve.err"
+        err = open(self.err_path, "ab")
+        self.proc = subprocess.Popen([CONSOLE_BIN, "--config", str(self.conf), "serve"], stdout=subprocess.PIPE,
+                                     stderr=err, stdin=subprocess.DEVNULL)
+        err.close()
+        line = self.proc.stdout.readline().decode()
+        assert line.startswith("READY "), f"console did not start: {line!r} {self.err_path.read_text()}"
+        wait_port(self.port, alive=lambda: self.proc.poll() is None)
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def api_login(self, s=None, user=ADMIN, password=ADMIN_PW):
+        s = s or new_browser()
+        r = s.post(self.url("/api/login"), json={"user": user, "password": password}, timeout=10)
+        return s, r
+
+
+@pytest.fixture
+def console(tmp_path, memcached, crypto_key):
+    c = Console(tmp_path / "console", memcached, crypto_key)
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def two_nodes(make_apache):
+    a = make_apache(name="a", oidc={"extra": "AuthOIDCNodeName node-a"})
+    b = make_apache(name="b", oidc={"extra": "AuthOIDCNodeName node-b"})
+    return a, b
+
+
+def _login(node, user, op):
+    s = new_browser()
+    hops = login(s, node.url("/protected/env"), user, harness.USERS[user]["password"], op=op)
+    assert hops[-1].status_code == 200, harness.hops(hops)
+    assert hops[-1].json()["REMOTE_USER"]
+    return s
+
+
+def _ok(s, node) -> bool:
+    """Does this browser still have a session at this node?"""
+    r = s.get(node.url("/protected/env"), allow_redirects=False, timeout=10)
+    if r.status_code == 200:
+        return True
+    assert r.status_code in (302, 401), r.status_code
+    return False
+
+
+def _subs(listing) -> list[str]:
+    return sorted(x["sub"] for x in listing["sessions"])
+
+
+def _csrf(s, console) -> str:
+    return s.get(console.url("/api/whoami"), timeout=10).json()["csrf_token"]
+
+
+# ----------------------------------------------------------------- listing
+
+def test_console_lists_exactly_the_logged_in_users(two_nodes, op, console):
+    a, b = two_nodes
+    _login(a, "alice", op)
+    _login(b, "bob", op)
+    _login(a, "carol", op)
+
+    rc, out = console.cli("sessions")
+    assert rc == 0, console.last_stderr
+    assert _subs(out) == ["alice", "bob", "carol"]
+    assert out["total"] == 3
+    by_sub = {x["sub"]: x for x in out["sessions"]}
+    assert by_sub["alice"]["node"] == "node-a" and by_sub["bob"]["node"] == "node-b"
+    assert by_sub["alice"]["email"] == "alice@example.com" and by_sub["bob"]["name"] == "Bob Builder"
+    assert all(x["provider"] == "main" for x in out["sessions"])
+    # no token ever leaves the console
+    assert "token" not in json.dumps(out).replace("has_", "")
+
+    # filters
+    assert _subs(console.cli("sessions", "--user", "bob")[1]) == ["bob"]
+    assert _subs(console.cli("sessions", "--email", "CAROL@example.com")[1]) == ["carol"]
+    assert _subs(console.cli("sessions", "--name", "Alice Liddell", "--provider", "main")[1]) == ["alice"]
+    assert _subs(console.cli("sessions", "--provider", "main")[1]) == ["alice", "bob", "carol"]
+    rc, out = console.cli("sessions", "--user", "nobody")
+    assert rc == 4 and out["sessions"] == []
+    rc, page = console.cli("sessions", "--per-page", "2")
+    assert rc == 0 and len(page["sessions"]) == 2 and page["more"] is True
+    rc, page2 = console.cli("sessions", "--per-page", "2", "--page", "2")
+    assert len(page2["sessions"]) == 1 and page2["more"] is False
+    assert {x["handle"] for x in page["sessions"]}.isdisjoint(x["handle"] for x in page2["sessions"])
+
+    # show: detail with claims, still no token
+    handle = by_sub["alice"]["handle"]
+    rc, one = console.cli("show", handle)
+    assert rc == 0 and one["sub"] == "alice" and one["claims"]["email"] == "alice@example.com"
+    assert one["has_id_token"] is True and "eyJ" not in json.dumps(one)
+
+    # nodes and providers from the snapshots the module publishes
+    rc, nodes = console.cli("nodes")
+    assert rc == 0
+    assert {n["node"] for n in nodes["nodes"]} >= {"node-a", "node-b"}
+    rc, provs = console.cli("providers")
+    assert rc == 0 and [p["name"] for p in provs["providers"]] == ["main"]
+    assert provs["providers"][0]["sessions"] == 3
+
+    # the JSON API says the same
+    console.serve()
+    s, r = console.api_login()
+    assert r.status_code == 200, r.text
+    api = s.get(console.url("/api/sessions"), timeout=10).json()
+    assert _subs(api) == ["alice", "bob", "carol"]
+    assert _subs(s.get(console.url("/api/sessions?user=carol"), timeout=10).json()) == ["carol"]
+    assert s.get(console.url(f"/api/sessions/{handle}"), timeout=10).json()["sub"] == "alice"
+    assert [p["name"] for p in s.get(console.url("/api/providers"), timeout=10).json()["providers"]] == ["main"]
+    assert {n["node"] for n in s.get(console.url("/api/nodes"), timeout=10).json()["nodes"]} >= {"node-a", "node-b"}
+    html = s.get(console.url("/sessions"), timeout=10).text
+    assert "alice@example.com" in html and "bob@example.com" in html
+    assert s.get(console.url("/nodes"), timeout=10).status_code == 200
+    assert s.get(console.url("/providers"), timeout=10).status_code == 200
+
+
+def test_nodes_with_differing_configuration_are_flagged(make_apache, op, console):
+    make_apache(name="a", oidc={"extra": "AuthOIDCNodeName node-a\nAuthOIDCSessionInactivityTimeout 3600"})
+    make_apache(name="b", oidc={"extra": "AuthOIDCNodeName node-b\nAuthOIDCSessionInactivityTimeout 1800"})
+    rc, nodes = console.cli("nodes")
+    assert rc == 0, console.last_stderr
+    assert any("inactivity" in d for d in nodes["differing"]), nodes["differing"]
+    rc, text = console.cli("nodes", json_out=False)
+    assert "inactivity" in text and "!" in text
+    console.serve()
+    s, _ = console.api_login()
+    html = s.get(console.url("/nodes"), timeout=10).text
+    assert re.search(r'<tr class="differs">.*inactivity', html, re.S)
+
+
+# ----------------------------------------------------------------- revocation
+
+def test_revoke_one_session_ends_it_on_both_nodes(two_nodes, op, console):
+    a, b = two_nodes
+    alice, bob, carol = _login(a, "alice", op), _login(b, "bob", op), _login(a, "carol", op)
+    for s in (alice, bob, carol):          # one session, valid on either node
+        assert _ok(s, a) and _ok(s, b)
+    console.serve()
+    s, _ = console.api_login()
+    handle = s.get(console.url("/api/sessions?user=alice"), timeout=10).json()["sessions"][0]["handle"]
+    r = s.post(console.url(f"/api/sessions/{handle}/revoke"), headers={"X-CSRF-Token": _csrf(s, console)},
+               timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["revoked"] == 1
+    assert not _ok(alice, b) and not _ok(alice, a)
+    for other in (bob, carol):
+        assert _ok(other, a) and _ok(other, b)
+    assert _subs(s.get(console.url("/api/sessions"), timeout=10).json()) == ["bob", "carol"]
+    # again: it is gone
+    r = s.post(console.url(f"/api/sessions/{handle}/revoke"), headers={"X-CSRF-Token": _csrf(s, console)},
+               timeout=10)
+    assert r.status_code == 404
+    line = console.audit.read_text().splitlines()[-1]
+    assert f'admin="{ADMIN}" action=revoke-session target="handle={handle}" count=1 via=web' in line
+
+
+def test_revoke_all_sessions_of_a_user(two_nodes, op, console):
+    a, b = two_nodes
+    alice1, alice2 = _login(a, "alice", op), _login(b, "alice", op)
+    bob1, bob2 = _login(a, "bob", op), _login(b, "bob", op)
+    carol = _login(b, "carol", op)
+    rc, out = console.cli("sessions", "--user", "alice")
+    assert rc == 0 and len(out["sessions"]) == 2
+    # CLI: all of alice
+    rc, out = console.cli("revoke", "--user", "alice", "--provider", "main")
+    assert rc == 0, console.last_stderr
+    assert out["revoked"] == 2
+    assert not _ok(alice1, a) and not _ok(alice2, b)
+    assert _ok(bob1, a) and _ok(bob2, b) and _ok(carol, a)
+    assert "action=revoke-user" in console.audit.read_text() and "count=2 via=cli" in console.audit.read_text()
+    # API: all of bob
+    console.serve()
+    s, _ = console.api_login()
+    r = s.post(console.url("/api/users/revoke"), json={"provider": "main", "sub": "bob"},
+               headers={"X-CSRF-Token": _csrf(s, console)}, timeout=10)
+    assert r.status_code == 200 and r.json()["revoked"] == 2, r.text
+    assert not _ok(bob1, b) and not _ok(bob2, a)
+    assert _ok(carol, b)
+    rc, out = console.cli("sessions")
+    assert _subs(out) == ["carol"]
+    # nothing left of alice: not found
+    rc, out = console.cli("revoke", "--user", "alice", "--provider", "main")
+    assert rc == 4 and out["revoked"] == 0
+
+
+# ----------------------------------------------------------------- admin auth, CSRF
+
+def test_no_access_without_admin_login(two_nodes, op, console):
+    a, _ = two_nodes
+    alice = _login(a, "alice", op)
+    console.serve()
+    anon = new_browser()
+    for path in ("/api/sessions", "/api/providers", "/api/nodes", "/api/whoami", "/api/sessions/" + "A" * 43):
+        r = anon.get(console.url(path), timeout=10)
+        assert r.status_code == 401, path
+        assert "alice" not in r.text
+    for path in ("/sessions", "/providers", "/nodes", "/user?sub=alice", "/sessions/" + "A" * 43):
+        r = anon.get(console.url(path), allow_redirects=False, timeout=10)
+        assert r.status_code == 303 and r.headers["Location"] == "/login", path
+    for path in ("/api/users/revoke", "/api/sessions/" + "A" * 43 + "/revoke", "/users/revoke"):
+        assert anon.post(console.url(path), json={"provider": "main", "sub": "alice"}, timeout=10).status_code in (401, 403)
+    # a forged cookie is nobody
+    anon.cookies.set("oidc_console", "A" * 43)
+    assert anon.get(console.url("/api/sessions"), timeout=10).status_code == 401
+    assert _ok(alice, a)
+
+    # wrong password, unknown user: 401, no cookie
+    s = new_browser()
+    for user, pw in ((ADMIN, "wrong"), ("nobody", ADMIN_PW), (ADMIN, "wrong2"), (ADMIN, "")):
+        r = s.post(console.url("/api/login"), json={"user": user, "password": pw}, timeout=10)
+        assert r.status_code in (400, 401) and "oidc_console" not in r.headers.get("Set-Cookie", "")
+    for _ in range(2):   # failures 4 and 5 (the empty password was a 400, not a try)
+        r = s.post(console.url("/login"), data={"user": ADMIN, "password": "wrong"}, allow_redirects=False,
+                   timeout=10)
+        assert r.status_code == 401 and 'id="error"' in r.text
+    # login_fail_max = 5 failures from this client within the window: now 429, even with the right password
+    r = s.post(console.url("/login"), data={"user": ADMIN, "password": "wrong"}, allow_redirects=False, timeout=10)
+    assert r.status_code == 429
+    s2, r = console.api_login(new_browser())
+    assert r.status_code == 429 and "Retry-After" in r.headers
+
+
+def test_login_cookie_and_security_headers(console):
+    console.serve()
+    s = new_browser()
+    r = s.post(console.url("/login"), data={"user": ADMIN, "password": ADMIN_PW}, allow_redirects=False,
+               timeout=10)
+    assert r.status_code == 303 and r.headers["Location"] == "/sessions"
+    cookie = r.headers["Set-Cookie"]
+    assert cookie.startswith("oidc_console=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Secure" not in cookie            # plain HTTP on loopback
+    page = s.get(console.url("/sessions"), timeout=10)
+    assert page.status_code == 200
+    h = page.headers
+    assert "default-src 'self'" in h["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in h["Content-Security-Policy"]
+    assert "script-src 'none'" in h["Content-Security-Policy"]
+    assert h["Referrer-Policy"] == "no-referrer" and h["X-Content-Type-Options"] == "nosniff"
+    assert "<script" not in page.text
+    # logout needs the CSRF token too, then the cookie is worthless
+    tok = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    assert s.post(console.url("/logout"), data={}, allow_redirects=False, timeout=10).status_code == 403
+    old = s.cookies.get("oidc_console")
+    r = s.post(console.url("/logout"), data={"csrf": tok}, allow_redirects=False, timeout=10)
+    assert r.status_code == 303
+    s3 = new_browser()
+    s3.cookies.set("oidc_console", old)
+    assert s3.get(console.url("/api/sessions"), timeout=10).status_code == 401
+
+
+def test_state_change_needs_csrf_token_and_same_origin(two_nodes, op, console):
+    a, _ = two_nodes
+    alice = _login(a, "alice", op)
+    console.serve()
+    s, _ = console.api_login()
+    handle = s.get(console.url("/api/sessions"), timeout=10).json()["sessions"][0]["handle"]
+    other, _ = console.api_login(new_browser())
+    foreign = _csrf(other, console)              # another admin's token is no good here
+    revoke = console.url(f"/api/sessions/{handle}/revoke")
+    for headers, body in (({}, None), ({"X-CSRF-Token": ""}, None), ({"X-CSRF-Token": "x" * 43}, None),
+                          ({"X-CSRF-Token": foreign}, None), ({}, {"csrf_token": foreign})):
+        r = s.post(revoke, headers=headers, json=body, timeout=10)
+        assert r.status_code == 403, (headers, body, r.text)
+    # form post from the HTML page without the field
+    assert s.post(console.url(f"/sessions/{handle}/revoke"), data={}, allow_redirects=False,
+                  timeout=10).status_code == 403
+    # right token, but a cross-site request
+    tok = _csrf(s, console)
+    for hdr in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                {"Origin": f"http://localhost:{console.port + 1}"}):
+        r = s.post(revoke, headers={"X-CSRF-Token": tok, **hdr}, timeout=10)
+        assert r.status_code == 403, hdr
+    # a foreign Host (DNS rebinding)
+    assert s.post(revoke, headers={"X-CSRF-Token": tok, "Host": "evil.example"}, timeout=10).status_code == 421
+    assert _ok(alice, a)
+    assert not console.audit.exists() or "revoke" not in console.audit.read_text()
+    # the token in the form field works from the page, same origin
+    r = s.post(console.url(f"/sessions/{handle}/revoke"), data={"csrf": tok},
+               headers={"Origin": console.base, "Sec-Fetch-Site": "same-origin"}, allow_redirects=False, timeout=10)
+    assert r.status_code == 303 and "revoked=1" in r.headers["Location"]
+    assert not _ok(alice, a)
+
+
+# ----------------------------------------------------------------- garbage
+
+def test_garbage_input_gets_4xx(two_nodes, op, console):
+    a, _ = two_nodes
+    alice = _login(a, "alice", op)
+    console.serve()
+    s, _ = console.api_login()
+    tok = _csrf(s, console)
+    H = {"X-CSRF-Token": tok}
+    h43 = "A" * 43
+    raw = [  # (method, path, kwargs)
+        ("GET", "/api/sessions?page=0", {}), ("GET", "/api/sessions?page=-1", {}),
+        ("GET", "/api/sessions?page=1e3", {}), ("GET", "/api/sessions?page=99999999999999999999", {}),
+        ("GET", "/api/sessions?per_page=100000", {}), ("GET", "/api/sessions?user=a&user=b", {}),
+        ("GET", "/api/sessions?user=%00", {}),
+        ("GET", "/api/sessions?user=" + "x" * 5000, {}), ("GET", "/api/sessions?bogus=1", {}),
+        ("GET", "/api/sessions?email=%0d%0aX:%20y", {}), ("GET", "/api/sessions/short", {}),
+        ("GET", "/api/sessions/" + "A" * 42 + "%2F", {}), ("GET", "/api/sessions/../../etc/passwd", {}),
+        ("GET", "/api/sessions/" + h43, {}), ("GET", "/api/sessions/" + h43 + "/x", {}),
+        ("GET", "/api/nope", {}), ("GET", "//api/sessions", {}), ("GET", "/api/sessions/%00", {}),
+        ("DELETE", "/api/sessions", {}), ("PUT", "/api/users/revoke", {}), ("GET", "/api/users/revoke", {}),
+        ("POST", "/api/sessions", {}), ("GET", "/api/providers?x=1", {}), ("GET", "/api/nodes?page=2", {}),
+        ("POST", "/api/sessions/" + h43 + "/revoke", {"headers": H}),                # no such session
+        ("POST", "/api/sessions/not-a-handle/revoke", {"headers": H}),
+        ("POST", "/api/users/revoke", {"headers": H, "data": "{not json"}),
+        ("POST", "/api/users/revoke", {"headers": {**H, "Content-Type": "application/json"}, "data": "{not json"}),
+        ("POST", "/api/users/revoke", {"headers": {**H, "Content-Type": "application/json"}, "data": "[1,2]"}),
+        ("POST", "/api/users/revoke", {"headers": H, "json": {"provider": "main"}}),
+        ("POST", "/api/users/revoke", {"headers": H, "json": {"provider": "main", "sub": 42}}),
+        ("POST", "/api/users/revoke", {"headers": H, "json": {"provider": "main", "sub": "a\u0000b"}}),
+        ("POST", "/api/users/revoke", {"headers": H, "json": {"provider": "main", "sub": "x" * 3000}}),
+        ("POST", "/api/users/revoke", {"headers": {**H, "Content-Type": "application/json"},
+                                       "data": '{"sub":"alice","sub":"bob"}'}),
+        ("POST", "/api/users/revoke", {"headers": {**H, "Content-Type": "text/plain"}, "data": "sub=alice"}),
+        ("POST", "/api/users/revoke", {"headers": H, "data": b"sub=alice&sub=bob",}),
+        ("POST", "/api/users/revoke", {"headers": {**H, "Content-Type": "application/json"},
+                                       "data": "x" * 20000}),
+        ("POST", "/api/providers/revoke", {"headers": H, "json": {"provider": "main"}}),   # no confirm
+        ("POST", "/api/login", {"json": {"user": ["admin"], "password": ADMIN_PW}}),
+        ("POST", "/api/login", {"data": "\x00\x01\x02", "headers": {"Content-Type": "application/json"}}),
+        ("POST", "/login", {"data": {"user": "a\nb", "password": "x"}}),
+        ("GET", "/user", {}), ("GET", "/user?sub=%ff%fe&provider=main&provider=x", {}),
+        ("GET", "/sessions?page=x", {}), ("GET", "/login?x=<script>", {}),
+        ("GET", "/static/../../etc/passwd", {}), ("GET", "/sessions/" + h43, {}),
+    ]
+    for method, path, kw in raw:
+        headers = kw.pop("headers", {})
+        # requests would normalise some paths: send them as they are
+        req = s.prepare_request(__import__("requests").Request(method, console.url("/"), headers=headers, **kw))
+        req.url = console.base + path
+        r = s.send(req, allow_redirects=False, timeout=10)
+        assert 400 <= r.status_code < 500, (method, path, r.status_code, r.text[:200])
+        assert console.alive(), (method, path)
+        assert "<script>" not in r.text
+    # raw bytes no HTTP client would send (requests/urllib3 would repair some of them)
+    import socket
+    cookie = f"oidc_console={s.cookies.get('oidc_console')}"
+    for target in ("/api/sessions?user=%zz", "/api/sessions?user=%4", "/api/sessions?q=%", "/api/sessions/%41%41",
+                   "/api/sessions?user=a%00b", "/api/sessions?user=%0a", "/sessions?email=%e0%80%80%zz"):
+        with socket.create_connection(("127.0.0.1", console.port), timeout=5) as sock:
+            sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{console.port}\r\nCookie: {cookie}\r\n"
+                         "Connection: close\r\n\r\n".encode())
+            data = sock.recv(200)
+        assert re.match(rb"HTTP/1\.[01] 4\d\d", data), (target, data)
+    for junk in (b"GET /api/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+                 b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,
+                 b"GET /" + b"A" * 10000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                 b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"):
+        with socket.create_connection(("127.0.0.1", console.port), timeout=5) as sock:
+            sock.sendall(junk)
+            try:
+                data = sock.recv(200)
+            except (socket.timeout, ConnectionResetError):
+                data = b""
+        assert not data or re.match(rb"HTTP/1\.[01] 4\d\d", data), (junk[:40], data)
+        assert console.alive()
+    # still working, nothing revoked
+    assert _subs(s.get(console.url("/api/sessions"), timeout=10).json()) == ["alice"]
+    assert _ok(alice, a)
+
+
+# ----------------------------------------------------------------- CLI exit codes
+
+def test_cli_exit_codes(console, tmp_path, memcached):
+    assert console.cli("bogus-command")[0] == 1
+    assert console.cli("sessions", "--page", "0")[0] == 1
+    assert console.cli("revoke")[0] == 1
+    assert console.cli("revoke", "--provider", "main")[0] == 1        # needs --yes
+    assert console.cli("show", "not/a/handle")[0] == 1
+    assert console.cli("sessions", conf=tmp_path / "missing.conf")[0] == 2
+    bad = tmp_path / "bad.conf"
+    bad.write_text("store_servers = 127.0.0.1:1\nnonsense\n")
+    rc, out = console.cli("sessions", conf=bad)
+    assert rc == 2 and ":2:" in out["error"]
+    down = tmp_path / "down.conf"
+    down.write_text(console.conf.read_text().replace(memcached.address, f"127.0.0.1:{free_port()}"))
+    rc, out = console.cli("sessions", conf=down)
+    assert rc == 3 and "unreachable" in out["error"]
+    assert console.cli("show", "A" * 43)[0] == 4
+    assert console.cli("revoke", "A" * 43)[0] == 4
+    assert console.cli("sessions")[0] == 0
+    assert console.cli("check-config")[0] == 0
+    rc, text = console.cli("--help", json_out=False)
+    assert rc == 0 and "exit codes" in text
