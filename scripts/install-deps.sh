@@ -11,7 +11,8 @@ PKGS=(build-essential autoconf automake libtool pkgconf
       libapr1-dev libaprutil1-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
       clang libclang-rt-14-dev
       python3 python3-pytest python3-requests python3-jwt python3-cryptography
-      wrk curl ca-certificates)
+      wrk curl ca-certificates
+      chromium chromium-driver python3-selenium)
 
 missing=()
 for p in "${PKGS[@]}"; do
