@@ -253,13 +253,15 @@ static int host_ok(call_t *c)
     return ocon_host_is_loopback(s->listen_host) ? 0 : 1; /* remote: behind a proxy that checks Host */
 }
 
+/* With Referrer-Policy: no-referrer, Chromium sends "Origin: null" on its own
+ * form posts; it also sends Sec-Fetch-Site, which then decides. */
 static int same_origin(call_t *c)
 {
     const char *origin = header(c, "Origin"), *site = header(c, "Sec-Fetch-Site"), *host = header(c, "Host");
     if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0) {
         return 0;
     }
-    if (origin) {
+    if (origin && !(site && !strcmp(origin, "null"))) {
         const char *want = apr_pstrcat(c->p, c->srv->tls ? "https://" : "http://", host ? host : "", NULL);
         if (strcasecmp(origin, want) != 0) {
             return 0;

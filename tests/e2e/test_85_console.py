@@ -356,7 +356,8 @@ def test_state_change_needs_csrf_token_and_same_origin(two_nodes, op, console):
                   timeout=10).status_code == 403
     # right token, but a cross-site request
     tok = _csrf(s, console)
-    for hdr in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+    for hdr in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"},
+                {"Origin": "null", "Sec-Fetch-Site": "same-site"},
                 {"Origin": f"http://localhost:{console.port + 1}"}):
         r = s.post(revoke, headers={"X-CSRF-Token": tok, **hdr}, timeout=10)
         assert r.status_code == 403, hdr
