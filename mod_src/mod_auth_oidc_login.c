@@ -155,7 +155,9 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
     }
     int dropped = 0;
     apr_array_header_t *flat = aoidc_claims_flatten(r->pool, claims, &dropped);
+    /* copied before claims is released: json_string_value borrows */
     const char *sid = json_string_value(json_object_get(claims, "sid"));
+    sid = sid ? apr_pstrdup(r->pool, sid) : NULL;
     json_decref(claims);
     if (dropped) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(413) "%d claim values not kept (limits)", dropped);
@@ -170,7 +172,7 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
     s.provider = pr->name;
     s.sub = apr_pstrdup(r->pool, sub);
     s.user = s.sub;
-    s.sid = sid ? apr_pstrdup(r->pool, sid) : "";
+    s.sid = sid ? sid : "";
     s.id_token = tok->id_token;
     s.access_token = tok->access_token;
     s.refresh_token = tok->refresh_token;
@@ -449,8 +451,8 @@ static int bcl_string_claim(json_t *claims, const char *name, const char **v)
 {
     json_t *j = json_object_get(claims, name);
     *v = NULL;
-    if (!j) {
-        return 0;
+    if (!j || json_is_null(j)) {
+        return 0; /* some OPs write "sid": null for an absent sid */
     }
     if (!json_is_string(j) || json_string_length(j) == 0 || json_string_length(j) > BCL_CLAIM_MAX ||
         strlen(json_string_value(j)) != json_string_length(j)) {
