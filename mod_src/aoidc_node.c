@@ -257,3 +257,49 @@ apr_status_t aoidc_node_read(aoidc_store_t *st, apr_pool_t *p, const char *node,
     *json = val;
     return APR_SUCCESS;
 }
+
+/* Drop what changes without news: times and the process id. */
+static void strip_volatile(json_t *j)
+{
+    static const char *const vol[] = {"published", "pid", "fetched", "tried", NULL};
+    if (json_is_object(j)) {
+        for (int i = 0; vol[i]; i++) {
+            json_object_del(j, vol[i]);
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) {
+            strip_volatile(v);
+        }
+    }
+    else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) {
+            strip_volatile(v);
+        }
+    }
+}
+
+apr_status_t aoidc_node_publish_if_changed(aoidc_store_t *st, apr_pool_t *p, const aoidc_node_info_t *in,
+                                           apr_int64_t max_age, int *written)
+{
+    const char *old = NULL, *cur = aoidc_node_snapshot_json(p, in);
+    *written = 0;
+    if (cur && aoidc_node_read(st, p, in->node, &old) == APR_SUCCESS) {
+        json_error_t jerr;
+        json_t *a = json_loads(old, 0, &jerr), *b = json_loads(cur, 0, &jerr);
+        json_t *pub = json_object_get(a, "published");
+        int fresh = json_is_integer(pub) && json_integer_value(pub) > in->published - max_age;
+        strip_volatile(a);
+        strip_volatile(b);
+        int same = a && b && json_equal(a, b);
+        json_decref(a);
+        json_decref(b);
+        if (fresh && same) {
+            return APR_SUCCESS;
+        }
+    }
+    *written = 1;
+    return aoidc_node_publish(st, p, in);
+}

@@ -8,7 +8,8 @@
  * differs can still be listed, which is what makes that mistake visible
  * (key_id, a one-way fingerprint of the derived keys, differs). They expire
  * after AOIDC_NODE_TTL; a node republishes at start-up, at each graceful
- * restart and after each discovery or JWKS fetch.
+ * restart and after a discovery or JWKS fetch that changed what it knows
+ * (endpoints, keys, errors; fetch times alone are refreshed at most hourly).
  *
  * Snapshot (aoidc:n:<node>):
  *   {"node", "version", "published", "pid", "key_id",
@@ -69,6 +70,13 @@ const char *aoidc_node_snapshot_json(apr_pool_t *p, const aoidc_node_info_t *in)
  * (get + cas/add, retried). Returns APR_EINVAL for a bad node name,
  * APR_EGENERAL when the store failed, APR_EAGAIN after too many lost races. */
 apr_status_t aoidc_node_publish(aoidc_store_t *st, apr_pool_t *p, const aoidc_node_info_t *in);
+
+/* Publish unless the stored snapshot says the same thing (times and pid
+ * aside) and is younger than max_age seconds: what a child calls after a
+ * fetch, so that every child's first fetch does not rewrite the same
+ * snapshot (1 get when unchanged). *written says whether it wrote. */
+apr_status_t aoidc_node_publish_if_changed(aoidc_store_t *st, apr_pool_t *p, const aoidc_node_info_t *in,
+                                           apr_int64_t max_age, int *written);
 
 /* The index: names (const char *) and times (apr_int64_t) in the same
  * order, sorted by name. A missing or unreadable index is empty. */

@@ -1138,11 +1138,19 @@ static int first_of_its_node(server_rec *s, server_rec *sv)
     return 1;
 }
 
-static void publish(apr_pool_t *p, server_rec *sv, aoidc_srv_cfg_t *sc, aoidc_store_t *st, const char *when)
+#define SNAPSHOT_REFRESH 3600 /* seconds: an unchanged snapshot is rewritten at most this often */
+
+static void publish(apr_pool_t *p, server_rec *sv, aoidc_srv_cfg_t *sc, aoidc_store_t *st, const char *when,
+                    int only_if_changed)
 {
     aoidc_node_info_t in;
+    int written = 1;
     node_info(p, sc, &in);
-    apr_status_t rv = aoidc_node_publish(st, p, &in);
+    apr_status_t rv = only_if_changed ? aoidc_node_publish_if_changed(st, p, &in, SNAPSHOT_REFRESH, &written)
+                                      : aoidc_node_publish(st, p, &in);
+    if (rv == APR_SUCCESS && !written) {
+        return;
+    }
     if (rv != APR_SUCCESS) {
         /* the console shows a stale or missing node; sessions do not care */
         ap_log_error(APLOG_MARK, APLOG_NOTICE, rv, sv, AOIDC_LOGNO(020)
@@ -1171,7 +1179,7 @@ void aoidc_node_publish_parent(apr_pool_t *ptemp, server_rec *s)
                          "auth_oidc: no store for the configuration snapshot: %s", err ? err : "?");
             continue;
         }
-        publish(ptemp, sv, sc, st, "start-up");
+        publish(ptemp, sv, sc, st, "start-up", 0);
     }
 }
 
@@ -1186,7 +1194,7 @@ static void on_provider_refresh(aoidc_provider_t *pr, apr_pool_t *p, void *baton
 {
     refresh_baton_t *b = baton;
     if (b->sc->store) {
-        publish(p, b->sv, b->sc, b->sc->store, apr_pstrcat(p, "provider ", pr->name, " refreshed", NULL));
+        publish(p, b->sv, b->sc, b->sc->store, apr_pstrcat(p, "provider ", pr->name, " refreshed", NULL), 1);
     }
 }
 
