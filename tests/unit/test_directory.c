@@ -3,6 +3,7 @@
 #include "unit.h"
 #include "aoidc_directory.h"
 #include "aoidc_util.h"
+#include "aoidc_node.h"
 #include "mem_store.h"
 
 #include <apr_hash.h>
@@ -553,6 +554,59 @@ static void test_ua_summary(void **state)
     assert_int_equal(strlen(aoidc_dir_ua_summary(p, longua)), 48);
 }
 
+static void test_node_snapshot(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    static const char *algs[] = {"RS256", NULL};
+    aoidc_provider_t pr = {0};
+    pr.name = "main";
+    pr.issuer = "https://op.example.test";
+    pr.client_id = "app";
+    pr.client_secret = "TOP-SECRET-VALUE";
+    pr.secret_file = "/etc/secret/app.secret";
+    pr.scope = "openid email";
+    pr.id_token_algs = algs;
+    apr_array_header_t *prs = apr_array_make(p, 1, sizeof(aoidc_provider_t *));
+    APR_ARRAY_PUSH(prs, aoidc_provider_t *) = &pr;
+    aoidc_node_info_t in = {0};
+    in.node = "node-a";
+    in.version = "0.1.0";
+    in.published = now();
+    in.key_id = aoidc_node_key_id(p, &keys);
+    in.providers = prs;
+    assert_int_equal(strlen(in.key_id), 16);
+    assert_string_not_equal(in.key_id, aoidc_node_key_id(p, &other_keys));
+    assert_int_equal(aoidc_node_publish(st, p, &in), APR_SUCCESS);
+    in.node = "node-b";
+    assert_int_equal(aoidc_node_publish(st, p, &in), APR_SUCCESS);
+    const char *json;
+    assert_int_equal(aoidc_node_read(st, p, "node-a", &json), APR_SUCCESS);
+    assert_non_null(strstr(json, "\"client_id\":\"app\""));
+    assert_null(strstr(json, "TOP-SECRET"));
+    assert_null(strstr(json, "/etc/secret"));
+    apr_array_header_t *names, *times;
+    assert_int_equal(aoidc_node_read_index(st, p, &names, &times), APR_SUCCESS);
+    assert_int_equal(names->nelts, 2);
+    assert_string_equal(APR_ARRAY_IDX(names, 0, const char *), "node-a");
+    assert_string_equal(APR_ARRAY_IDX(names, 1, const char *), "node-b");
+    /* unchanged: no write; changed: written */
+    int written = -1;
+    unsigned sets = st->stats.sets;
+    in.published += 5;
+    assert_int_equal(aoidc_node_publish_if_changed(st, p, &in, 3600, &written), APR_SUCCESS);
+    assert_int_equal(written, 0);
+    assert_int_equal(st->stats.sets, sets);
+    pr.scope = "openid";
+    assert_int_equal(aoidc_node_publish_if_changed(st, p, &in, 3600, &written), APR_SUCCESS);
+    assert_int_equal(written, 1);
+    /* bad names never become keys */
+    assert_null(aoidc_node_key(p, "a b"));
+    assert_null(aoidc_node_key(p, "x:y"));
+    in.node = "";
+    assert_int_equal(aoidc_node_publish(st, p, &in), APR_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -560,7 +614,7 @@ int main(void)
         T(test_expiry_drop),      T(test_sessions_expire_out_of_listing), T(test_bound),
         T(test_bucket_pages),     T(test_cas_race_loses_nothing),         T(test_concurrent_logins),
         T(test_revoke),           T(test_paging),                         T(test_store_down),
-        T(test_ua_summary),
+        T(test_ua_summary),       T(test_node_snapshot),
     };
     return UNIT_RUN("directory", tests);
 }
