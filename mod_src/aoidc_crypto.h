@@ -17,7 +17,7 @@
 typedef struct {
     unsigned char state[AOIDC_KEY_LEN];   /* state cookies */
     unsigned char session[AOIDC_KEY_LEN]; /* session records in the store */
-    unsigned char index[AOIDC_KEY_LEN];   /* HMAC key: session id -> store key */
+    unsigned char index[AOIDC_KEY_LEN];   /* HMAC key for store keys of tokens and lists */
 } aoidc_keys_t;
 
 /* Derive all keys from secret material (at least AOIDC_KEYFILE_MIN bytes).

@@ -123,6 +123,8 @@ aoidc_http_opts_t aoidc_http_opts(const aoidc_srv_cfg_t *sc);
 
 /* cookies */
 const char *aoidc_cookie_get(request_rec *r, const char *name, int *count);
+/* every value of a cookie name (at most max), from the original Cookie header */
+apr_array_header_t *aoidc_cookie_values(request_rec *r, const char *name, int max);
 void aoidc_cookie_set(request_rec *r, const aoidc_srv_cfg_t *sc, const char *name, const char *value, int max_age);
 void aoidc_cookie_clear(request_rec *r, const aoidc_srv_cfg_t *sc, const char *name);
 void aoidc_cookie_strip(request_rec *r, const char *session_name);

@@ -9,8 +9,6 @@
 
 APLOG_USE_MODULE(auth_oidc);
 
-/* mod_auth_oidc_cookie.c; TODO: declare in mod_auth_oidc.h (not ours to edit) */
-apr_array_header_t *aoidc_cookie_values(request_rec *r, const char *name, int max);
 
 aoidc_req_ctx_t *aoidc_req_ctx(request_rec *r)
 {

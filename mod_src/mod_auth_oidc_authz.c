@@ -42,6 +42,8 @@ static authz_status claim_check(request_rec *r, const char *req_line, const void
             return AUTHZ_GRANTED;
         }
     }
+    /* the 401 Apache would send is turned into 403 (aoidc_fix_authz_status) */
+    ctx->authz_denied = 1;
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(200)
                   "user '%.128s' lacks the claims of 'Require oidc-claim %.200s'", r->user, req_line);
     return AUTHZ_DENIED;

@@ -109,9 +109,7 @@ static int find_all(void *c, const char *name, apr_size_t nlen, const char *val,
     return f->values->nelts < f->max;
 }
 
-/* TODO: declare in mod_auth_oidc.h (not ours to edit); authn declares it too.
- * The values of every cookie called name, in the order sent, at most max. */
-apr_array_header_t *aoidc_cookie_values(request_rec *r, const char *name, int max);
+/* The values of every cookie called name, in the order sent, at most max. */
 apr_array_header_t *aoidc_cookie_values(request_rec *r, const char *name, int max)
 {
     const char *h = cookie_header(r);

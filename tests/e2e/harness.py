@@ -181,6 +181,11 @@ class Memcached:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def session_keys(self) -> list[str]:
+        """Keys of session records (aoidc:s:...), leaving out the directory,
+        node snapshots and caches the module also keeps in the store."""
+        return [k for k in self.keys() if k.startswith("aoidc:s:")]
+
     def start(self) -> "Memcached":
         if self.running():
             return self

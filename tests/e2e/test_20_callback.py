@@ -27,7 +27,7 @@ def session_cookies_set(resp):
 def assert_no_session(resp, browser, memcached):
     assert session_cookies_set(resp) == [], set_cookies(resp)
     assert browser.cookies.get("aoidc_session") is None
-    assert memcached.keys() == [], "a session record was stored"
+    assert memcached.session_keys() == [], "a session record was stored"
 
 
 def assert_refused(resp, status):
@@ -83,12 +83,12 @@ def test_replayed_callback(apache, op, browser, memcached, expect_log):
     r1 = browser.get(cb, allow_redirects=False)
     assert r1.status_code == 302 and r1.headers["Location"] == "/protected/"
     first = browser.cookies.get("aoidc_session")
-    assert first and len(memcached.keys()) == 1
+    assert first and len(memcached.session_keys()) == 1
     # the browser replays the same URL: its state cookie is used up
     r2 = browser.get(cb, allow_redirects=False)
     assert_refused(r2, 400)
     assert session_cookies_set(r2) == []
-    assert len(memcached.keys()) == 1
+    assert len(memcached.session_keys()) == 1
     assert op.stats()["token"] == 1
     # an attacker who also kept the state cookie: the code is spent at the OP
     expect_log(r"AOIDC431: code exchange with main failed", required=True)
@@ -97,7 +97,7 @@ def test_replayed_callback(apache, op, browser, memcached, expect_log):
     r3 = thief.get(cb, allow_redirects=False)
     assert_refused(r3, 401)
     assert session_cookies_set(r3) == []
-    assert len(memcached.keys()) == 1
+    assert len(memcached.session_keys()) == 1
 
 
 def test_state_cookie_of_another_attempt(apache, op, browser, memcached, expect_log):
@@ -375,7 +375,7 @@ def test_jwks_refetch_rate_limited(make_apache, op, browser, memcached, expect_l
         assert session_cookies_set(r) == []
     # one refetch for the first forged kid after the interval, none for the rest
     assert op.stats()["jwks"] == 2, op.stats()
-    assert len(memcached.keys()) == 1
+    assert len(memcached.session_keys()) == 1
 
 
 def test_jwks_no_refetch_within_interval(make_apache, op, browser, memcached, expect_log):

@@ -27,13 +27,13 @@ def query(url):
 
 def test_logout_ends_session_everywhere(apache, op, browser, memcached):
     sid = logged_in(apache, op, browser)
-    keys = memcached.keys()
+    keys = memcached.session_keys()
     assert len(keys) == 1
     r = browser.get(apache.url(LOGOUT), allow_redirects=False)
     assert r.status_code == 302
     assert "no-store" in r.headers.get("Cache-Control", "")
     # the record is gone from memcached and the cookie is cleared
-    assert memcached.keys() == []
+    assert memcached.session_keys() == []
     assert memcached.get(keys[0]) is None
     assert cleared_session_cookie(r), set_cookies(r)
     assert browser.cookies.get("aoidc_session") is None
@@ -99,7 +99,7 @@ def test_logout_return_second_allowed_url(make_apache, op, browser, memcached):
     r = browser.get(a.url(LOGOUT) + "?" + urllib.parse.urlencode({"return": target}), allow_redirects=False)
     assert r.status_code == 302
     assert query(r.headers["Location"])["post_logout_redirect_uri"] == [target]
-    assert memcached.keys() == []
+    assert memcached.session_keys() == []
     rs = logout(browser, r.headers["Location"], op=op)
     assert rs[-1].status_code == 200 and urllib.parse.urlsplit(rs[-1].url).path == "/"
     assert rs[-1].url.startswith(target)
@@ -137,9 +137,9 @@ def test_logout_other_user_unaffected(apache, op, browser, memcached):
     logged_in(apache, op, browser, "alice")
     other = new_browser()
     logged_in(apache, op, other, "bob")
-    assert len(memcached.keys()) == 2
+    assert len(memcached.session_keys()) == 2
     browser.get(apache.url(LOGOUT), allow_redirects=False)
-    assert len(memcached.keys()) == 1
+    assert len(memcached.session_keys()) == 1
     r = other.get(apache.url("/protected/env"), allow_redirects=False)
     assert r.status_code == 200 and r.json()["REMOTE_USER"] == "bob"
 
