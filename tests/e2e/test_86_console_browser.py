@@ -43,6 +43,8 @@ def _login_user(node, user, op):
 
 def test_browser_revokes_a_session_from_the_table(make_apache, op, memcached, crypto_key, tmp_path, chrome):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
 
     a = make_apache(name="a", oidc={"extra": "AuthOIDCNodeName node-a"})
     alice, bob = _login_user(a, "alice", op), _login_user(a, "bob", op)
@@ -53,6 +55,8 @@ def test_browser_revokes_a_session_from_the_table(make_apache, op, memcached, cr
         chrome.find_element(By.ID, "user").send_keys("admin")
         chrome.find_element(By.ID, "password").send_keys("console admin pw")
         chrome.find_element(By.ID, "login-submit").click()
+        # a form post navigates: wait for the page it lands on (slow under a loaded machine)
+        WebDriverWait(chrome, 20).until(EC.url_contains("/sessions"))
         assert chrome.current_url.endswith("/sessions")
 
         rows = chrome.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")
@@ -61,6 +65,7 @@ def test_browser_revokes_a_session_from_the_table(make_apache, op, memcached, cr
         handle = users["alice"].get_attribute("data-handle")
         users["alice"].find_element(By.CSS_SELECTOR, "button.revoke").click()
 
+        WebDriverWait(chrome, 20).until(EC.url_contains("revoked="))
         assert "revoked=1" in chrome.current_url
         assert "Revoked 1 session(s)." in chrome.find_element(By.ID, "message").text
         rows = chrome.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")
