@@ -30,7 +30,8 @@ fi
 grep -h "^\[  PASSED  \]\|^\[  FAILED  \]" build/tests/unit/*.log || true
 
 step "end-to-end tests"
-if AOIDC_MODULE="$here/build/.libs/mod_auth_oidc.so" AOIDC_REQUIRE_MODULE=1 \
+if AOIDC_MODULE="$here/build/.libs/mod_auth_oidc.so" AOIDC_CONSOLE="$here/build/console/oidc-console" \
+   AOIDC_REQUIRE_MODULE=1 \
    $py -m pytest -q -p no:cacheprovider tests/e2e; then
     summary+=("e2e: ok")
 else
@@ -54,7 +55,8 @@ if [ "${AOIDC_SKIP_SANITIZER:-0}" != 1 ]; then
     fi
     step "end-to-end tests under sanitizers"
     libasan=$(gcc -print-file-name=libasan.so)
-    if AOIDC_MODULE="$here/build-asan/.libs/mod_auth_oidc.so" AOIDC_REQUIRE_MODULE=1 \
+    if AOIDC_MODULE="$here/build-asan/.libs/mod_auth_oidc.so" AOIDC_CONSOLE="$here/build-asan/console/oidc-console" \
+       AOIDC_REQUIRE_MODULE=1 \
        AOIDC_APACHE_PRELOAD="$libasan" $py -m pytest -q -p no:cacheprovider tests/e2e; then
         summary+=("e2e (sanitizers): ok")
     else
