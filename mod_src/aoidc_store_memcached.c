@@ -265,7 +265,12 @@ apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, in
         *err = "memcached_create failed";
         return APR_ENOMEM;
     }
-    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    /* The text protocol: a get is one "gets key" segment, where libmemcached's
+     * binary get sends GETKQ and NOOP as two; the benchmark's protected
+     * request costs ~15% less Apache and memcached CPU this way. CAS, add and
+     * TTLs work alike. (Replicas, a later step, need the binary protocol and
+     * will have to weigh this again.) */
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 0);
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_DISTRIBUTION, MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA);
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);

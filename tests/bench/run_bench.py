@@ -380,20 +380,21 @@ def summary(rounds: list[list[dict]]) -> None:
             ai = next(j for j, r in enumerate(rounds[0]) if r["key"] == "a")
             ratios = [rnd[i]["rps"] / rnd[ai]["rps"] for rnd in rounds]
             line += f"   ratio {statistics.median(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})"
-            if r0["key"] == "b":
-                verdict = "REACHED" if statistics.median(ratios) >= GOAL else "NOT reached"
-                line += f"  goal {GOAL}: {verdict} (median)"
+            goal = {"b": GOAL, "d": BEARER_GOAL}.get(r0["key"])
+            if goal:
+                verdict = "REACHED" if statistics.median(ratios) >= goal else "NOT reached"
+                line += f"  goal {goal}: {verdict} (median)"
         print(line)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--duration", type=int, default=10, help="seconds per scenario (default 10)")
+    ap.add_argument("--duration", type=int, default=5, help="seconds per scenario (default 5)")
     ap.add_argument("--warmup", type=int, default=2, help="warm-up seconds before each scenario (default 2)")
     ap.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     ap.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="repeat the scenario sequence N times and also print medians (default 1)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="repeat the scenario sequence N times and print medians (default 3)")
     ap.add_argument("--size", type=int, default=1024, help="bytes of the static file (default 1024)")
     ap.add_argument("--scenarios", default="abcd",
                     help="which of a (static), b (session), c (redirect), d (bearer JWT); default abcd")
