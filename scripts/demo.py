@@ -3,7 +3,9 @@
 all on 127.0.0.1. Prints the URL and credentials, runs until Ctrl-C, then stops
 everything it started (by PID)."""
 import os
+import secrets
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,6 +22,7 @@ def pick(preferred: int) -> int:
 
 def main() -> int:
     module = os.environ.get("AOIDC_MODULE", str(REPO / "build" / ".libs" / "mod_auth_oidc.so"))
+    console_bin = os.environ.get("AOIDC_CONSOLE", str(REPO / "build" / "console" / "oidc-console"))
     work = Path(tempfile.mkdtemp(prefix="aoidc-demo-"))
     work.chmod(0o755)
     mc = harness.Memcached(work, pick(11311))
@@ -30,7 +33,19 @@ def main() -> int:
     snippet = (demo_dir / "demo.conf.in").read_text().replace("@DEMO@", str(demo_dir))
     oidc = harness.oidc_config(crypto_key_file=str(key), session_store=f"memcached {mc.address}",
                                issuer=op.issuer, protected=False,
-                               post_logout_redirect=f"http://127.0.0.1:{port}/loggedout.html")
+                               post_logout_redirect=f"http://127.0.0.1:{port}/loggedout.html",
+                               extra="AuthOIDCNodeName demo-node\nAuthOIDCBackChannelLogoutURI /oidc/backchannel")
+    # oidc-console: same store and key, an admin with a fresh password
+    console_port = pick(8089)
+    admin_pw = secrets.token_urlsafe(12)
+    cdir = work / "console"
+    cdir.mkdir()
+    ht = subprocess.run(["htpasswd", "-nbB", "admin", admin_pw], capture_output=True, text=True, check=True)
+    (cdir / "htpasswd").write_text(ht.stdout.strip() + "\n")
+    (cdir / "console.conf").write_text(
+        f"store_servers = {mc.address}\ncrypto_key_file = {key}\nadmin_htpasswd = {cdir / 'htpasswd'}\n"
+        f"audit_log = {cdir / 'audit.log'}\nlisten = 127.0.0.1:{console_port}\nproviders = main\n")
+    console = None
     apache = harness.Apache("demo", work / "apache", port,
                             dict(snippet=snippet, oidc=oidc, module_path=module, loglevel="warn auth_oidc:info"))
     started = []
@@ -38,6 +53,12 @@ def main() -> int:
         for part in (mc, op, apache):
             part.start()
             started.append(part)
+        op.client("app", backchannel_logout_uri=f"http://127.0.0.1:{port}/oidc/backchannel")
+        console = subprocess.Popen([console_bin, "--config", str(cdir / "console.conf"), "serve"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        ready = console.stdout.readline().decode()
+        if not ready.startswith("READY"):
+            raise harness.HarnessError(f"oidc-console did not start: {ready}")
         print(f"""
 mod_auth_oidc demo is running (Ctrl-C stops it).
 
@@ -46,6 +67,9 @@ mod_auth_oidc demo is running (Ctrl-C stops it).
   Log out:          http://127.0.0.1:{port}/oidc/logout
   OpenID Provider:  {op.issuer}  (discovery: {op.issuer}/.well-known/openid-configuration)
   memcached:        {mc.address}
+
+  Admin console:    http://127.0.0.1:{console_port}/   user admin / password {admin_pw}
+  Console CLI:      {console_bin} --config {cdir / 'console.conf'} sessions
 
   Test users (user / password):""")
         for name, u in harness.USERS.items():
@@ -59,7 +83,11 @@ mod_auth_oidc demo is running (Ctrl-C stops it).
             s = harness.new_browser()
             rs = harness.login(s, f"http://127.0.0.1:{port}/demo/", "alice", "alice-pw", op=op)
             print(f"self-check: {rs[-1].status_code} {'alice' in rs[-1].text}")
-            return 0 if rs[-1].status_code == 200 and "Hello, alice" in rs[-1].text else 1
+            listing = subprocess.run([console_bin, "--config", str(cdir / "console.conf"), "--json", "sessions"],
+                                     capture_output=True, text=True, timeout=30)
+            print(f"console-check: {listing.returncode} {'alice' in listing.stdout}")
+            ok = rs[-1].status_code == 200 and "Hello, alice" in rs[-1].text
+            return 0 if ok and listing.returncode == 0 and "alice" in listing.stdout else 1
         signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(p.running() for p in started):
             time.sleep(1)
@@ -68,6 +96,12 @@ mod_auth_oidc demo is running (Ctrl-C stops it).
     except KeyboardInterrupt:
         return 0
     finally:
+        if console and console.poll() is None:
+            console.terminate()
+            try:
+                console.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                console.kill()
         for part in reversed(started):
             part.stop()
         print("demo stopped")

@@ -11,11 +11,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_demo_starts_and_serves_claims_page():
-    env = {**os.environ, "AOIDC_DEMO_CHECK": "1", "AOIDC_MODULE": harness.MODULE_PATH}
+    console = os.environ.get("AOIDC_CONSOLE", str(REPO / "console" / "oidc-console"))
+    env = {**os.environ, "AOIDC_DEMO_CHECK": "1", "AOIDC_MODULE": harness.MODULE_PATH, "AOIDC_CONSOLE": console}
     r = subprocess.run([sys.executable, str(REPO / "scripts" / "demo.py")], env=env, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Protected page:   http://127.0.0.1:" in r.stdout
     assert "alice  / alice-pw" in r.stdout
     assert "self-check: 200 True" in r.stdout
+    assert "Admin console:    http://127.0.0.1:" in r.stdout and "user admin / password " in r.stdout
+    assert "console-check: 0 True" in r.stdout
     assert "demo stopped" in r.stdout
