@@ -2,6 +2,7 @@
  * them before the request reaches the backend. */
 #include "mod_auth_oidc.h"
 #include "aoidc_state.h"
+#include "aoidc_util.h"
 
 APLOG_USE_MODULE(auth_oidc);
 
@@ -23,41 +24,6 @@ static const char *cookie_header(request_rec *r)
         }
     }
     return apr_table_get(r->headers_in, "Cookie");
-}
-
-/* Walk "a=b; c=d" pairs; calls fn for each, stops when fn returns 0. */
-typedef int (*cookie_fn)(void *ctx, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen);
-
-static void cookie_walk(const char *h, cookie_fn fn, void *ctx)
-{
-    const char *s = h;
-    while (s && *s) {
-        while (*s == ' ' || *s == ';' || *s == '\t') {
-            s++;
-        }
-        const char *end = strchr(s, ';');
-        apr_size_t len = end ? (apr_size_t)(end - s) : strlen(s);
-        const char *eq = memchr(s, '=', len);
-        if (eq) {
-            apr_size_t nlen = (apr_size_t)(eq - s);
-            while (nlen > 0 && (s[nlen - 1] == ' ' || s[nlen - 1] == '\t')) {
-                nlen--;
-            }
-            const char *v = eq + 1;
-            apr_size_t vlen = len - (apr_size_t)(v - s);
-            while (vlen > 0 && (*v == ' ' || *v == '"')) {
-                v++;
-                vlen--;
-            }
-            while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '"' || v[vlen - 1] == '\t')) {
-                vlen--;
-            }
-            if (!fn(ctx, s, nlen, v, vlen)) {
-                return;
-            }
-        }
-        s = end;
-    }
 }
 
 typedef struct {
@@ -84,7 +50,7 @@ const char *aoidc_cookie_get(request_rec *r, const char *name, int *count)
     const char *h = cookie_header(r);
     find_ctx_t f = {r->pool, name, strlen(name), NULL, 0};
     if (h && strlen(h) <= COOKIE_HEADER_MAX) {
-        cookie_walk(h, find_one, &f);
+        aoidc_cookie_walk(h, find_one, &f);
     }
     if (count) {
         *count = f.count;
@@ -115,7 +81,7 @@ apr_array_header_t *aoidc_cookie_values(request_rec *r, const char *name, int ma
     const char *h = cookie_header(r);
     all_ctx_t f = {r->pool, name, strlen(name), max, apr_array_make(r->pool, 2, sizeof(const char *))};
     if (h && strlen(h) <= COOKIE_HEADER_MAX && max > 0) {
-        cookie_walk(h, find_all, &f);
+        aoidc_cookie_walk(h, find_all, &f);
     }
     return f.values;
 }
@@ -141,7 +107,7 @@ apr_array_header_t *aoidc_cookie_names_with_prefix(request_rec *r, const char *p
     const char *h = cookie_header(r);
     prefix_ctx_t f = {r->pool, prefix, apr_array_make(r->pool, 4, sizeof(const char *))};
     if (h && strlen(h) <= COOKIE_HEADER_MAX) {
-        cookie_walk(h, find_prefix, &f);
+        aoidc_cookie_walk(h, find_prefix, &f);
     }
     return f.names;
 }
@@ -218,7 +184,7 @@ void aoidc_cookie_strip(request_rec *r, const char *session_name)
         return;
     }
     strip_ctx_t st = {session_name, strlen(session_name), apr_palloc(r->pool, strlen(h) + 3), 0, 0};
-    cookie_walk(h, strip_one, &st);
+    aoidc_cookie_walk(h, strip_one, &st);
     if (!st.removed) {
         return;
     }

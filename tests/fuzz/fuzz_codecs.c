@@ -1,7 +1,9 @@
 /* libFuzzer target for the untrusted-input codecs other than JOSE: the first
  * byte picks the parser (state cookie, session record, base64url, query
- * parameters and return paths, discovery, token response, claims). */
+ * parameters and return paths, discovery, token response, claims, Cookie
+ * header, introspection response). */
 #include "aoidc_claims.h"
+#include "aoidc_introspect.h"
 #include "aoidc_provider.h"
 #include "aoidc_session.h"
 #include "aoidc_state.h"
@@ -13,6 +15,22 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* checks every pair the cookie walker reports lies inside the header */
+typedef struct {
+    const char *h;
+    apr_size_t len;
+    int pairs;
+} walk_ctx_t;
+
+static int on_pair(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
+{
+    walk_ctx_t *w = c;
+    if (name < w->h || name + nlen > w->h + w->len || val < w->h || val + vlen > w->h + w->len) {
+        __builtin_trap();
+    }
+    return ++w->pairs < 1000;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -31,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *s = apr_pstrmemdup(p, (const char *)data + 1, size - 1);
     apr_size_t n = size - 1;
     const char *err = NULL;
-    switch (data[0] % 7) {
+    switch (data[0] % 9) {
     case 0: {
         aoidc_login_state_t *st;
         aoidc_state_decode(p, &keys, "aoidc_state_AAAAAAAAAAAAAAAA", s, &st);
@@ -76,6 +94,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             json_decref(o);
         }
         aoidc_claim_req_parse(p, s, &err);
+        break;
+    }
+    case 7: {
+        walk_ctx_t w = {s, strlen(s), 0};
+        aoidc_cookie_walk(s, on_pair, &w);
+        break;
+    }
+    case 8: {
+        aoidc_principal_t pr;
+        const char *why;
+        aoidc_introspect_parse(p, s, n, "https://op.example", "https://api.example", 1000, &pr, &why);
         break;
     }
     }
