@@ -268,6 +268,21 @@ static aoidc_result_t validate_opaque(request_rec *r, aoidc_srv_cfg_t *sc, aoidc
     return AOIDC_R_OK;
 }
 
+/* Does this location accept tokens of the provider with this name
+ * (AuthOIDCBearerProviders, default all)? */
+static int provider_accepted(const aoidc_dir_cfg_t *dc, const char *name)
+{
+    if (!dc->bearer_providers) {
+        return 1;
+    }
+    for (int j = 0; j < dc->bearer_providers->nelts; j++) {
+        if (name && strcmp(APR_ARRAY_IDX(dc->bearer_providers, j, const char *), name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Authenticate a request carrying a bearer token; 0 = OK with r->user set,
  * otherwise the HTTP status to return. */
 static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc, const char *token)
@@ -281,16 +296,23 @@ static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg
                       "bearer tokens need AuthOIDCBearerAudience for this location");
         return aoidc_respond(r, AOIDC_R_INTERNAL);
     }
-    if (token_cache && aoidc_token_cache_get(token_cache, r->pool, token, toklen, now, &pr)) {
+    /* The cache key binds the token to the audience it was checked against;
+     * a hit also needs its provider to be one this location accepts. */
+    const char *ckey = apr_pstrcat(r->pool, dc->bearer_audience, "\n", token, NULL);
+    apr_size_t ckeylen = strlen(dc->bearer_audience) + 1 + toklen;
+    if (token_cache && aoidc_token_cache_get(token_cache, r->pool, ckey, ckeylen, now, &pr) &&
+        provider_accepted(dc, pr.provider)) {
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "bearer token from the process cache");
     }
     else if (is_jwt(token)) {
+        memset(&pr, 0, sizeof(pr));
         res = validate_jwt(r, sc, dc, token, &pr);
         if (res == AOIDC_R_OK && token_cache) {
-            aoidc_token_cache_put(token_cache, token, toklen, &pr);
+            aoidc_token_cache_put(token_cache, ckey, ckeylen, &pr);
         }
     }
     else {
+        memset(&pr, 0, sizeof(pr));
         res = validate_opaque(r, sc, dc, token, &pr);
     }
     switch (res) {
