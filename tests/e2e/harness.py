@@ -276,12 +276,19 @@ def _user_exists(name: str) -> bool:
 class OP:
     """tests/op/server.mjs (oidc-provider 8.8.1) on 127.0.0.1:port."""
 
-    def __init__(self, workdir: Path, port: int | None = None, host: str = OP_HOST, path: str = ""):
-        """path: an issuer path such as "/realms/test" (the OP is then mounted there)."""
+    def __init__(self, workdir: Path, port: int | None = None, host: str = OP_HOST, path: str = "",
+                 tls: tuple[str | Path, str | Path] | None = None, ca_file: str | Path | None = None):
+        """path: an issuer path such as "/realms/test" (the OP is then mounted there).
+        tls=(cert.pem, key.pem): serve HTTPS, issuer https://host:port; ca_file: the CA
+        that the harness's own calls (op.stats(), op.mutate(), ...) trust (default: the
+        system CAs)."""
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.host = host
-        self.issuer = f"http://{host}:{self.port}{path.rstrip('/')}"
+        self.tls = (str(tls[0]), str(tls[1])) if tls else None
+        self.verify: str | bool = str(ca_file) if ca_file else True
+        self.scheme = "https" if self.tls else "http"
+        self.issuer = f"{self.scheme}://{host}:{self.port}{path.rstrip('/')}"
         self.keyset = "a"
         self.env: dict[str, str] = {}
         self.proc: subprocess.Popen | None = None
@@ -316,6 +323,8 @@ class OP:
         self.npm_ci()
         cmd = [NODE_BIN, str(OP_DIR / "server.mjs"), "--port", str(self.port),
                "--keyset", self.keyset, "--issuer", self.issuer]
+        if self.tls:
+            cmd += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         log = open(self.log_path, "ab")
         log.write(f"=== start {' '.join(cmd)}\n".encode())
         log.flush()
@@ -379,7 +388,7 @@ class OP:
     # --- URLs and metadata
     @property
     def origin(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.issuer + path
@@ -409,7 +418,7 @@ class OP:
 
     # --- test-control API
     def _json(self, method: str, path: str, body: dict | None = None) -> dict | list:
-        r = _direct.request(method, self.url(path), json=body, timeout=10)
+        r = _direct.request(method, self.url(path), json=body, timeout=10, verify=self.verify)
         if r.status_code >= 400:
             raise HarnessError(f"{method} {path}: {r.status_code} {r.text}")
         return r.json()
@@ -445,7 +454,8 @@ class OP:
     def backchannel(self, client_id: str, sub: str, sid: str | None = None) -> requests.Response:
         """Send a back-channel logout token for sub/sid to the client's backchannel_logout_uri."""
         return _direct.post(self.url("/__test/backchannel"),
-                             json={"client_id": client_id, "sub": sub, "sid": sid}, timeout=15)
+                             json={"client_id": client_id, "sub": sub, "sid": sid}, timeout=15,
+                             verify=self.verify)
 
 
 # ----------------------------------------------------------------- JWT helpers

@@ -4,13 +4,16 @@
 // /__test/* control API that forges ID tokens on request.
 //
 //   node tests/op/server.mjs --port P [--keyset a|b|ab] [--issuer URL]
+//                            [--tls-cert cert.pem --tls-key key.pem]
 //
+// With --tls-cert/--tls-key it serves HTTPS (default issuer https://localhost:P).
 // Listens on 127.0.0.1:P and prints "READY <issuer>" on stdout once listening.
 // Built on oidc-provider 8.8.1 (runs on Node 18 and 20). See tests/e2e/README.md
 // for the headless login steps and the control API.
 
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { createPublicKey } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +30,8 @@ const { values: args } = parseArgs({
     port: { type: 'string' },
     keyset: { type: 'string', default: 'a' },
     issuer: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
   },
 });
 const PORT = Number.parseInt(args.port, 10);
@@ -34,6 +39,13 @@ if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) {
   console.error(`bad --port ${args.port}`);
   process.exit(2);
 }
+if (!args['tls-cert'] !== !args['tls-key']) {
+  console.error('--tls-cert and --tls-key go together');
+  process.exit(2);
+}
+const TLS = args['tls-cert']
+  ? { cert: readFileSync(args['tls-cert']), key: readFileSync(args['tls-key']) }
+  : null;
 
 // ---------------------------------------------------------------- keys
 function loadJwks(name) {
@@ -183,7 +195,7 @@ const RESOURCES = {
 };
 
 // ---------------------------------------------------------------- provider
-const ISSUER = args.issuer || `http://127.0.0.1:${PORT}`;
+const ISSUER = args.issuer || (TLS ? `https://localhost:${PORT}` : `http://127.0.0.1:${PORT}`);
 const MOUNT = new URL(ISSUER).pathname.replace(/\/$/, '');
 
 const ttlFn = (name) => () => state.ttl[name];
@@ -694,7 +706,7 @@ function handle(req, res) {
 }
 const servers = [];
 function serve(host, onReady, onError) {
-  const server = createServer(handle);
+  const server = TLS ? createTlsServer(TLS, handle) : createServer(handle);
   server.keepAliveTimeout = 5000;
   server.on('error', onError);
   server.listen(PORT, host, onReady);
