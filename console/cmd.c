@@ -293,6 +293,12 @@ int ocon_run(apr_pool_t *p, const ocon_cli_t *cli)
             return fail(&r, OCON_EXIT_CONFIG, serr);
         }
     }
+    if (cli->cmd == OCON_CMD_SERVE || cli->cmd == OCON_CMD_CHECK) {
+        const char *terr = ocon_config_check_tls(p, cfg, NULL, NULL);
+        if (terr) {
+            return fail(&r, OCON_EXIT_CONFIG, terr);
+        }
+    }
     int rc = ocon_ctx_open(p, cfg, cli->cmd == OCON_CMD_SERVE ? 16 : cli->seed_threads + 1, &r.ctx, &err);
     if (rc != OCON_EXIT_OK) {
         return fail(&r, rc, err);

@@ -274,6 +274,70 @@ int ocon_host_is_loopback(const char *host)
     return !strcmp(host, "::1") || !strcmp(host, "localhost") || !strncmp(host, "127.", 4);
 }
 
+#define OCON_PEM_MAX (1024 * 1024)
+
+/* One PEM file of a TLS setting: its text, or NULL and *err. */
+static const char *read_pem_setting(apr_pool_t *p, const char *cfgpath, const char *setting, const char *file,
+                                    const char *marker, const char **err)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char ebuf[128];
+    apr_status_t rv = apr_file_open(&f, file, APR_FOPEN_READ, 0, p);
+    if (rv != APR_SUCCESS) {
+        *err = apr_psprintf(p, "%s: %s: %s: %s", cfgpath, setting, file, apr_strerror(rv, ebuf, sizeof(ebuf)));
+        return NULL;
+    }
+    rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
+    if (rv != APR_SUCCESS || fi.filetype != APR_REG) {
+        apr_file_close(f);
+        *err = apr_psprintf(p, "%s: %s: %s: not a regular file", cfgpath, setting, file);
+        return NULL;
+    }
+    if (fi.size == 0 || fi.size > OCON_PEM_MAX) {
+        apr_file_close(f);
+        *err = apr_psprintf(p, "%s: %s: %s: %s", cfgpath, setting, file, fi.size ? "larger than 1 MB" : "empty");
+        return NULL;
+    }
+    apr_size_t n = (apr_size_t)fi.size;
+    char *buf = apr_palloc(p, n + 1);
+    rv = apr_file_read_full(f, buf, n, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS) {
+        *err = apr_psprintf(p, "%s: %s: %s: %s", cfgpath, setting, file, apr_strerror(rv, ebuf, sizeof(ebuf)));
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (strlen(buf) != n || !strstr(buf, "-----BEGIN ") || !strstr(buf, marker)) {
+        *err = apr_psprintf(p, "%s: %s: %s: not a PEM file with a %s", cfgpath, setting, file,
+                            strcmp(setting, "tls_cert") ? "private key" : "certificate");
+        return NULL;
+    }
+    return buf;
+}
+
+const char *ocon_config_check_tls(apr_pool_t *p, const ocon_config_t *cfg, const char **cert, const char **key)
+{
+    const char *err = NULL, *c, *k;
+    if (!cfg->tls_cert && !cfg->tls_key) {
+        return NULL;
+    }
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        return apr_psprintf(p, "%s: tls_cert and tls_key go together", cfg->path);
+    }
+    if (!(c = read_pem_setting(p, cfg->path, "tls_cert", cfg->tls_cert, "CERTIFICATE-----", &err)) ||
+        !(k = read_pem_setting(p, cfg->path, "tls_key", cfg->tls_key, "PRIVATE KEY-----", &err))) {
+        return err;
+    }
+    if (cert) {
+        *cert = c;
+    }
+    if (key) {
+        *key = k;
+    }
+    return NULL;
+}
+
 const char *ocon_config_check_serve(apr_pool_t *p, const ocon_config_t *cfg)
 {
     const char *host;

@@ -83,6 +83,11 @@ apr_status_t ocon_config_load(apr_pool_t *p, const char *path, ocon_config_t *cf
 /* Checks needed only by `serve`: htpasswd set, TLS pair complete, listen
  * address loopback unless allow_remote. */
 const char *ocon_config_check_serve(apr_pool_t *p, const ocon_config_t *cfg);
+/* When tls_cert/tls_key are set: both files readable, non-empty, at most
+ * 1 MB, and PEM (a CERTIFICATE, a PRIVATE KEY). NULL when fine (and, when
+ * cert/key are not NULL, their text there), else a message naming the
+ * setting and the file. Used by check-config and serve. */
+const char *ocon_config_check_tls(apr_pool_t *p, const ocon_config_t *cfg, const char **cert, const char **key);
 /* Split "host:port" / "[v6]:port"; NULL on success, else a message. */
 const char *ocon_split_listen(apr_pool_t *p, const char *listen, const char **host, int *port);
 int ocon_host_is_loopback(const char *host);

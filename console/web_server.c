@@ -950,28 +950,6 @@ static MHD_RESULT access_handler(void *cls, struct MHD_Connection *con, const ch
     return queue(con, s, res);
 }
 
-static const char *read_pem(apr_pool_t *p, const char *path)
-{
-    apr_file_t *f;
-    apr_finfo_t fi;
-    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, p) != APR_SUCCESS) {
-        return NULL;
-    }
-    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS || fi.size > 1024 * 1024 || fi.size == 0) {
-        apr_file_close(f);
-        return NULL;
-    }
-    apr_size_t n = (apr_size_t)fi.size;
-    char *buf = apr_palloc(p, n + 1);
-    if (apr_file_read_full(f, buf, n, &n) != APR_SUCCESS) {
-        apr_file_close(f);
-        return NULL;
-    }
-    buf[n] = '\0';
-    apr_file_close(f);
-    return buf;
-}
-
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     fputs("oidc-console: libmicrohttpd: ", stderr);
@@ -1021,10 +999,9 @@ int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p)
     }
     const char *cert = NULL, *key = NULL;
     if (s->tls) {
-        cert = read_pem(p, cfg->tls_cert);
-        key = read_pem(p, cfg->tls_key);
-        if (!cert || !key) {
-            fprintf(stderr, "oidc-console: cannot read tls_cert/tls_key\n");
+        const char *terr = ocon_config_check_tls(p, cfg, &cert, &key);
+        if (terr) {
+            fprintf(stderr, "oidc-console: %s\n", terr);
             freeaddrinfo(ai);
             return OCON_EXIT_CONFIG;
         }
