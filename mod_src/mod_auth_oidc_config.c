@@ -289,6 +289,25 @@ static const char *parse_onoff(cmd_parms *cmd, const char *arg, int *out)
     return NULL;
 }
 
+/* One of a fixed set of words (case-insensitive); the error lists them. */
+typedef struct {
+    const char *word;
+    int value;
+} keyword_t;
+
+static const char *parse_keyword(cmd_parms *cmd, const char *arg, const keyword_t *kw, int *out)
+{
+    const char *list = "";
+    for (int i = 0; kw[i].word; i++) {
+        if (strcasecmp(arg, kw[i].word) == 0) {
+            *out = kw[i].value;
+            return NULL;
+        }
+        list = apr_pstrcat(cmd->pool, list, i == 0 ? "" : kw[i + 1].word ? ", " : " or ", kw[i].word, NULL);
+    }
+    return apr_psprintf(cmd->pool, "%s: '%s' is not %s", cmd->cmd->name, arg, list);
+}
+
 static const char *need_server_context(cmd_parms *cmd)
 {
     return ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
@@ -858,20 +877,9 @@ static const char *cmd_use_provider(cmd_parms *cmd, void *mconfig, const char *a
 
 static const char *cmd_unauth(cmd_parms *cmd, void *mconfig, const char *arg)
 {
-    aoidc_dir_cfg_t *dc = mconfig;
-    if (strcasecmp(arg, "auth") == 0) {
-        dc->unauth = AOIDC_UNAUTH_AUTH;
-    }
-    else if (strcmp(arg, "401") == 0) {
-        dc->unauth = AOIDC_UNAUTH_401;
-    }
-    else if (strcasecmp(arg, "pass") == 0) {
-        dc->unauth = AOIDC_UNAUTH_PASS;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "AuthOIDCUnauthAction: '%s' is not auth, 401 or pass", arg);
-    }
-    return NULL;
+    static const keyword_t kw[] = {
+        {"auth", AOIDC_UNAUTH_AUTH}, {"401", AOIDC_UNAUTH_401}, {"pass", AOIDC_UNAUTH_PASS}, {NULL, 0}};
+    return parse_keyword(cmd, arg, kw, &((aoidc_dir_cfg_t *)mconfig)->unauth);
 }
 
 static const char *cmd_remote_user_claim(cmd_parms *cmd, void *mconfig, const char *arg)
@@ -885,23 +893,12 @@ static const char *cmd_remote_user_claim(cmd_parms *cmd, void *mconfig, const ch
 
 static const char *cmd_pass_as(cmd_parms *cmd, void *mconfig, const char *arg)
 {
-    aoidc_dir_cfg_t *dc = mconfig;
-    if (strcasecmp(arg, "none") == 0) {
-        dc->pass_as = AOIDC_PASS_NONE;
-    }
-    else if (strcasecmp(arg, "headers") == 0) {
-        dc->pass_as = AOIDC_PASS_HEADERS;
-    }
-    else if (strcasecmp(arg, "environment") == 0) {
-        dc->pass_as = AOIDC_PASS_ENV;
-    }
-    else if (strcasecmp(arg, "both") == 0) {
-        dc->pass_as = AOIDC_PASS_BOTH;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "AuthOIDCPassClaimsAs: '%s' is not none, headers, environment or both", arg);
-    }
-    return NULL;
+    static const keyword_t kw[] = {{"none", AOIDC_PASS_NONE},
+                                   {"headers", AOIDC_PASS_HEADERS},
+                                   {"environment", AOIDC_PASS_ENV},
+                                   {"both", AOIDC_PASS_BOTH},
+                                   {NULL, 0}};
+    return parse_keyword(cmd, arg, kw, &((aoidc_dir_cfg_t *)mconfig)->pass_as);
 }
 
 static const char *cmd_claim_prefix(cmd_parms *cmd, void *mconfig, const char *arg)
