@@ -22,7 +22,8 @@ typedef struct {
  * aoidc_claim_t allocated from p. Protocol claims (iss aud exp iat nbf nonce
  * at_hash c_hash azp jti auth_time sid) are left out: they describe the token,
  * not the user. Members whose names are not [A-Za-z0-9_.:-]+ and values over
- * the limits are dropped (counted in *dropped when non-NULL). */
+ * the limits are dropped (counted in *dropped when non-NULL). The values of
+ * one claim are adjacent in the result (the request path relies on it). */
 apr_array_header_t *aoidc_claims_flatten(apr_pool_t *p, json_t *obj, int *dropped);
 
 /* A compiled `Require oidc-claim NAME:VALUE` argument. */

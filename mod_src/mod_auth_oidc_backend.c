@@ -93,14 +93,16 @@ void aoidc_pass_claims(request_rec *r, const aoidc_dir_cfg_t *dc, const aoidc_se
         return;
     }
     const char *prefix = aoidc_claim_prefix(dc);
-    apr_table_t *done = apr_table_make(r->pool, s->nclaims);
-    for (int i = 0; i < s->nclaims; i++) {
+    /* the values of an array claim are adjacent (aoidc_claims_flatten), so
+     * each run of one name is joined in one pass over the claims */
+    for (int i = 0; i < s->nclaims;) {
         const char *name = s->claims[i].name;
-        if (apr_table_get(done, name)) {
-            continue;
+        const char *val = s->claims[i].value;
+        int j = i + 1;
+        for (; j < s->nclaims && strcmp(s->claims[j].name, name) == 0; j++) {
+            val = apr_pstrcat(r->pool, val, ",", s->claims[j].value, NULL);
         }
-        apr_table_setn(done, name, "1");
-        const char *val = aoidc_claims_get(r->pool, s->claims, s->nclaims, name, ",");
+        i = j;
         const char *env = apr_pstrcat(r->pool, prefix, name, NULL);
         if (how & AOIDC_PASS_ENV) {
             apr_table_setn(r->subprocess_env, env, val);
