@@ -155,12 +155,34 @@ static ocon_rc_t add_pages(ocon_ctx_t *ctx, apr_pool_t *p, const char *base, apr
     return OCON_OK;
 }
 
+/* The time the buckets must cover: session_window, widened to the longest
+ * AuthOIDCSessionMaxLifetime any node publishes, so that a console config
+ * lagging behind the module never hides older sessions. */
+static apr_int64_t session_window(ocon_ctx_t *ctx, apr_pool_t *p)
+{
+    apr_int64_t w = ctx->cfg->session_window;
+    json_t *nodes = NULL, *n;
+    size_t i;
+    if (ocon_nodes_load(ctx, p, &nodes) != OCON_OK || !nodes) {
+        return w;
+    }
+    json_array_foreach(json_object_get(nodes, "nodes"), i, n)
+    {
+        json_t *ml = json_object_get(json_object_get(json_object_get(n, "snapshot"), "session"), "max_lifetime");
+        if (json_is_integer(ml) && json_integer_value(ml) > w && json_integer_value(ml) <= 30 * 86400) {
+            w = (apr_int64_t)json_integer_value(ml);
+        }
+    }
+    json_decref(nodes);
+    return w;
+}
+
 /* Time buckets from the newest (one ahead, for clock skew between nodes) back
  * over the session window. provider NULL: the global buckets. */
 static ocon_rc_t add_buckets(ocon_ctx_t *ctx, apr_pool_t *p, const char *provider, apr_int64_t now, cand_t *c)
 {
     apr_int64_t top = now / AOIDC_DIR_BUCKET + 1;
-    apr_int64_t bottom = (now - ctx->cfg->session_window) / AOIDC_DIR_BUCKET - 1;
+    apr_int64_t bottom = (now - session_window(ctx, p)) / AOIDC_DIR_BUCKET - 1;
     for (apr_int64_t b = top; b >= bottom; b--) {
         const char *base = provider ? aoidc_dir_provider_bucket_key(p, provider, b) : aoidc_dir_bucket_key(p, b);
         ocon_rc_t rc = add_pages(ctx, p, base, now, c);
