@@ -672,7 +672,9 @@ static const char *cmd_redirect_uri(cmd_parms *cmd, void *m, const char *arg)
     return NULL;
 }
 
-static const char *cmd_logout_uri(cmd_parms *cmd, void *m, const char *arg)
+/* AuthOIDCLogoutURI, AuthOIDCBackChannelLogoutURI: a local path, stored in
+ * the server record field whose offset is the directive's cmd_data. */
+static const char *cmd_local_uri(cmd_parms *cmd, void *m, const char *arg)
 {
     const char *err = need_server_context(cmd);
     if (!err) {
@@ -682,21 +684,7 @@ static const char *cmd_logout_uri(cmd_parms *cmd, void *m, const char *arg)
         return err;
     }
     note_line(cmd);
-    cmd_srv(cmd)->logout_uri = arg;
-    return NULL;
-}
-
-static const char *cmd_backchannel_uri(cmd_parms *cmd, void *m, const char *arg)
-{
-    const char *err = need_server_context(cmd);
-    if (!err) {
-        err = check_path(cmd, arg);
-    }
-    if (err) {
-        return err;
-    }
-    note_line(cmd);
-    cmd_srv(cmd)->backchannel_uri = arg;
+    *(const char **)((char *)cmd_srv(cmd) + (apr_size_t)cmd->info) = arg;
     return NULL;
 }
 
@@ -989,8 +977,10 @@ const command_rec aoidc_cmds[] = {
     AP_INIT_TAKE_ARGV("AuthOIDCSessionStore", cmd_session_store, NULL, SRV, "memcached host[:port] ..."),
     AP_INIT_TAKE1("AuthOIDCStoreTimeout", cmd_store_timeout, NULL, SRV, "memcached timeout in milliseconds"),
     AP_INIT_TAKE1("AuthOIDCRedirectURI", cmd_redirect_uri, NULL, SRV, "Callback path or URL registered at the OP"),
-    AP_INIT_TAKE1("AuthOIDCLogoutURI", cmd_logout_uri, NULL, SRV, "Local path that logs the user out"),
-    AP_INIT_TAKE1("AuthOIDCBackChannelLogoutURI", cmd_backchannel_uri, NULL, SRV,
+    AP_INIT_TAKE1("AuthOIDCLogoutURI", cmd_local_uri, (void *)APR_OFFSETOF(aoidc_srv_cfg_t, logout_uri), SRV,
+                  "Local path that logs the user out"),
+    AP_INIT_TAKE1("AuthOIDCBackChannelLogoutURI", cmd_local_uri,
+                  (void *)APR_OFFSETOF(aoidc_srv_cfg_t, backchannel_uri), SRV,
                   "Local path that receives OpenID Connect back-channel logout requests"),
     AP_INIT_TAKE_ARGV("AuthOIDCPostLogoutRedirect", cmd_post_logout, NULL, SRV,
                       "Allowed targets after logout; the first is the default"),

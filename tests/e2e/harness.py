@@ -144,6 +144,17 @@ def kill_pid(pid: int, sig: int = signal.SIGKILL) -> None:
         pass
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """SIGTERM a child we started, SIGKILL it if it lingers, and reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+
+
 def make_workdir(prefix: str = "aoidc-e2e-") -> Path:
     """A private directory under /tmp that Apache children (www-data) may traverse."""
     d = Path(tempfile.mkdtemp(prefix=prefix))
@@ -202,13 +213,7 @@ class Memcached:
         """Stop it (SIGTERM, then SIGKILL) and wait until the port is closed."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)
         self.proc = None
         wait_port_closed(self.port)
 
@@ -354,13 +359,7 @@ class OP:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)
         if self._reader:
             self._reader.join(timeout=2)
         self.proc = None
