@@ -96,12 +96,8 @@ mod_auth_oidc demo is running (Ctrl-C stops it).
     except KeyboardInterrupt:
         return 0
     finally:
-        if console and console.poll() is None:
-            console.terminate()
-            try:
-                console.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                console.kill()
+        if console:
+            harness.stop_process(console)
         for part in reversed(started):
             part.stop()
         print("demo stopped")

@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,23 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 CONSOLE = os.environ.get("AOIDC_CONSOLE", str(REPO / "console" / "oidc-console"))
 MEMCACHED = os.environ.get("AOIDC_MEMCACHED", "/usr/bin/memcached")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 10) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"port {port} did not open")
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+from harness import free_port, stop_process, wait_port  # noqa: E402
 
 
 def run(conf: Path, *args: str) -> tuple[float, int, dict | str, int]:
@@ -200,11 +184,9 @@ def main() -> int:
         print(f"{'serve process peak RSS (VmHWM)':48} {'':9} {hwm + ' KiB':>10}")
         return 0
     finally:
-        if serve and serve.poll() is None:
-            serve.send_signal(signal.SIGTERM)
-            serve.wait(timeout=5)
-        mc.terminate()
-        mc.wait(timeout=5)
+        if serve:
+            stop_process(serve)
+        stop_process(mc)
         if a.keep:
             print(f"work directory kept: {work}")
         else:
