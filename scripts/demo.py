@@ -29,7 +29,8 @@ def main() -> int:
     op = harness.OP(work, pick(9090))
     port = pick(8080)
     key = harness.write_crypto_key(work / "crypto.key")
-    demo_dir = REPO / "conf" / "examples" / "demo"
+    # served and run by Apache's children (www-data): a readable copy, wherever the checkout is
+    demo_dir = harness.readable_copy(REPO / "conf" / "examples" / "demo", "aoidc-demo-www-")
     snippet = (demo_dir / "demo.conf.in").read_text().replace("@DEMO@", str(demo_dir))
     oidc = harness.oidc_config(crypto_key_file=str(key), session_store=f"memcached {mc.address}",
                                issuer=op.issuer, protected=False,

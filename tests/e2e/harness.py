@@ -6,6 +6,7 @@ verify_jwt). See tests/e2e/README.md for the API and the headless login steps.
 """
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import json
@@ -29,7 +30,7 @@ import requests
 E2E_DIR = Path(__file__).resolve().parent
 REPO = E2E_DIR.parents[1]
 OP_DIR = REPO / "tests" / "op"
-HTDOCS = E2E_DIR / "htdocs"
+SOURCE_HTDOCS = E2E_DIR / "htdocs"
 
 APACHE_BIN = os.environ.get("AOIDC_APACHE", "/usr/sbin/apache2")
 APACHE_MODULES = os.environ.get("AOIDC_APACHE_MODULES", "/usr/lib/apache2/modules")
@@ -160,6 +161,26 @@ def make_workdir(prefix: str = "aoidc-e2e-") -> Path:
     d = Path(tempfile.mkdtemp(prefix=prefix))
     d.chmod(0o755)
     return d
+
+
+def readable_copy(src: Path, prefix: str) -> Path:
+    """A copy of src that Apache's children (www-data) can read and execute, removed at
+    exit. A checkout under /root (mode 0700) is out of their reach, so nothing they serve
+    or run is used from the checkout itself."""
+    top = make_workdir(prefix)
+    dst = top / src.name
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    for q in [dst, *dst.rglob("*")]:
+        if q.is_dir() or os.access(q, os.X_OK):
+            q.chmod(0o755)
+        else:
+            q.chmod(0o644)
+    atexit.register(shutil.rmtree, top, True)
+    return dst
+
+
+# what Apache serves in the tests: tests/e2e/htdocs, copied where www-data can read it
+HTDOCS = readable_copy(SOURCE_HTDOCS, "aoidc-htdocs-")
 
 
 def write_crypto_key(path: Path | str, nbytes: int = 32) -> Path:
