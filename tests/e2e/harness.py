@@ -183,6 +183,35 @@ def readable_copy(src: Path, prefix: str) -> Path:
 HTDOCS = readable_copy(SOURCE_HTDOCS, "aoidc-htdocs-")
 
 
+def raw_http(port: int, target: str | bytes, header_lines=(), timeout: float = 10.0) -> tuple[int, str, bytes]:
+    """GET target with raw header lines, for what requests cannot send (repeated headers,
+    names differing only in case or '-' versus '_', undecoded request targets).
+    Returns (status, head as text, body with chunked transfer coding removed)."""
+    t = target.encode("latin-1") if isinstance(target, str) else target
+    req = b"GET " + t + f" HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n".encode()
+    req += b"".join((h.encode("latin-1") if isinstance(h, str) else h) + b"\r\n" for h in header_lines) + b"\r\n"
+    buf = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(req)
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():
+        out, rest = b"", body
+        while rest:
+            size, rest = rest.split(b"\r\n", 1)
+            n = int(size, 16)
+            if n == 0:
+                break
+            out, rest = out + rest[:n], rest[n + 2:]
+        body = out
+    text = head.decode("latin-1")
+    return int(text.split(" ", 2)[1]), text, body
+
+
 def write_crypto_key(path: Path | str, nbytes: int = 32) -> Path:
     """Write nbytes random bytes as hex (no trailing newline), mode 0600."""
     path = Path(path)

@@ -1,12 +1,12 @@
 """The redirect URI (callback): forged, replayed and tampered authorization responses,
 ID-token attacks, key rotation, return-target safety, client auth and userinfo."""
 import re
-import socket
 import time
 import urllib.parse
 
 import pytest
 
+import harness
 from harness import free_port, login, new_browser, op_login_only
 
 CB = "/oidc/callback"
@@ -395,19 +395,10 @@ def test_jwks_no_refetch_within_interval(make_apache, op, browser, memcached, ex
 
 def raw_get(port, target: bytes, extra=b""):
     """Send a request line as raw bytes; (status, {header: [values]})."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1:" + str(port).encode() +
-                  b"\r\nAccept: text/html\r\nConnection: close\r\n" + extra + b"\r\n")
-        buf = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    head = buf.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-    status = int(head[0].split()[1])
+    lines = [b"Accept: text/html"] + [ln for ln in extra.split(b"\r\n") if ln]
+    status, head, _ = harness.raw_http(port, target, lines)
     headers = {}
-    for ln in head[1:]:
+    for ln in head.split("\r\n")[1:]:
         k, v = ln.split(":", 1)
         headers.setdefault(k.strip().lower(), []).append(v.strip())
     return status, headers

@@ -8,12 +8,12 @@ sleeps ~12 s and the touch test ~7 s; everything else is sub-second.
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 
 import pytest
 
+import harness
 from harness import new_browser, login, write_crypto_key
 
 SESSION = "aoidc_session"
@@ -86,18 +86,8 @@ def assert_logged_out(r, op, what):
 
 def raw_get(port, path, header_lines):
     """GET with raw header lines (for repeated headers requests cannot send). Returns (status, head)."""
-    req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
-    req += "".join(h + "\r\n" for h in header_lines) + "\r\n"
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(req.encode("latin-1"))
-        buf = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    head = buf.split(b"\r\n\r\n", 1)[0].decode("latin-1")
-    return int(head.split(" ", 2)[1]), head
+    status, head, _ = harness.raw_http(port, path, header_lines)
+    return status, head
 
 
 # ----------------------------------------------------------------- shared store, at rest

@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+import harness
 from harness import HTDOCS, new_browser, login
 
 SESSION = "aoidc_session"
@@ -131,27 +132,8 @@ def get(s, site, path, **kw):
 def raw_request(port, path, header_lines):
     """GET with raw header lines: several headers whose names differ only in case or
     in '-' versus '_' (requests would merge them). Returns (status, body bytes)."""
-    req = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
-    req += "".join(h + "\r\n" for h in header_lines) + "\r\n"
-    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
-        sock.sendall(req.encode("latin-1"))
-        buf = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    head, body = buf.split(b"\r\n\r\n", 1)
-    if b"transfer-encoding: chunked" in head.lower():
-        out, rest = b"", body
-        while rest:
-            size, rest = rest.split(b"\r\n", 1)
-            n = int(size, 16)
-            if n == 0:
-                break
-            out, rest = out + rest[:n], rest[n + 2:]
-        body = out
-    return int(head.split(b" ", 2)[1]), body
+    status, _, body = harness.raw_http(port, path, header_lines, timeout=15)
+    return status, body
 
 
 # ----------------------------------------------------------------- Require oidc-claim
