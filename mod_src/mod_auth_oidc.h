@@ -133,6 +133,10 @@ apr_array_header_t *aoidc_cookie_names_with_prefix(request_rec *r, const char *p
 /* authn */
 int aoidc_check_authn(request_rec *r);
 aoidc_req_ctx_t *aoidc_req_ctx(request_rec *r);
+/* A subrequest or internal redirect takes the verdict of its first request
+ * (its user and claims; bearer_only: only when that was a bearer token).
+ * Returns 1 when it did, so the caller answers OK. */
+int aoidc_reuse_parent_verdict(request_rec *r, const aoidc_dir_cfg_t *dc, int bearer_only);
 
 /* node snapshots (mod_auth_oidc.c) */
 void aoidc_node_publish_parent(apr_pool_t *ptemp, server_rec *s);

@@ -22,6 +22,27 @@ aoidc_req_ctx_t *aoidc_req_ctx(request_rec *r)
     return NULL;
 }
 
+int aoidc_reuse_parent_verdict(request_rec *r, const aoidc_dir_cfg_t *dc, int bearer_only)
+{
+    if (!r->main && !r->prev) {
+        return 0;
+    }
+    aoidc_req_ctx_t *pctx = aoidc_req_ctx(r);
+    if (!pctx || (bearer_only && !pctx->bearer)) {
+        return 0;
+    }
+    request_rec *top = r;
+    while (top->main || top->prev) {
+        top = top->main ? top->main : top->prev;
+    }
+    if (!top->user) {
+        return 0;
+    }
+    r->user = top->user;
+    aoidc_pass_claims(r, dc, &pctx->session);
+    return 1;
+}
+
 static int is_navigation(request_rec *r)
 {
     const char *mode = apr_table_get(r->headers_in, "Sec-Fetch-Mode");
@@ -170,18 +191,8 @@ int aoidc_check_authn(request_rec *r)
     aoidc_dir_cfg_t *dc = aoidc_dir_cfg(r);
     r->ap_auth_type = (char *)type; /* AUTH_TYPE for CGI and logs */
 
-    /* a subrequest or internal redirect reuses the verdict of its parent */
-    if (r->main || r->prev) {
-        aoidc_req_ctx_t *pctx = aoidc_req_ctx(r);
-        request_rec *top = r;
-        while (top->main || top->prev) {
-            top = top->main ? top->main : top->prev;
-        }
-        if (pctx && top->user) {
-            r->user = top->user;
-            aoidc_pass_claims(r, dc, &pctx->session);
-            return OK;
-        }
+    if (aoidc_reuse_parent_verdict(r, dc, 0)) {
+        return OK;
     }
 
     /* AuthOIDCAcceptBearer: a request that brings a token is a machine; its

@@ -387,17 +387,8 @@ int aoidc_check_bearer(request_rec *r)
         return DECLINED;
     }
     r->ap_auth_type = (char *)type;
-    aoidc_req_ctx_t *pctx = aoidc_req_ctx(r);
-    if ((r->main || r->prev) && pctx && pctx->bearer) {
-        request_rec *top = r;
-        while (top->main || top->prev) {
-            top = top->main ? top->main : top->prev;
-        }
-        if (top->user) {
-            r->user = top->user;
-            aoidc_pass_claims(r, aoidc_dir_cfg(r), &pctx->session);
-            return OK;
-        }
+    if (aoidc_reuse_parent_verdict(r, aoidc_dir_cfg(r), 1)) {
+        return OK;
     }
     return aoidc_bearer_authn(r, aoidc_srv_cfg(r->server), aoidc_dir_cfg(r));
 }
