@@ -2,6 +2,7 @@
 #include "aoidc_provider.h"
 #include "aoidc_util.h"
 
+#include <apr_allocator.h>
 #include <apr_strings.h>
 #include <string.h>
 
@@ -80,13 +81,49 @@ apr_status_t aoidc_provider_parse_discovery(apr_pool_t *p, const char *json, apr
     return APR_SUCCESS;
 }
 
+aoidc_provider_t *aoidc_provider_for_issuer(const apr_array_header_t *providers, const char *iss,
+                                            const apr_array_header_t *accepted)
+{
+    for (int i = 0; iss && providers && i < providers->nelts; i++) {
+        aoidc_provider_t *pr = APR_ARRAY_IDX(providers, i, aoidc_provider_t *);
+        if (strcmp(pr->issuer, iss) != 0) {
+            continue;
+        }
+        if (!accepted) {
+            return pr;
+        }
+        for (int j = 0; j < accepted->nelts; j++) {
+            if (strcmp(APR_ARRAY_IDX(accepted, j, const char *), pr->name) == 0) {
+                return pr;
+            }
+        }
+    }
+    return NULL;
+}
+
 apr_status_t aoidc_provider_runtime_init(aoidc_provider_t *pr, apr_pool_t *p)
 {
     apr_status_t rv;
-    if ((rv = apr_pool_create(&pr->rt_pool, p)) != APR_SUCCESS) {
+    apr_allocator_t *al;
+    apr_thread_mutex_t *amutex;
+    /* Every thread of the process fetches into subpools of rt_pool and
+     * destroys the old ones; the process pool's allocator has no mutex
+     * (httpd gives each thread its own), so sharing it here would race with
+     * whatever else uses it. rt_pool gets its own allocator, guarded by a
+     * mutex, owned by rt_pool and destroyed with it (and with p). */
+    if ((rv = apr_allocator_create(&al)) != APR_SUCCESS) {
         return rv;
     }
+    if ((rv = apr_pool_create_ex(&pr->rt_pool, p, NULL, al)) != APR_SUCCESS) {
+        apr_allocator_destroy(al);
+        return rv;
+    }
+    apr_allocator_owner_set(al, pr->rt_pool);
     apr_pool_tag(pr->rt_pool, "aoidc_provider");
+    if ((rv = apr_thread_mutex_create(&amutex, APR_THREAD_MUTEX_DEFAULT, pr->rt_pool)) != APR_SUCCESS) {
+        return rv;
+    }
+    apr_allocator_mutex_set(al, amutex);
     if ((rv = apr_thread_rwlock_create(&pr->lock, pr->rt_pool)) != APR_SUCCESS) {
         return rv;
     }
@@ -110,18 +147,39 @@ static void copy_meta(apr_pool_t *p, const aoidc_provider_meta_t *in, aoidc_prov
     out->iss_parameter_supported = in->iss_parameter_supported;
 }
 
-/* Under fetch_mutex: fetch discovery and swap it in. */
+/* The end of the backoff after the failures-th failure in a row. */
+static apr_time_t backoff_until(apr_time_t now, int failures)
+{
+    apr_int64_t secs = AOIDC_PROVIDER_BACKOFF_MIN;
+    for (int i = 1; i < failures && secs < AOIDC_PROVIDER_BACKOFF_MAX; i++) {
+        secs *= 2;
+    }
+    return now + apr_time_from_sec(secs < AOIDC_PROVIDER_BACKOFF_MAX ? secs : AOIDC_PROVIDER_BACKOFF_MAX);
+}
+
+static apr_status_t http_get(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o, const char *url,
+                             aoidc_http_resp_t *resp, const char **err)
+{
+    *err = NULL;
+    return (pr->http_get ? pr->http_get : aoidc_http_get)(p, o, url, NULL, resp, err);
+}
+
+/* Under fetch_mutex: fetch discovery and swap it in; a failure starts or
+ * lengthens the backoff. */
 static apr_status_t fetch_meta(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o, const char **err)
 {
     apr_pool_t *np;
     aoidc_http_resp_t resp;
     aoidc_provider_meta_t *m;
     apr_status_t rv;
-    apr_pool_create(&np, pr->rt_pool);
-    apr_pool_tag(np, "aoidc_meta");
     const char *url = apr_pstrcat(p, pr->issuer, pr->issuer[strlen(pr->issuer) - 1] == '/' ? "" : "/",
                                   ".well-known/openid-configuration", NULL);
-    rv = aoidc_http_get(p, o, url, NULL, &resp, err);
+    if ((rv = apr_pool_create(&np, pr->rt_pool)) != APR_SUCCESS) {
+        *err = "out of memory";
+        return rv;
+    }
+    apr_pool_tag(np, "aoidc_meta");
+    rv = http_get(pr, p, o, url, &resp, err);
     if (rv == APR_SUCCESS && resp.status != 200) {
         *err = apr_psprintf(p, "discovery at %s answered HTTP %ld", url, resp.status);
         rv = APR_EGENERAL;
@@ -129,23 +187,31 @@ static apr_status_t fetch_meta(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_
     if (rv == APR_SUCCESS) {
         rv = aoidc_provider_parse_discovery(np, resp.body, resp.len, pr->issuer, &m, err);
     }
+    apr_time_t now = apr_time_now();
     if (rv != APR_SUCCESS) {
         apr_pool_destroy(np);
+        if (!*err) {
+            *err = "discovery failed";
+        }
         apr_thread_rwlock_wrlock(pr->lock);
-        pr->meta_tried = apr_time_now();
-        apr_cpystrn(pr->meta_error, *err ? *err : "failed", sizeof(pr->meta_error));
+        pr->meta_tried = now;
+        apr_cpystrn(pr->meta_error, *err, sizeof(pr->meta_error));
+        pr->meta_failures++;
+        pr->meta_retry_at = backoff_until(now, pr->meta_failures);
         pr->refreshed = 1;
         apr_thread_rwlock_unlock(pr->lock);
         return rv;
     }
     apr_thread_rwlock_wrlock(pr->lock);
-    pr->meta_tried = apr_time_now();
+    pr->meta_tried = now;
     pr->meta_error[0] = '\0';
+    pr->meta_failures = 0;
+    pr->meta_retry_at = 0;
     pr->refreshed = 1;
     apr_pool_t *old = pr->meta_pool;
     pr->meta_pool = np;
     pr->meta = m;
-    pr->meta_fetched = apr_time_now();
+    pr->meta_fetched = now;
     apr_thread_rwlock_unlock(pr->lock);
     if (old) {
         apr_pool_destroy(old);
@@ -153,28 +219,47 @@ static apr_status_t fetch_meta(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_
     return APR_SUCCESS;
 }
 
-static int meta_fresh(aoidc_provider_t *pr)
+typedef enum { META_FRESH, META_BACKOFF, META_FETCH } meta_need_t;
+
+/* Under pr->lock (read): what a caller wanting metadata must do now. */
+static meta_need_t meta_need(aoidc_provider_t *pr, apr_time_t now)
 {
     apr_time_t ttl = apr_time_from_sec(pr->metadata_ttl > 0 ? pr->metadata_ttl : 86400);
-    return pr->meta && apr_time_now() - pr->meta_fetched < ttl;
+    if (pr->meta && now - pr->meta_fetched < ttl) {
+        return META_FRESH;
+    }
+    return now < pr->meta_retry_at ? META_BACKOFF : META_FETCH;
 }
 
-/* With fetch_mutex held: refresh the metadata if stale, then copy it. A
- * stale copy beats no login at all when the provider is unreachable. */
+/* Under pr->lock (read): the last good metadata into out (APR_SUCCESS), or
+ * APR_EAGAIN with *err saying why there is none. */
+static apr_status_t meta_cached(aoidc_provider_t *pr, apr_pool_t *p, const char *why, aoidc_provider_meta_t *out,
+                                const char **err)
+{
+    if (pr->meta) {
+        copy_meta(p, pr->meta, out);
+        return APR_SUCCESS;
+    }
+    *err = apr_pstrcat(p, why, pr->meta_error[0] ? ": " : "", pr->meta_error, NULL);
+    return APR_EAGAIN;
+}
+
+/* With fetch_mutex held: refresh the metadata if stale and not backed off,
+ * then copy it. A stale copy beats no login at all when the provider is
+ * unreachable. */
 static apr_status_t ensure_meta_locked(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
                                        aoidc_provider_meta_t *out, const char **err)
 {
     apr_status_t rv = APR_SUCCESS;
     apr_thread_rwlock_rdlock(pr->lock);
-    int fresh = meta_fresh(pr);
+    meta_need_t need = meta_need(pr, apr_time_now());
     apr_thread_rwlock_unlock(pr->lock);
-    if (!fresh) {
+    if (need == META_FETCH) {
         rv = fetch_meta(pr, p, o, err);
     }
     apr_thread_rwlock_rdlock(pr->lock);
-    if (pr->meta) {
-        copy_meta(p, pr->meta, out);
-        rv = APR_SUCCESS;
+    if (pr->meta || need != META_FETCH) {
+        rv = meta_cached(pr, p, "provider backed off after a failed discovery", out, err);
     }
     apr_thread_rwlock_unlock(pr->lock);
     return rv;
@@ -195,36 +280,48 @@ static void notify_refresh(aoidc_provider_t *pr, apr_pool_t *p)
 apr_status_t aoidc_provider_get_meta(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
                                      aoidc_provider_meta_t *out, const char **err)
 {
+    apr_status_t rv;
     apr_thread_rwlock_rdlock(pr->lock);
-    int fresh = meta_fresh(pr);
-    if (fresh) {
-        copy_meta(p, pr->meta, out);
+    meta_need_t need = meta_need(pr, apr_time_now());
+    if (need != META_FETCH) {
+        rv = meta_cached(pr, p, "provider backed off after a failed discovery", out, err);
     }
     apr_thread_rwlock_unlock(pr->lock);
-    if (fresh) {
-        return APR_SUCCESS;
+    if (need != META_FETCH) {
+        return rv;
     }
-    apr_thread_mutex_lock(pr->fetch_mutex);
-    apr_status_t rv = ensure_meta_locked(pr, p, o, out, err);
+    /* one thread fetches; the others never queue behind it (a slow or
+     * frozen provider would hold every worker for a whole HTTP timeout) */
+    if (apr_thread_mutex_trylock(pr->fetch_mutex) != APR_SUCCESS) {
+        apr_thread_rwlock_rdlock(pr->lock);
+        rv = meta_cached(pr, p, "another request is fetching the provider's discovery", out, err);
+        apr_thread_rwlock_unlock(pr->lock);
+        return rv;
+    }
+    rv = ensure_meta_locked(pr, p, o, out, err);
     apr_thread_mutex_unlock(pr->fetch_mutex);
     notify_refresh(pr, p);
     return rv;
 }
 
-/* Under fetch_mutex: fetch the JWKS and swap it in. */
+/* Under fetch_mutex: fetch the JWKS and swap it in; a failure starts or
+ * lengthens the backoff. */
 static apr_status_t fetch_jwks(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o, const char **err)
 {
     aoidc_provider_meta_t meta;
     apr_status_t rv = ensure_meta_locked(pr, p, o, &meta, err);
     if (rv != APR_SUCCESS) {
-        return rv;
+        return rv; /* the discovery failure has its own backoff */
     }
     apr_pool_t *np;
     aoidc_http_resp_t resp;
     aoidc_jwks_t *jwks = NULL;
-    apr_pool_create(&np, pr->rt_pool);
+    if ((rv = apr_pool_create(&np, pr->rt_pool)) != APR_SUCCESS) {
+        *err = "out of memory";
+        return rv;
+    }
     apr_pool_tag(np, "aoidc_jwks");
-    rv = aoidc_http_get(p, o, meta.jwks_uri, NULL, &resp, err);
+    rv = http_get(pr, p, o, meta.jwks_uri, &resp, err);
     if (rv == APR_SUCCESS && resp.status != 200) {
         *err = apr_psprintf(p, "jwks_uri %s answered HTTP %ld", meta.jwks_uri, resp.status);
         rv = APR_EGENERAL;
@@ -232,21 +329,29 @@ static apr_status_t fetch_jwks(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_
     if (rv == APR_SUCCESS) {
         rv = aoidc_jwks_parse(np, resp.body, resp.len, &jwks, err);
         if (rv != APR_SUCCESS) {
-            *err = apr_pstrcat(p, "jwks_uri: ", *err, NULL);
+            *err = apr_pstrcat(p, "jwks_uri: ", *err ? *err : "invalid", NULL);
         }
     }
+    if (rv != APR_SUCCESS && !*err) {
+        *err = "JWKS fetch failed";
+    }
+    apr_time_t now = apr_time_now();
     apr_thread_rwlock_wrlock(pr->lock);
-    /* record the attempt even when it failed, so a broken provider is not
-     * hammered by every request carrying an unknown kid */
-    pr->jwks_fetched = apr_time_now();
-    pr->jwks_tried = pr->jwks_fetched;
-    apr_cpystrn(pr->jwks_error, rv == APR_SUCCESS ? "" : *err ? *err : "failed", sizeof(pr->jwks_error));
+    pr->jwks_tried = now;
+    apr_cpystrn(pr->jwks_error, rv == APR_SUCCESS ? "" : *err, sizeof(pr->jwks_error));
     pr->refreshed = 1;
     apr_pool_t *old = NULL;
     if (rv == APR_SUCCESS) {
         old = pr->jwks_pool;
         pr->jwks_pool = np;
         pr->jwks = jwks;
+        pr->jwks_fetched = now;
+        pr->jwks_failures = 0;
+        pr->jwks_retry_at = 0;
+    }
+    else {
+        pr->jwks_failures++;
+        pr->jwks_retry_at = backoff_until(now, pr->jwks_failures);
     }
     apr_thread_rwlock_unlock(pr->lock);
     if (rv != APR_SUCCESS) {
@@ -270,36 +375,111 @@ static aoidc_jose_result_t verify_locked(aoidc_provider_t *pr, const aoidc_jwt_t
     return r;
 }
 
-aoidc_jose_result_t aoidc_provider_verify(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
-                                          const aoidc_jwt_t *jwt, const char **err)
+typedef enum { REFETCH_OK, REFETCH_BACKOFF, REFETCH_KID_THROTTLED, REFETCH_BUDGET_SPENT } refetch_t;
+
+/* Under pr->lock (write): may a token whose kid is not in the keys we hold
+ * cause a JWKS fetch now? When it may, the attempt is charged to the kid
+ * and to the interval's budget. Keys we do not have at all are fetched
+ * whenever no backoff holds. */
+static refetch_t refetch_allowed(aoidc_provider_t *pr, const char *kid, int have_keys, apr_time_t now)
 {
-    int have_keys;
+    if (now < pr->jwks_retry_at) {
+        return REFETCH_BACKOFF;
+    }
+    if (!have_keys) {
+        return REFETCH_OK;
+    }
+    apr_time_t interval = apr_time_from_sec(pr->jwks_refresh_interval > 0 ? pr->jwks_refresh_interval : 0);
+    char key[AOIDC_KID_MAX_LEN + 1];
+    apr_cpystrn(key, kid ? kid : "", sizeof(key)); /* a longer kid is throttled with its prefix */
+    aoidc_kid_miss_t *slot = NULL;
+    for (int i = 0; i < AOIDC_KID_MISS_SLOTS; i++) {
+        aoidc_kid_miss_t *m = &pr->kid_miss[i];
+        if (m->tried && strcmp(m->kid, key) == 0) {
+            slot = m;
+            break;
+        }
+    }
+    if (slot && now - slot->tried < interval) {
+        return REFETCH_KID_THROTTLED;
+    }
+    apr_time_t window = interval > apr_time_from_sec(1) ? interval : apr_time_from_sec(1);
+    if (now - pr->refetch_window >= window || now < pr->refetch_window) {
+        pr->refetch_window = now;
+        pr->refetch_count = 0;
+    }
+    if (pr->refetch_count >= AOIDC_JWKS_REFETCH_BUDGET) {
+        return REFETCH_BUDGET_SPENT;
+    }
+    pr->refetch_count++;
+    if (!slot) {
+        slot = &pr->kid_miss[0];
+        for (int i = 0; i < AOIDC_KID_MISS_SLOTS; i++) { /* a free slot, else the oldest */
+            if (pr->kid_miss[i].tried < slot->tried) {
+                slot = &pr->kid_miss[i];
+            }
+        }
+        apr_cpystrn(slot->kid, key, sizeof(slot->kid));
+    }
+    slot->tried = now;
+    return REFETCH_OK;
+}
+
+aoidc_jose_result_t aoidc_provider_verify_ex(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
+                                             const aoidc_jwt_t *jwt, const char **err, int *unavailable)
+{
+    int have_keys, dummy;
+    if (!unavailable) {
+        unavailable = &dummy;
+    }
+    *unavailable = 0;
     aoidc_jose_result_t r = verify_locked(pr, jwt, &have_keys);
     if (r != AOIDC_JOSE_UNKNOWN_KID) {
         return r;
     }
-    apr_thread_mutex_lock(pr->fetch_mutex);
-    /* another thread may have fetched the keys while this one waited: many
-     * requests arriving together must cause one fetch, not one each */
+    /* one thread fetches; the others never queue behind it */
+    if (apr_thread_mutex_trylock(pr->fetch_mutex) != APR_SUCCESS) {
+        *err = "another request is fetching the provider's keys";
+        *unavailable = 1; /* cannot tell yet: the fetch may bring this kid */
+        return AOIDC_JOSE_UNKNOWN_KID;
+    }
+    /* the thread that held the mutex may just have fetched the new keys */
     r = verify_locked(pr, jwt, &have_keys);
     if (r != AOIDC_JOSE_UNKNOWN_KID) {
         apr_thread_mutex_unlock(pr->fetch_mutex);
         return r;
     }
-    apr_thread_rwlock_rdlock(pr->lock);
-    apr_time_t since = apr_time_now() - pr->jwks_fetched;
-    apr_thread_rwlock_unlock(pr->lock);
-    int interval = pr->jwks_refresh_interval > 0 ? pr->jwks_refresh_interval : 0;
-    if (!have_keys || since >= apr_time_from_sec(interval)) {
-        if (fetch_jwks(pr, p, o, err) != APR_SUCCESS) {
-            apr_thread_mutex_unlock(pr->fetch_mutex);
-            notify_refresh(pr, p);
-            return AOIDC_JOSE_UNKNOWN_KID;
-        }
+    apr_thread_rwlock_wrlock(pr->lock);
+    refetch_t may = refetch_allowed(pr, jwt->kid, have_keys, apr_time_now());
+    if (may == REFETCH_BACKOFF) {
+        *err = apr_pstrcat(p, "provider backed off after a failed JWKS fetch: ", pr->jwks_error, NULL);
     }
+    apr_thread_rwlock_unlock(pr->lock);
+    if (may != REFETCH_OK) {
+        apr_thread_mutex_unlock(pr->fetch_mutex);
+        if (may == REFETCH_KID_THROTTLED) {
+            *err = "kid not in the provider's keys (looked up again recently)";
+        }
+        else if (may == REFETCH_BUDGET_SPENT) {
+            *err = "kid not in the provider's keys (too many unknown kids: refetch budget spent)";
+        }
+        *unavailable = may == REFETCH_BACKOFF;
+        return AOIDC_JOSE_UNKNOWN_KID;
+    }
+    apr_status_t rv = fetch_jwks(pr, p, o, err);
     apr_thread_mutex_unlock(pr->fetch_mutex);
     notify_refresh(pr, p);
+    if (rv != APR_SUCCESS) {
+        *unavailable = 1;
+        return AOIDC_JOSE_UNKNOWN_KID;
+    }
     return verify_locked(pr, jwt, &have_keys);
+}
+
+aoidc_jose_result_t aoidc_provider_verify(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
+                                          const aoidc_jwt_t *jwt, const char **err)
+{
+    return aoidc_provider_verify_ex(pr, p, o, jwt, err, NULL);
 }
 
 apr_status_t aoidc_provider_parse_token_response(apr_pool_t *p, const char *body, apr_size_t len,

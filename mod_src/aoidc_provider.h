@@ -41,6 +41,29 @@ typedef struct aoidc_provider aoidc_provider_t;
  * The module publishes its node snapshot from here. */
 typedef void (*aoidc_provider_refresh_cb)(aoidc_provider_t *pr, apr_pool_t *p, void *baton);
 
+/* The GET a fetch uses (aoidc_http_get's contract); a field so that unit
+ * tests can count and script fetches without a network. */
+typedef apr_status_t (*aoidc_provider_get_fn)(apr_pool_t *p, const aoidc_http_opts_t *o, const char *url,
+                                              const char *bearer, aoidc_http_resp_t *resp, const char **err);
+
+/* After a failed fetch the provider is left alone for a while: 2 s after the
+ * first failure, doubling with each failure in a row, at most 60 s. */
+#define AOIDC_PROVIDER_BACKOFF_MIN 2
+#define AOIDC_PROVIDER_BACKOFF_MAX 60
+/* Unknown kids: each one causes at most one JWKS refetch per
+ * jwks_refresh_interval (the last AOIDC_KID_MISS_SLOTS are remembered), and
+ * all of them together at most AOIDC_JWKS_REFETCH_BUDGET refetches per
+ * interval (at least 1 s), so a flood of random kids cannot hammer the
+ * provider. */
+#define AOIDC_KID_MISS_SLOTS 16
+#define AOIDC_KID_MAX_LEN 128
+#define AOIDC_JWKS_REFETCH_BUDGET 4
+
+typedef struct {
+    char kid[AOIDC_KID_MAX_LEN + 1]; /* "" for a token without kid */
+    apr_time_t tried;                /* 0: slot free */
+} aoidc_kid_miss_t;
+
 struct aoidc_provider {
     /* configuration: set while the config is read, read-only afterwards */
     const char *name;
@@ -58,9 +81,10 @@ struct aoidc_provider {
     const char *defined_in;        /* file:line, for messages */
 
     /* runtime: per process, under the locks */
-    apr_pool_t *rt_pool;
-    apr_thread_rwlock_t *lock;     /* guards meta/jwks pointers */
-    apr_thread_mutex_t *fetch_mutex; /* one fetch at a time */
+    apr_pool_t *rt_pool;           /* own allocator with a mutex: see runtime_init */
+    apr_thread_rwlock_t *lock;     /* guards everything below */
+    apr_thread_mutex_t *fetch_mutex; /* held by the one thread that fetches; only ever try-locked */
+    aoidc_provider_get_fn http_get; /* NULL: aoidc_http_get */
     apr_pool_t *meta_pool, *jwks_pool;
     aoidc_provider_meta_t *meta;
     aoidc_jwks_t *jwks;
@@ -68,6 +92,13 @@ struct aoidc_provider {
     /* last attempt of each fetch: its time and result ("" when it worked) */
     apr_time_t meta_tried, jwks_tried;
     char meta_error[160], jwks_error[160];
+    /* negative caching: no fetch before *_retry_at; failures in a row */
+    apr_time_t meta_retry_at, jwks_retry_at;
+    int meta_failures, jwks_failures;
+    /* unknown-kid refetch throttle */
+    aoidc_kid_miss_t kid_miss[AOIDC_KID_MISS_SLOTS];
+    apr_time_t refetch_window;     /* start of the current budget window */
+    int refetch_count;             /* refetches for unknown kids in that window */
     int refreshed;                 /* a fetch happened; notify once the mutex is free */
     aoidc_provider_refresh_cb on_refresh; /* set before the runtime is used */
     void *on_refresh_baton;
@@ -96,14 +127,35 @@ apr_status_t aoidc_provider_parse_discovery(apr_pool_t *p, const char *json, apr
  * post_config; pool lives as long as the process). */
 apr_status_t aoidc_provider_runtime_init(aoidc_provider_t *pr, apr_pool_t *p);
 
+/* The first provider in providers (aoidc_provider_t *, may be NULL) whose
+ * issuer equals iss exactly and, when accepted (const char * names) is not
+ * NULL, whose name is in accepted; NULL when none. The issuer only chooses
+ * whose keys to try: nothing in the token is believed yet. */
+aoidc_provider_t *aoidc_provider_for_issuer(const apr_array_header_t *providers, const char *iss,
+                                            const apr_array_header_t *accepted);
+
 /* A copy (from p) of the discovery metadata, fetching it when absent or
- * older than metadata_ttl. */
+ * older than metadata_ttl. Never waits for another thread's fetch: while
+ * one thread of the process fetches, or while the provider is backed off
+ * after a failure, the others get the last good metadata if there is any
+ * (however old), else APR_EAGAIN at once. Other errors: this thread's fetch
+ * failed and nothing was ever fetched. *err says why. */
 apr_status_t aoidc_provider_get_meta(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
                                      aoidc_provider_meta_t *out, const char **err);
 
 /* Verify a JWT's signature with the provider's keys, fetching them when
- * absent and once more on an unknown kid if jwks_refresh_interval has passed
- * since the last fetch (key rotation without restart). */
+ * absent, and again on an unknown kid (key rotation without restart): each
+ * kid at most once per jwks_refresh_interval, all kids together at most
+ * AOIDC_JWKS_REFETCH_BUDGET times per interval. Like get_meta, never waits
+ * for another thread's fetch and respects the backoff after a failure.
+ * *unavailable (may be NULL) is set to 1 when the result is
+ * AOIDC_JOSE_UNKNOWN_KID because no keys could be had right now (provider
+ * down, backing off, or another thread fetching and no keys loaded): the
+ * caller should answer 502/503, not 401. */
+aoidc_jose_result_t aoidc_provider_verify_ex(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
+                                             const aoidc_jwt_t *jwt, const char **err, int *unavailable);
+
+/* aoidc_provider_verify_ex without the unavailable flag. */
 aoidc_jose_result_t aoidc_provider_verify(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
                                           const aoidc_jwt_t *jwt, const char **err);
 
