@@ -507,6 +507,61 @@ class OP:
                              verify=self.verify)
 
 
+class FrozenProvider:
+    """A "provider" that accepts TCP connections on 127.0.0.1:port and never answers: a
+    frozen or hung OP whose connection attempts can be counted (`accepted`). Its issuer uses
+    OP_HOST like the OP's, so an OP started later on the same port has the same issuer.
+    Only 127.0.0.1 listens: a ::1 attempt is refused at once, so one fetch is one accept."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.issuer = f"http://{OP_HOST}:{self.port}"
+        self.accepted = 0
+        self._conns: list[socket.socket] = []
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> "FrozenProvider":
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(128)
+        s.settimeout(0.1)
+        self._sock = s
+
+        def loop():
+            while self._sock is not None:
+                try:
+                    c, _ = s.accept()
+                except (socket.timeout, OSError):
+                    continue
+                with self._lock:
+                    self.accepted += 1
+                    self._conns.append(c)
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def count(self) -> int:
+        with self._lock:
+            return self.accepted
+
+    def stop(self) -> None:
+        sock, self._sock = self._sock, None
+        if self._thread:
+            self._thread.join(timeout=2)
+        if sock:
+            sock.close()
+        with self._lock:
+            for c in self._conns:
+                c.close()
+            self._conns.clear()
+        if sock:
+            wait_port_closed(self.port)
+
+
 # ----------------------------------------------------------------- JWT helpers
 
 def b64url(data: bytes) -> str:
