@@ -240,7 +240,8 @@ static apr_status_t meta_cached(aoidc_provider_t *pr, apr_pool_t *p, const char 
         copy_meta(p, pr->meta, out);
         return APR_SUCCESS;
     }
-    *err = apr_pstrcat(p, why, pr->meta_error[0] ? ": " : "", pr->meta_error, NULL);
+    /* the last failure first: it is what the operator needs to fix */
+    *err = pr->meta_error[0] ? apr_pstrcat(p, pr->meta_error, " (", why, ")", NULL) : why;
     return APR_EAGAIN;
 }
 
@@ -259,7 +260,7 @@ static apr_status_t ensure_meta_locked(aoidc_provider_t *pr, apr_pool_t *p, cons
     }
     apr_thread_rwlock_rdlock(pr->lock);
     if (pr->meta || need != META_FETCH) {
-        rv = meta_cached(pr, p, "provider backed off after a failed discovery", out, err);
+        rv = meta_cached(pr, p, "no new attempt until the backoff after that failure ends", out, err);
     }
     apr_thread_rwlock_unlock(pr->lock);
     return rv;
@@ -284,7 +285,7 @@ apr_status_t aoidc_provider_get_meta(aoidc_provider_t *pr, apr_pool_t *p, const 
     apr_thread_rwlock_rdlock(pr->lock);
     meta_need_t need = meta_need(pr, apr_time_now());
     if (need != META_FETCH) {
-        rv = meta_cached(pr, p, "provider backed off after a failed discovery", out, err);
+        rv = meta_cached(pr, p, "no new attempt until the backoff after that failure ends", out, err);
     }
     apr_thread_rwlock_unlock(pr->lock);
     if (need != META_FETCH) {
@@ -452,7 +453,7 @@ aoidc_jose_result_t aoidc_provider_verify_ex(aoidc_provider_t *pr, apr_pool_t *p
     apr_thread_rwlock_wrlock(pr->lock);
     refetch_t may = refetch_allowed(pr, jwt->kid, have_keys, apr_time_now());
     if (may == REFETCH_BACKOFF) {
-        *err = apr_pstrcat(p, "provider backed off after a failed JWKS fetch: ", pr->jwks_error, NULL);
+        *err = apr_pstrcat(p, pr->jwks_error, " (no new attempt until the backoff after that failure ends)", NULL);
     }
     apr_thread_rwlock_unlock(pr->lock);
     if (may != REFETCH_OK) {
