@@ -26,7 +26,9 @@ import harness
 from harness import OP, hops, login, logout
 
 API = "https://api.example.test"
-CGI_PATHS = ("main-app", "main-copy", "main-email", "main-admins", "two-app", "two-admins", "api", "mixed")
+OTHER_API = "https://other-api.example.test"
+CGI_PATHS = ("main-app", "main-copy", "main-email", "main-admins", "two-app", "two-admins", "api", "mixed",
+             "api-copy", "api-other-aud", "api-main-only")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,7 @@ def conf(op2: OP, docs) -> str:
 </AuthOIDCProvider>
 {aliases}
 Alias /main-app/ssi/ "{docs}/"
+Alias /api/ssi/ "{docs}/"
 <Directory "{docs}">
     Options +Includes
     AddType text/html .shtml
@@ -106,6 +109,24 @@ Alias /main-app/ssi/ "{docs}/"
     AuthOIDCBearerProviders two
     Require valid-user
 </Location>
+<Location /api-copy/>
+    AuthType oidc-bearer
+    AuthOIDCBearerAudience {API}
+    AuthOIDCBearerProviders two
+    Require valid-user
+</Location>
+<Location /api-other-aud/>
+    AuthType oidc-bearer
+    AuthOIDCBearerAudience {OTHER_API}
+    AuthOIDCBearerProviders two
+    Require valid-user
+</Location>
+<Location /api-main-only/>
+    AuthType oidc-bearer
+    AuthOIDCBearerAudience {API}
+    AuthOIDCBearerProviders main
+    Require valid-user
+</Location>
 <Location /mixed/>
     AuthType oidc
     AuthOIDCAcceptBearer On
@@ -120,6 +141,9 @@ SSI_PAGES = {
     "other-provider.shtml": 'BEGIN[<!--#include virtual="/two-app/env" -->]END\n',
     "same.shtml": 'BEGIN[<!--#include virtual="/main-copy/env" -->]END\n',
     "email.shtml": 'BEGIN[<!--#include virtual="/main-email/env" -->]END\n',
+    "bearer-same.shtml": 'BEGIN[<!--#include virtual="/api-copy/env" -->]END\n',
+    "bearer-other-aud.shtml": 'BEGIN[<!--#include virtual="/api-other-aud/env" -->]END\n',
+    "bearer-main-only.shtml": 'BEGIN[<!--#include virtual="/api-main-only/env" -->]END\n',
 }
 
 
@@ -279,6 +303,23 @@ def test_error_document_redirect_into_another_providers_location(site, op, op2, 
     r = get(browser, site.url("/main-app/gone-same/nothing-here"))
     assert r.status_code == 404
     assert '"REMOTE_USER": "alice"' in r.text, r.text
+
+
+@pytest.mark.parametrize("page", ["bearer-other-aud", "bearer-main-only"])
+def test_ssi_include_with_a_token_into_a_location_that_would_refuse_it(site, op, op2, expect_log, page):
+    """A token of two for API opens /api/; an include into a location with another audience,
+    or one that takes only main's tokens, must not take that verdict over."""
+    expect_log(r"\[include:error\].*unable to include \"/api-(other-aud|main-only)/env\"", required=True)
+    r = call(site.url(f"/api/ssi/{page}.shtml"), get_token(op2))
+    assert r.status_code == 200, r.text[:300]
+    assert "BEGIN[" in r.text and "REMOTE_USER" not in r.text, r.text
+
+
+def test_ssi_include_with_a_token_into_a_location_with_the_same_settings(site, op, op2):
+    r = call(site.url("/api/ssi/bearer-same.shtml"), get_token(op2))
+    assert r.status_code == 200, r.text[:300]
+    env = json.loads(r.text.split("BEGIN[", 1)[1].rsplit("]END", 1)[0])
+    assert env["REMOTE_USER"] == "api-client" and env["AUTH_TYPE"] == "oidc-bearer"
 
 
 # ----------------------------------------------------------------- provider text in log lines
