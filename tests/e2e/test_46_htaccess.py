@@ -120,3 +120,18 @@ def test_concurrent_htaccess_requests(site, op, browser, expect_log):
     # the valid session served every request: no provider call
     assert op.stats() == before
     assert site.running()
+
+
+def test_unknown_provider_names_in_the_server_config_still_fail_configtest(make_apache):
+    """The same directives in the server configuration are checked in check_config, which
+    names the directive and its line (the references recorded while the config is read)."""
+    rc, out = make_apache.configtest("""
+<Location /api/>
+    AuthType oidc-bearer
+    AuthOIDCBearerAudience https://api.example.test
+    AuthOIDCBearerProviders main nosuch
+    Require valid-user
+</Location>
+""")
+    assert rc != 0 and "Syntax OK" not in out, out
+    assert re.search(r"AuthOIDCBearerProviders nosuch at \S*configtest\.conf:\d+ names no <AuthOIDCProvider>", out), out
