@@ -10,21 +10,11 @@
 APLOG_USE_MODULE(auth_oidc);
 
 
-aoidc_req_ctx_t *aoidc_req_ctx(request_rec *r)
-{
-    /* subrequests and internal redirects share the first request's session */
-    for (request_rec *q = r; q; q = q->main ? q->main : q->prev) {
-        aoidc_req_ctx_t *ctx = ap_get_module_config(q->request_config, &auth_oidc_module);
-        if (ctx) {
-            return ctx;
-        }
-    }
-    return NULL;
-}
-
-/* The request that made the verdict r could take over: the nearest one up
- * the chain of main requests and redirects that holds our context. */
-static request_rec *verdict_owner(request_rec *r, aoidc_req_ctx_t **ctx)
+/* The nearest request up the chain of main requests and redirects, r
+ * included, that holds our context (*ctx). A subrequest or redirect that
+ * authenticates on its own gets a context of its own first
+ * (aoidc_reuse_parent_verdict), so it never sees its parent's session. */
+static request_rec *ctx_owner(request_rec *r, aoidc_req_ctx_t **ctx)
 {
     for (request_rec *q = r; q; q = q->main ? q->main : q->prev) {
         *ctx = ap_get_module_config(q->request_config, &auth_oidc_module);
@@ -33,6 +23,13 @@ static request_rec *verdict_owner(request_rec *r, aoidc_req_ctx_t **ctx)
         }
     }
     return NULL;
+}
+
+aoidc_req_ctx_t *aoidc_req_ctx(request_rec *r)
+{
+    aoidc_req_ctx_t *ctx = NULL;
+    ctx_owner(r, &ctx);
+    return ctx;
 }
 
 static int same_str(const char *a, const char *b)
@@ -82,7 +79,7 @@ int aoidc_reuse_parent_verdict(request_rec *r, const aoidc_dir_cfg_t *dc, int be
         return 0;
     }
     aoidc_req_ctx_t *pctx = NULL;
-    request_rec *q = verdict_owner(r->main ? r->main : r->prev, &pctx);
+    request_rec *q = ctx_owner(r->main ? r->main : r->prev, &pctx);
     const char *why = verdict_mismatch(r, q, pctx, dc, bearer_only);
     if (why) {
         if (q && pctx->have_session) {
