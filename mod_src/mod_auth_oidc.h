@@ -114,6 +114,13 @@ void *aoidc_merge_dir_cfg(apr_pool_t *p, void *base, void *add);
 extern const command_rec aoidc_cmds[];
 int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 aoidc_provider_t *aoidc_find_provider(aoidc_srv_cfg_t *sc, const char *name);
+/* The provider a location logs in with: AuthOIDCUseProvider, else the
+ * server's first. Sessions of any other provider do not open the location.
+ * NULL when the server has no such provider. */
+aoidc_provider_t *aoidc_location_provider(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc);
+/* 1 when the location takes bearer tokens of the provider with this name
+ * (AuthOIDCBearerProviders; default all). Says nothing about sessions. */
+int aoidc_bearer_accepts(const aoidc_dir_cfg_t *dc, const char *provider);
 /* effective values with defaults applied */
 int aoidc_unauth_action(const aoidc_dir_cfg_t *dc);
 const char *aoidc_remote_user_claim(const aoidc_dir_cfg_t *dc);
@@ -133,9 +140,14 @@ apr_array_header_t *aoidc_cookie_names_with_prefix(request_rec *r, const char *p
 /* authn */
 int aoidc_check_authn(request_rec *r);
 aoidc_req_ctx_t *aoidc_req_ctx(request_rec *r);
-/* A subrequest or internal redirect takes the verdict of its first request
- * (its user and claims; bearer_only: only when that was a bearer token).
- * Returns 1 when it did, so the caller answers OK. */
+/* A subrequest or internal redirect takes the verdict (user and claims) of
+ * the request it came from only when that verdict would have been reached
+ * here too: a session of this location's provider (never with bearer_only,
+ * AuthType oidc-bearer), or a bearer token of a provider this location
+ * accepts, checked against the same AuthOIDCBearerAudience, and the same
+ * AuthOIDCRemoteUserClaim. Returns 1 when it did, so the caller answers OK;
+ * otherwise the request authenticates on its own, and the first request's
+ * context no longer answers for it (Require oidc-claim, oidc-scope). */
 int aoidc_reuse_parent_verdict(request_rec *r, const aoidc_dir_cfg_t *dc, int bearer_only);
 
 /* node snapshots (mod_auth_oidc.c) */

@@ -10,14 +10,65 @@
 APLOG_USE_MODULE(auth_oidc);
 
 
+/* The nearest request up the chain of main requests and redirects, r
+ * included, that holds our context (*ctx). A subrequest or redirect that
+ * authenticates on its own gets a context of its own first
+ * (aoidc_reuse_parent_verdict), so it never sees its parent's session. */
+static request_rec *ctx_owner(request_rec *r, aoidc_req_ctx_t **ctx)
+{
+    for (request_rec *q = r; q; q = q->main ? q->main : q->prev) {
+        *ctx = ap_get_module_config(q->request_config, &auth_oidc_module);
+        if (*ctx) {
+            return q;
+        }
+    }
+    return NULL;
+}
+
 aoidc_req_ctx_t *aoidc_req_ctx(request_rec *r)
 {
-    /* subrequests and internal redirects share the first request's session */
-    for (request_rec *q = r; q; q = q->main ? q->main : q->prev) {
-        aoidc_req_ctx_t *ctx = ap_get_module_config(q->request_config, &auth_oidc_module);
-        if (ctx) {
-            return ctx;
+    aoidc_req_ctx_t *ctx = NULL;
+    ctx_owner(r, &ctx);
+    return ctx;
+}
+
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Why the verdict of q (context ctx) does not hold for r's location, or
+ * NULL when it does. The verdict carries the provider of its session or
+ * token; the settings it was reached under are q's own. */
+static const char *verdict_mismatch(request_rec *r, request_rec *q, const aoidc_req_ctx_t *ctx,
+                                    const aoidc_dir_cfg_t *dc, int bearer_only)
+{
+    if (!q || !ctx->have_session || !q->user || !*q->user) {
+        return "no verdict to take over";
+    }
+    const aoidc_dir_cfg_t *qdc = aoidc_dir_cfg(q);
+    if (ctx->bearer) {
+        if (!bearer_only && !aoidc_accept_bearer(dc)) {
+            return "a bearer token does not open a location without AuthOIDCAcceptBearer";
         }
+        if (!dc->bearer_audience || !same_str(qdc->bearer_audience, dc->bearer_audience)) {
+            return "another AuthOIDCBearerAudience";
+        }
+        if (!aoidc_bearer_accepts(dc, ctx->session.provider)) {
+            return "a token of a provider that AuthOIDCBearerProviders leaves out";
+        }
+    }
+    else {
+        if (bearer_only) {
+            return "a session does not open an AuthType oidc-bearer location";
+        }
+        aoidc_provider_t *pr = aoidc_location_provider(aoidc_srv_cfg(r->server), dc);
+        if (!pr || !ctx->session.provider || strcmp(pr->name, ctx->session.provider) != 0) {
+            return "a session of another provider";
+        }
+    }
+    if (strcmp(aoidc_remote_user_claim(qdc), aoidc_remote_user_claim(dc)) != 0) {
+        return "another AuthOIDCRemoteUserClaim";
     }
     return NULL;
 }
@@ -27,18 +78,21 @@ int aoidc_reuse_parent_verdict(request_rec *r, const aoidc_dir_cfg_t *dc, int be
     if (!r->main && !r->prev) {
         return 0;
     }
-    aoidc_req_ctx_t *pctx = aoidc_req_ctx(r);
-    if (!pctx || (bearer_only && !pctx->bearer)) {
+    aoidc_req_ctx_t *pctx = NULL;
+    request_rec *q = ctx_owner(r->main ? r->main : r->prev, &pctx);
+    const char *why = verdict_mismatch(r, q, pctx, dc, bearer_only);
+    if (why) {
+        if (q && pctx->have_session) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(640)
+                          "%s of '%s' authenticates on its own: %s", r->main ? "subrequest" : "internal redirect",
+                          q->user ? ap_escape_logitem(r->pool, q->user) : "", why);
+        }
+        /* this request's own context (filled if it authenticates): the first
+         * request's session must not answer Require oidc-claim here */
+        ap_set_module_config(r->request_config, &auth_oidc_module, apr_pcalloc(r->pool, sizeof(aoidc_req_ctx_t)));
         return 0;
     }
-    request_rec *top = r;
-    while (top->main || top->prev) {
-        top = top->main ? top->main : top->prev;
-    }
-    if (!top->user) {
-        return 0;
-    }
-    r->user = top->user;
+    r->user = q->user;
     aoidc_pass_claims(r, dc, &pctx->session);
     return 1;
 }
@@ -225,10 +279,16 @@ int aoidc_check_authn(request_rec *r)
     if (lrc == LOAD_NONE) {
         return unauthenticated(r, sc, dc);
     }
-    if (dc->provider_name && strcmp(dc->provider_name, ctx->session.provider) != 0) {
+    /* Sessions open only locations of their own provider, whether named
+     * (AuthOIDCUseProvider) or the default (the first); a session of
+     * another one is no session here, and a login with this location's
+     * provider follows. AuthOIDCBearerProviders is about tokens only. */
+    aoidc_provider_t *lp = aoidc_location_provider(sc, dc);
+    if (!lp || !ctx->session.provider || strcmp(lp->name, ctx->session.provider) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(307)
-                      "session of provider %s does not serve a location of provider %s", ctx->session.provider,
-                      dc->provider_name);
+                      "session of '%s' at provider %s does not serve a location of provider %s",
+                      ap_escape_logitem(r->pool, ctx->session.sub), ctx->session.provider,
+                      lp ? lp->name : "(none)");
         return unauthenticated(r, sc, dc);
     }
     const char *claim = aoidc_remote_user_claim(dc);
@@ -237,7 +297,8 @@ int aoidc_check_authn(request_rec *r)
                            : aoidc_claims_get(r->pool, ctx->session.claims, ctx->session.nclaims, claim, ",");
     if (!user || !*user) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(308)
-                      "session has no claim '%s' for REMOTE_USER (AuthOIDCRemoteUserClaim)", claim);
+                      "session has no claim '%s' for REMOTE_USER (AuthOIDCRemoteUserClaim); sub '%s'", claim,
+                      ap_escape_logitem(r->pool, ctx->session.sub));
         return aoidc_respond(r, AOIDC_R_FORBIDDEN);
     }
     ctx->have_session = 1;

@@ -153,16 +153,24 @@ aoidc_provider_t *aoidc_bearer_provider_for_issuer(aoidc_srv_cfg_t *sc, const ao
         if (strcmp(pr->issuer, iss) != 0) {
             continue;
         }
-        if (!dc->bearer_providers) {
+        if (aoidc_bearer_accepts(dc, pr->name)) {
             return pr;
-        }
-        for (int j = 0; j < dc->bearer_providers->nelts; j++) {
-            if (strcmp(APR_ARRAY_IDX(dc->bearer_providers, j, const char *), pr->name) == 0) {
-                return pr;
-            }
         }
     }
     return NULL;
+}
+
+int aoidc_bearer_accepts(const aoidc_dir_cfg_t *dc, const char *provider)
+{
+    if (!dc->bearer_providers) {
+        return 1;
+    }
+    for (int j = 0; provider && j < dc->bearer_providers->nelts; j++) {
+        if (strcmp(APR_ARRAY_IDX(dc->bearer_providers, j, const char *), provider) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 const char *aoidc_claim_prefix(const aoidc_dir_cfg_t *dc)
@@ -249,6 +257,11 @@ aoidc_provider_t *aoidc_find_provider(aoidc_srv_cfg_t *sc, const char *name)
         }
     }
     return NULL;
+}
+
+aoidc_provider_t *aoidc_location_provider(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc)
+{
+    return aoidc_find_provider(sc, dc->provider_name);
 }
 
 /* --- helpers for directive handlers ------------------------------------ */
@@ -835,9 +848,19 @@ static const char *cmd_node_name(cmd_parms *cmd, void *m, const char *arg)
 
 /* --- per-directory directives ------------------------------------------ */
 
-/* Provider names used by locations, checked against the declared providers
- * in check_config (locations may come before the provider sections). Only
- * touched while the configuration is read, which is single-threaded. */
+/* Provider names used by locations. While the server configuration is read
+ * (single-threaded; locations may come before the provider sections) they
+ * are recorded here, in ptemp, and checked in check_config. A .htaccess file
+ * is read later, per request, in that request's thread and pool: nothing of
+ * it may reach this table (a data race, and memory that dies with the
+ * request); the configuration is complete by then, so its names are checked
+ * at once (see provider_ref). */
+typedef struct {
+    const char *name;
+    const char *directive;
+    const char *where; /* file:line */
+} provider_ref_t;
+
 static apr_array_header_t *provider_refs;
 
 static apr_status_t reset_provider_refs(void *d)
@@ -846,20 +869,50 @@ static apr_status_t reset_provider_refs(void *d)
     return APR_SUCCESS;
 }
 
-static const char *cmd_use_provider(cmd_parms *cmd, void *mconfig, const char *arg)
+/* httpd's own test (ap_check_cmd_context NOT_IN_HTACCESS): a .htaccess file
+ * is parsed with cmd->pool == cmd->temp_pool == r->pool. */
+static int in_htaccess(cmd_parms *cmd)
 {
-    aoidc_dir_cfg_t *dc = mconfig;
-    if (!aoidc_claim_name_ok(arg)) {
-        return apr_psprintf(cmd->pool, "AuthOIDCUseProvider: '%s' is not a provider name", arg);
+    return ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL;
+}
+
+/* A provider name given to a per-directory directive. In .htaccess an
+ * unknown name is an error of that file: httpd logs the file and the
+ * message and answers the request with 500, as for any .htaccess error. */
+static const char *provider_ref(cmd_parms *cmd, const char *name)
+{
+    if (!aoidc_claim_name_ok(name)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a provider name", cmd->cmd->name, name);
+    }
+    if (in_htaccess(cmd)) {
+        /* cmd->server is the request's server: its merged record lists every
+         * provider it can use, and is only read here */
+        if (!aoidc_find_provider(aoidc_srv_cfg(cmd->server), name)) {
+            return apr_psprintf(cmd->pool, "%s: '%s' names no <AuthOIDCProvider> of this server", cmd->cmd->name,
+                                name);
+        }
+        return NULL;
     }
     if (!provider_refs) {
-        provider_refs = apr_array_make(cmd->temp_pool, 4, sizeof(const char *) * 2);
+        provider_refs = apr_array_make(cmd->temp_pool, 4, sizeof(provider_ref_t));
         apr_pool_cleanup_register(cmd->temp_pool, NULL, reset_provider_refs, apr_pool_cleanup_null);
     }
-    const char **ref = apr_array_push(provider_refs);
-    ref[0] = arg;
-    ref[1] = apr_psprintf(cmd->temp_pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
-    dc->provider_name = arg;
+    provider_ref_t *ref = apr_array_push(provider_refs);
+    ref->name = name;
+    ref->directive = cmd->cmd->name;
+    ref->where = cmd->directive
+                     ? apr_psprintf(cmd->temp_pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num)
+                     : "?";
+    return NULL;
+}
+
+static const char *cmd_use_provider(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err = provider_ref(cmd, arg);
+    if (err) {
+        return err;
+    }
+    ((aoidc_dir_cfg_t *)mconfig)->provider_name = arg;
     return NULL;
 }
 
@@ -920,14 +973,15 @@ static const char *cmd_bearer_providers(cmd_parms *cmd, void *mconfig, int argc,
     if (argc < 1) {
         return "AuthOIDCBearerProviders: needs at least one provider name";
     }
-    dc->bearer_providers = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    apr_array_header_t *names = apr_array_make(cmd->pool, argc, sizeof(const char *));
     for (int i = 0; i < argc; i++) {
-        const char *err = cmd_use_provider(cmd, &(aoidc_dir_cfg_t){0}, argv[i]);
+        const char *err = provider_ref(cmd, argv[i]);
         if (err) {
-            return apr_psprintf(cmd->pool, "AuthOIDCBearerProviders: '%s' is not a provider name", argv[i]);
+            return err;
         }
-        APR_ARRAY_PUSH(dc->bearer_providers, const char *) = argv[i];
+        APR_ARRAY_PUSH(names, const char *) = argv[i];
     }
+    dc->bearer_providers = names;
     return NULL;
 }
 
@@ -1020,14 +1074,14 @@ int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
 {
     int rc = OK;
     for (int i = 0; provider_refs && i < provider_refs->nelts; i++) {
-        const char **ref = (const char **)(provider_refs->elts + (apr_size_t)i * provider_refs->elt_size);
+        const provider_ref_t *ref = &APR_ARRAY_IDX(provider_refs, i, provider_ref_t);
         int found = 0;
         for (server_rec *sv = s; sv && !found; sv = sv->next) {
-            found = aoidc_find_provider(aoidc_srv_cfg(sv), ref[0]) != NULL;
+            found = aoidc_find_provider(aoidc_srv_cfg(sv), ref->name) != NULL;
         }
         if (!found) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, AOIDC_LOGNO(014)
-                         "auth_oidc: AuthOIDCUseProvider %s at %s names no <AuthOIDCProvider>", ref[0], ref[1]);
+                         "auth_oidc: %s %s at %s names no <AuthOIDCProvider>", ref->directive, ref->name, ref->where);
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
     }

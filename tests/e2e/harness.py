@@ -53,6 +53,12 @@ USERS = {
              "groups": ["staff", "\u00dcn\u00efcode group"]},
 }
 
+# One more OP user, kept out of USERS (which listings print): a sub (= user id) with a
+# quote, control characters and a newline, for tests that log lines escape provider text.
+MALLORY = 'mallory "q" \u0007\u001b[31m\nnext'
+MALLORY_USER = {"password": "mallory-pw", "email": "mallory@example.com", "name": 'Mallory "M"\u0007',
+                "groups": ["staff"]}
+
 
 def new_browser() -> requests.Session:
     """A cookie-keeping client that ignores *_proxy variables from the environment."""
@@ -181,6 +187,30 @@ def readable_copy(src: Path, prefix: str) -> Path:
 
 # what Apache serves in the tests: tests/e2e/htdocs, copied where www-data can read it
 HTDOCS = readable_copy(SOURCE_HTDOCS, "aoidc-htdocs-")
+
+
+def served_dir(path: Path | str, files: dict[str, str | bytes]) -> Path:
+    """A directory (created, or emptied) holding files {relative name: content} that
+    Apache's children (www-data) can read, for tests that need their own document
+    tree (.htaccess files, SSI pages). Put it under bench_dir, never in the checkout."""
+    path = Path(path)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    path.chmod(0o755)
+    for name, content in files.items():
+        f = path / name
+        f.parent.mkdir(parents=True, exist_ok=True)
+        for d in [f.parent, *f.parent.parents]:
+            if d == path.parent:
+                break
+            d.chmod(0o755)
+        if isinstance(content, bytes):
+            f.write_bytes(content)
+        else:
+            f.write_text(content)
+        f.chmod(0o644)
+    return path
 
 
 def raw_http(port: int, target: str | bytes, header_lines=(), timeout: float = 10.0) -> tuple[int, str, bytes]:

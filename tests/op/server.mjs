@@ -104,6 +104,15 @@ const USERS = {
       groups: ['staff', 'Ünïcode group'],
     },
   },
+  // a sub (the user id) with a quote, control characters and a newline: log lines must escape it
+  'mallory "q" \u0007\u001b[31m\nnext': {
+    password: 'mallory-pw',
+    claims: {
+      email: 'mallory@example.com', email_verified: true, name: 'Mallory "M"\u0007',
+      given_name: 'Mallory', family_name: 'M', preferred_username: 'mallory',
+      groups: ['staff'],
+    },
+  },
 };
 
 // ---------------------------------------------------------------- mutable test state
