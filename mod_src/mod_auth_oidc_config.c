@@ -148,16 +148,7 @@ int aoidc_accept_bearer(const aoidc_dir_cfg_t *dc)
 /* The provider that issued a token, if this location accepts it. */
 aoidc_provider_t *aoidc_bearer_provider_for_issuer(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc, const char *iss)
 {
-    for (int i = 0; sc->providers && i < sc->providers->nelts; i++) {
-        aoidc_provider_t *pr = APR_ARRAY_IDX(sc->providers, i, aoidc_provider_t *);
-        if (strcmp(pr->issuer, iss) != 0) {
-            continue;
-        }
-        if (aoidc_bearer_accepts(dc, pr->name)) {
-            return pr;
-        }
-    }
-    return NULL;
+    return aoidc_provider_for_issuer(sc->providers, iss, dc->bearer_providers);
 }
 
 int aoidc_bearer_accepts(const aoidc_dir_cfg_t *dc, const char *provider)
