@@ -107,8 +107,7 @@ typedef enum {
     OCON_CMD_PROVIDERS,
     OCON_CMD_NODES,
     OCON_CMD_SERVE,
-    OCON_CMD_CHECK,
-    OCON_CMD_DEV_SEED
+    OCON_CMD_CHECK
 } ocon_cmd_t;
 
 typedef struct {
@@ -130,8 +129,6 @@ typedef struct {
     int page, per_page;
     ocon_filter_t f;
     apr_array_header_t *handles; /* revoke/show: positional handles */
-    long seed_count, seed_users;
-    int seed_threads;
 } ocon_cli_t;
 
 /* Parse argv (argv[0] is the program). Returns 0 and fills cli, or -1 with
@@ -240,7 +237,6 @@ const char *ocon_filter_describe(apr_pool_t *p, const ocon_filter_t *f);
 /* ---------------------------------------------------------------- commands */
 
 int ocon_run(apr_pool_t *p, const ocon_cli_t *cli);
-int ocon_dev_seed(ocon_ctx_t *ctx, apr_pool_t *p, long count, long users, int threads, const char *provider);
 int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p);
 
 #endif
