@@ -108,7 +108,14 @@ ocon_auth_t *ocon_auth_create(apr_pool_t *p, const ocon_config_t *cfg, apr_int64
     if (aoidc_random(a->csrf_key, sizeof(a->csrf_key)) != APR_SUCCESS) {
         return NULL;
     }
-    /* the dummy is made at the first login that needs one, at the file's cost then */
+    /* the dummy at the file's cost now, so that the first unknown name costs no extra
+     * hash; remade at a login if the file's cost changed (or could not be read here) */
+    const char *hash, *err;
+    int cost;
+    char tmp[64];
+    if (cfg->admin_htpasswd && ocon_htpasswd_lookup(p, cfg->admin_htpasswd, "", &hash, &cost, &err) >= 0) {
+        dummy_hash(a, p, cost, tmp, sizeof(tmp));
+    }
     return a;
 }
 

@@ -189,22 +189,19 @@ static const char *peer_ip(call_t *c)
     return apr_pstrdup(c->p, buf);
 }
 
-typedef struct {
-    apr_pool_t *p;
-    const char *joined;
-} xff_t;
-
 static MHD_RESULT xff_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-    xff_t *x = cls;
+    apr_array_header_t *fields = cls;
     if (key && value && !strcasecmp(key, "X-Forwarded-For")) {
-        x->joined = x->joined ? apr_pstrcat(x->p, x->joined, ",", value, NULL) : value;
+        APR_ARRAY_PUSH(fields, const char *) = value;
     }
     return MHD_YES;
 }
 
 /* The client the login limit and the audit log key on (web_client.c): every
- * X-Forwarded-For field counts, joined in order, as a proxy may add its own. */
+ * X-Forwarded-For field counts, as a proxy may add its own line. Only the last
+ * OCON_XFF_HOPS_MAX fields can hold a hop that is walked, so only they are
+ * joined (once: no cost quadratic in the number of lines). */
 static const char *client_ip(call_t *c)
 {
     const char *peer = peer_ip(c);
@@ -212,9 +209,17 @@ static const char *client_ip(call_t *c)
     if (!proxies || proxies->nelts == 0) {
         return peer;
     }
-    xff_t x = {c->p, NULL};
-    MHD_get_connection_values(c->con, MHD_HEADER_KIND, xff_field, &x);
-    return ocon_client_addr(c->p, peer, x.joined, proxies);
+    apr_array_header_t *fields = apr_array_make(c->p, 2, sizeof(const char *));
+    MHD_get_connection_values(c->con, MHD_HEADER_KIND, xff_field, fields);
+    if (fields->nelts == 0) {
+        return ocon_client_addr(c->p, peer, NULL, proxies);
+    }
+    int first = fields->nelts > OCON_XFF_HOPS_MAX ? fields->nelts - OCON_XFF_HOPS_MAX : 0;
+    apr_array_header_t *last = apr_array_make(c->p, fields->nelts - first, sizeof(const char *));
+    for (int i = first; i < fields->nelts; i++) {
+        APR_ARRAY_PUSH(last, const char *) = APR_ARRAY_IDX(fields, i, const char *);
+    }
+    return ocon_client_addr(c->p, peer, apr_array_pstrcat(c->p, last, ','), proxies);
 }
 
 /* Host must name this console (DNS rebinding), Origin and Sec-Fetch-Site, when
@@ -342,12 +347,9 @@ static ocon_page_ctx_t page_ctx(call_t *c)
 {
     ocon_page_ctx_t pc = {c->admin, c->csrf, NULL, NULL};
     const char *rv = NULL;
-    if (aoidc_query_param(c->p, c->query, "revoked", &rv) == 1 && rv && strlen(rv) < 8) {
-        char *end;
-        long n = strtol(rv, &end, 10);
-        if (!*end && n >= 0) {
-            pc.message = apr_psprintf(c->p, "Revoked %ld session(s).", n);
-        }
+    int n;
+    if (aoidc_query_param(c->p, c->query, "revoked", &rv) == 1 && ocon_param_int(rv, 0, 9999999, &n)) {
+        pc.message = apr_psprintf(c->p, "Revoked %d session(s).", n);
     }
     return pc;
 }

@@ -360,6 +360,21 @@ def test_parallel_wrong_passwords_cannot_beat_the_limit(tmp_path, memcached, cry
         c.stop()
 
 
+def _raw_wrong_login(port: int, header_lines: list[str]) -> int:
+    """POST /api/login with a wrong password and raw header lines (repeated fields)."""
+    import socket
+    body = json.dumps({"user": ADMIN, "password": "wrong"}).encode()
+    req = (f"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+           f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+           + "".join(h + "\r\n" for h in header_lines) + "\r\n").encode() + body
+    buf = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(req)
+        while chunk := sock.recv(65536):
+            buf += chunk
+    return int(buf.split(b" ", 2)[1])
+
+
 def test_forwarded_for_counts_only_from_trusted_proxies(tmp_path, memcached, crypto_key):
     def wrong(c, xff):
         return c.api_login(new_browser(), password="wrong") if xff is None else \
@@ -376,12 +391,18 @@ def test_forwarded_for_counts_only_from_trusted_proxies(tmp_path, memcached, cry
         assert wrong(behind, "198.51.100.1")[1].status_code == 429
         assert wrong(behind, "198.51.100.99, 198.51.100.1")[1].status_code == 429  # cannot escape the limit
         assert wrong(behind, "198.51.100.2")[1].status_code == 401                 # another client
+        # a proxy that adds its own line after the client's: the last line counts
+        assert _raw_wrong_login(behind.port, ["X-Forwarded-For: 203.0.113.5",
+                                              "X-Forwarded-For: 198.51.100.1"]) == 429
+        assert _raw_wrong_login(behind.port, ["X-Forwarded-For: 198.51.100.1",
+                                              "x-forwarded-for: 203.0.113.6"]) == 401
         s = new_browser()
         r = s.post(behind.url("/api/login"), json={"user": ADMIN, "password": ADMIN_PW},
                    headers={"X-Forwarded-For": "198.51.100.3"}, timeout=10)
         assert r.status_code == 200
         lines = _audit_lines(behind)
         assert sum('client="198.51.100.1"' in ln for ln in lines) == 2, lines
+        assert sum('client="203.0.113.6"' in ln for ln in lines) == 1, lines
         assert 'action=login ' in lines[-1] and 'client="198.51.100.3"' in lines[-1]
         behind.stop()
 
