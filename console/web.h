@@ -74,6 +74,14 @@ int ocon_param(apr_pool_t *p, const char *src, const char *name, const char **ou
 /* 1 when src (NULL or "" too) names only parameters from names (NULL-ended)
  * and has at most OCON_PARAMS_MAX of them. */
 int ocon_only_params(const char *src, const char *const *names);
+/* The raw request target split at the first '?': *path (from p, or raw) and
+ * *query ("" when none). */
+void ocon_split_target(apr_pool_t *p, const char *raw, const char **path, const char **query);
+/* 1 when path starts with '/' and has no '%', empty segment or dot segment. */
+int ocon_path_ok(const char *path);
+/* Does path match a route? suffix NULL: path equals prefix; else path is
+ * prefix + ARG + suffix with a non-empty ARG without '/' (*arg, from p). */
+int ocon_route_match(apr_pool_t *p, const char *path, const char *prefix, const char *suffix, const char **arg);
 /* A decimal number min..max with nothing around it; 1 and *out, else 0. */
 int ocon_param_int(const char *v, long min, long max, int *out);
 

@@ -1,11 +1,13 @@
-/* Parameters of console requests (query strings and urlencoded form bodies):
- * the parsing web_server.c applies to client input, kept free of
+/* Request targets (path, query, route arguments) and parameters of console
+ * requests (query strings and urlencoded form bodies): the parsing
+ * web_server.c applies to client input, kept free of
  * libmicrohttpd so that the unit tests and tests/fuzz/fuzz_console.c call it
  * directly. */
 #include "web.h"
 
 #include "aoidc_util.h"
 
+#include <apr_strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,5 +67,36 @@ int ocon_param_int(const char *v, long min, long max, int *out)
         return 0;
     }
     *out = (int)n;
+    return 1;
+}
+
+void ocon_split_target(apr_pool_t *p, const char *raw, const char **path, const char **query)
+{
+    const char *qm = strchr(raw, '?');
+    *path = qm ? apr_pstrmemdup(p, raw, (apr_size_t)(qm - raw)) : raw;
+    *query = qm ? qm + 1 : "";
+}
+
+int ocon_path_ok(const char *path)
+{
+    /* no path needs escapes, dot segments or empty segments */
+    return path[0] == '/' && !strchr(path, '%') && !strstr(path, "//") && !strstr(path, "/.");
+}
+
+int ocon_route_match(apr_pool_t *p, const char *path, const char *prefix, const char *suffix, const char **arg)
+{
+    *arg = NULL;
+    if (!suffix) {
+        return strcmp(prefix, path) == 0;
+    }
+    apr_size_t pl = strlen(prefix), sl = strlen(suffix), n = strlen(path);
+    if (n <= pl + sl || strncmp(path, prefix, pl) != 0 || strcmp(path + n - sl, suffix) != 0) {
+        return 0;
+    }
+    const char *mid = apr_pstrmemdup(p, path + pl, n - pl - sl);
+    if (strchr(mid, '/')) {
+        return 0;
+    }
+    *arg = mid;
     return 1;
 }

@@ -728,20 +728,7 @@ static const route_t ROUTES[] = {
 /* Does path match the route? *arg receives the handle part. */
 static int route_match(apr_pool_t *p, const route_t *rt, const char *path, const char **arg)
 {
-    *arg = NULL;
-    if (!rt->suffix) {
-        return strcmp(rt->prefix, path) == 0;
-    }
-    apr_size_t pl = strlen(rt->prefix), sl = strlen(rt->suffix), n = strlen(path);
-    if (n <= pl + sl || strncmp(path, rt->prefix, pl) != 0 || strcmp(path + n - sl, rt->suffix) != 0) {
-        return 0;
-    }
-    const char *mid = apr_pstrmemdup(p, path + pl, n - pl - sl);
-    if (strchr(mid, '/')) {
-        return 0;
-    }
-    *arg = mid;
-    return 1;
+    return ocon_route_match(p, path, rt->prefix, rt->suffix, arg);
 }
 
 static resp_t *dispatch(call_t *c)
@@ -916,9 +903,8 @@ static MHD_RESULT access_handler(void *cls, struct MHD_Connection *con, const ch
     c.api = 0;
     c.client = client_ip(&c);
     /* the raw URI: path and query as sent (MHD's url is already decoded) */
-    const char *raw = r->uri, *qm = strchr(raw, '?');
-    c.path = qm ? apr_pstrmemdup(c.p, raw, (apr_size_t)(qm - raw)) : raw;
-    c.query = qm ? qm + 1 : "";
+    const char *raw = r->uri;
+    ocon_split_target(c.p, raw, &c.path, &c.query);
     resp_t *res;
     if (strlen(raw) > URI_MAX) {
         c.api = strncmp(c.path, "/api/", 5) == 0;
@@ -928,8 +914,7 @@ static MHD_RESULT access_handler(void *cls, struct MHD_Connection *con, const ch
         c.api = strncmp(c.path, "/api/", 5) == 0;
         res = error_resp(&c, 405, "method not allowed");
     }
-    else if (strchr(c.path, '%') || strstr(c.path, "//") || strstr(c.path, "/.") || c.path[0] != '/') {
-        /* no path needs escapes, dot segments or empty segments */
+    else if (!ocon_path_ok(c.path)) {
         c.api = strncmp(c.path, "/api/", 5) == 0;
         res = error_resp(&c, 400, "malformed path");
     }

@@ -388,6 +388,34 @@ static void test_params(void **state)
     assert_false(ocon_param_int(NULL, 1, 100, &n));
 }
 
+static void test_target_and_routes(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path, *query, *arg;
+    char *b = exact("/sessions?user=a?b", 1);
+    ocon_split_target(p, b, &path, &query);
+    assert_string_equal(path, "/sessions");
+    assert_string_equal(query, "user=a?b");
+    free(b);
+    ocon_split_target(p, "/login", &path, &query);
+    assert_string_equal(path, "/login");
+    assert_string_equal(query, "");
+    assert_true(ocon_path_ok("/sessions/abc"));
+    assert_false(ocon_path_ok("sessions"));
+    assert_false(ocon_path_ok("/sessions/%2e%2e"));
+    assert_false(ocon_path_ok("/sessions//x"));
+    assert_false(ocon_path_ok("/sessions/../etc"));
+    assert_false(ocon_path_ok("/.hidden"));
+    assert_true(ocon_route_match(p, "/sessions/H/revoke", "/sessions/", "/revoke", &arg));
+    assert_string_equal(arg, "H");
+    assert_false(ocon_route_match(p, "/sessions//revoke", "/sessions/", "/revoke", &arg));
+    assert_false(ocon_route_match(p, "/sessions/a/b/revoke", "/sessions/", "/revoke", &arg));
+    assert_false(ocon_route_match(p, "/sessions/", "/sessions/", "", &arg));
+    assert_true(ocon_route_match(p, "/login", "/login", NULL, &arg));
+    assert_null(arg);
+    assert_false(ocon_route_match(p, "/login/", "/login", NULL, &arg));
+}
+
 /* ---------------------------------------------------------------- auth */
 
 static apr_int64_t fake_now_v = 1000000;
@@ -691,7 +719,7 @@ int main(void)
         UNIT_TEST(test_audit),           UNIT_TEST(test_login_unknown_admin_same_work),
         UNIT_TEST(test_login_limit_parallel),    UNIT_TEST(test_ua_summary),
         UNIT_TEST(test_addr_parse),      UNIT_TEST(test_proxies_parse),     UNIT_TEST(test_client_addr),
-        UNIT_TEST(test_params),
+        UNIT_TEST(test_params),          UNIT_TEST(test_target_and_routes),
     };
     return UNIT_RUN("console", tests);
 }

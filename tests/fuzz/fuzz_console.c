@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *s = malloc(n + 1); /* NUL-terminated (cut at the first NUL, as headers are) */
     memcpy(s, data + 1, n);
     s[n] = '\0';
-    switch (data[0] % 7) {
+    switch (data[0] % 8) {
     case 0: {
         const char *c = ocon_client_addr(p, "127.0.0.1", s, proxies);
         check_addr_text(c);
@@ -111,6 +111,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (strlen(u) > 64) {
             __builtin_trap();
+        }
+        break;
+    }
+    case 7: {
+        static const char *const routes[][2] = {
+            {"/sessions/", ""}, {"/sessions/", "/revoke"}, {"/api/sessions/", "/revoke"}, {"/login", NULL}};
+        const char *path, *query, *arg;
+        ocon_split_target(p, s, &path, &query);
+        /* path '?' query is the target again, and the path holds no '?' */
+        if (strchr(path, '?') || strlen(path) + (strchr(s, '?') ? 1 + strlen(query) : 0) != strlen(s)) {
+            __builtin_trap();
+        }
+        if (ocon_path_ok(path)) {
+            for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+                if (ocon_route_match(p, path, routes[i][0], routes[i][1], &arg) && arg &&
+                    (!*arg || strchr(arg, '/'))) {
+                    __builtin_trap(); /* a handle argument is one non-empty segment */
+                }
+            }
+            if (strstr(path, "/..") || strchr(path, '%')) {
+                __builtin_trap();
+            }
         }
         break;
     }
