@@ -82,6 +82,18 @@ int ocon_path_ok(const char *path);
 /* Does path match a route? suffix NULL: path equals prefix; else path is
  * prefix + ARG + suffix with a non-empty ARG without '/' (*arg, from p). */
 int ocon_route_match(apr_pool_t *p, const char *path, const char *prefix, const char *suffix, const char **arg);
+/* A request body, decoded by its content type: at most one member is set. */
+typedef struct {
+    const char *form; /* application/x-www-form-urlencoded (from p) */
+    json_t *json;     /* application/json: an object, a new reference the caller releases */
+} ocon_body_t;
+/* Decode body (len bytes, no NUL needed) by ctype (may be NULL). 0 when fine
+ * (both members NULL for an empty body), else the HTTP status: 400 (a NUL
+ * byte, JSON that is not an object or has duplicate members), 415. */
+int ocon_body_parse(apr_pool_t *p, const char *ctype, const char *body, apr_size_t len, ocon_body_t *out);
+/* A member of the body as ocon_param answers: a JSON string member, or a form
+ * field. 1 found (*out from p), 0 absent, -1 not a string or malformed. */
+int ocon_body_param(apr_pool_t *p, const ocon_body_t *b, const char *name, const char **out);
 /* A decimal number min..max with nothing around it; 1 and *out, else 0. */
 int ocon_param_int(const char *v, long min, long max, int *out);
 

@@ -9,6 +9,7 @@
 
 #include <apr_strings.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 int ocon_param(apr_pool_t *p, const char *src, const char *name, const char **out)
@@ -99,4 +100,50 @@ int ocon_route_match(apr_pool_t *p, const char *path, const char *prefix, const 
     }
     *arg = mid;
     return 1;
+}
+
+int ocon_body_parse(apr_pool_t *p, const char *ctype, const char *body, apr_size_t len, ocon_body_t *out)
+{
+    out->form = NULL;
+    out->json = NULL;
+    if (len == 0) {
+        return 0;
+    }
+    if (memchr(body, '\0', len)) {
+        return 400;
+    }
+    if (!ctype) {
+        return 415;
+    }
+    if (!strncasecmp(ctype, "application/x-www-form-urlencoded", 33)) {
+        out->form = apr_pstrmemdup(p, body, len);
+        return 0;
+    }
+    if (!strncasecmp(ctype, "application/json", 16)) {
+        out->json = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(out->json)) {
+            json_decref(out->json);
+            out->json = NULL;
+            return 400;
+        }
+        return 0;
+    }
+    return 415;
+}
+
+int ocon_body_param(apr_pool_t *p, const ocon_body_t *b, const char *name, const char **out)
+{
+    *out = NULL;
+    if (b->json) {
+        json_t *v = json_object_get(b->json, name);
+        if (!v) {
+            return 0;
+        }
+        if (!json_is_string(v) || !ocon_value_ok(json_string_value(v))) {
+            return -1;
+        }
+        *out = apr_pstrdup(p, json_string_value(v));
+        return 1;
+    }
+    return ocon_param(p, b->form, name, out);
 }

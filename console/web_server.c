@@ -154,19 +154,8 @@ static int param(call_t *c, const char *src, const char *name, const char **out)
 /* A member from the body: JSON string member, or form field. */
 static int body_param(call_t *c, const char *name, const char **out)
 {
-    *out = NULL;
-    if (c->jbody) {
-        json_t *v = json_object_get(c->jbody, name);
-        if (!v) {
-            return 0;
-        }
-        if (!json_is_string(v) || !ocon_value_ok(json_string_value(v))) {
-            return -1;
-        }
-        *out = apr_pstrdup(c->p, json_string_value(v));
-        return 1;
-    }
-    return param(c, c->form, name, out);
+    ocon_body_t b = {c->form, c->jbody};
+    return ocon_body_param(c->p, &b, name, out);
 }
 
 static const char *header(call_t *c, const char *name)
@@ -267,29 +256,11 @@ static int parse_body(call_t *c)
     if (r->body_too_big) {
         return 413;
     }
-    if (r->body_len == 0) {
-        return 0;
-    }
-    if (memchr(r->body, '\0', r->body_len)) {
-        return 400;
-    }
-    if (!ct) {
-        return 415;
-    }
-    if (!strncasecmp(ct, "application/x-www-form-urlencoded", 33)) {
-        c->form = apr_pstrmemdup(c->p, r->body, r->body_len);
-        return 0;
-    }
-    if (!strncasecmp(ct, "application/json", 16)) {
-        c->jbody = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_object(c->jbody)) {
-            json_decref(c->jbody);
-            c->jbody = NULL;
-            return 400;
-        }
-        return 0;
-    }
-    return 415;
+    ocon_body_t b;
+    int st = ocon_body_parse(c->p, ct, r->body, r->body_len, &b);
+    c->form = b.form;
+    c->jbody = b.json;
+    return st;
 }
 
 /* ---------------------------------------------------------------- handlers */

@@ -388,6 +388,34 @@ static void test_params(void **state)
     assert_false(ocon_param_int(NULL, 1, 100, &n));
 }
 
+static void test_body(void **state)
+{
+    apr_pool_t *p = *state;
+    ocon_body_t b;
+    const char *v;
+    const char *json = "{\"user\":\"admin\",\"n\":1}";
+    char *raw = malloc(strlen(json)); /* no NUL: the length bounds the parse */
+    memcpy(raw, json, strlen(json));
+    assert_int_equal(ocon_body_parse(p, "application/json", raw, strlen(json), &b), 0);
+    free(raw);
+    assert_int_equal(ocon_body_param(p, &b, "user", &v), 1);
+    assert_string_equal(v, "admin");
+    assert_int_equal(ocon_body_param(p, &b, "n", &v), -1); /* not a string */
+    assert_int_equal(ocon_body_param(p, &b, "x", &v), 0);
+    json_decref(b.json);
+    assert_int_equal(ocon_body_parse(p, "application/x-www-form-urlencoded", "user=a%20b", 10, &b), 0);
+    assert_int_equal(ocon_body_param(p, &b, "user", &v), 1);
+    assert_string_equal(v, "a b");
+    assert_int_equal(ocon_body_parse(p, "application/json", "{\"a\":1,\"a\":2}", 13, &b), 400);
+    assert_null(b.json);
+    assert_int_equal(ocon_body_parse(p, "application/json", "[1]", 3, &b), 400);
+    assert_int_equal(ocon_body_parse(p, "application/json", "{}\0", 3, &b), 400);
+    assert_int_equal(ocon_body_parse(p, "text/plain", "x", 1, &b), 415);
+    assert_int_equal(ocon_body_parse(p, NULL, "x", 1, &b), 415);
+    assert_int_equal(ocon_body_parse(p, NULL, "", 0, &b), 0);
+    assert_null(b.form);
+}
+
 static void test_target_and_routes(void **state)
 {
     apr_pool_t *p = *state;
@@ -720,6 +748,7 @@ int main(void)
         UNIT_TEST(test_login_limit_parallel),    UNIT_TEST(test_ua_summary),
         UNIT_TEST(test_addr_parse),      UNIT_TEST(test_proxies_parse),     UNIT_TEST(test_client_addr),
         UNIT_TEST(test_params),          UNIT_TEST(test_target_and_routes),
+        UNIT_TEST(test_body),
     };
     return UNIT_RUN("console", tests);
 }

@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *s = malloc(n + 1); /* NUL-terminated (cut at the first NUL, as headers are) */
     memcpy(s, data + 1, n);
     s[n] = '\0';
-    switch (data[0] % 8) {
+    switch (data[0] % 9) {
     case 0: {
         const char *c = ocon_client_addr(p, "127.0.0.1", s, proxies);
         check_addr_text(c);
@@ -134,6 +134,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 __builtin_trap();
             }
         }
+        break;
+    }
+    case 8: {
+        /* a body: the next byte picks the content type, the rest is the body (no NUL) */
+        static const char *const ctypes[] = {"application/json", "application/x-www-form-urlencoded",
+                                             "application/json; charset=utf-8", "text/plain", NULL};
+        if (n < 1) {
+            break;
+        }
+        ocon_body_t b;
+        const char *v;
+        int st = ocon_body_parse(p, ctypes[(unsigned char)raw[0] % 5], raw + 1, n - 1, &b);
+        if (st == 0) {
+            static const char *const names[] = {"user", "password", "provider", "sub", "confirm", "csrf"};
+            for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                if (ocon_body_param(p, &b, names[i], &v) == 1 && !ocon_value_ok(v)) {
+                    __builtin_trap();
+                }
+            }
+        }
+        else if (b.json || b.form) {
+            __builtin_trap(); /* a refused body leaves nothing behind */
+        }
+        json_decref(b.json);
         break;
     }
     }
