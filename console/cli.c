@@ -69,7 +69,6 @@ static const struct {
     {"sessions", OCON_CMD_SESSIONS}, {"list", OCON_CMD_SESSIONS}, {"show", OCON_CMD_SHOW},
     {"revoke", OCON_CMD_REVOKE},     {"providers", OCON_CMD_PROVIDERS}, {"nodes", OCON_CMD_NODES},
     {"serve", OCON_CMD_SERVE},       {"check-config", OCON_CMD_CHECK},  {"help", OCON_CMD_HELP},
-    {"dev-seed", OCON_CMD_DEV_SEED}, /* hidden: benchmarks only */
 };
 
 /* Options taking a value, and where the value goes. */
@@ -104,7 +103,6 @@ int ocon_cli_parse(apr_pool_t *p, int argc, const char *const *argv, ocon_cli_t 
     memset(c, 0, sizeof(*c));
     c->handles = apr_array_make(p, 4, sizeof(const char *));
     c->page = 1;
-    c->seed_threads = 4;
     apr_array_header_t *pos = apr_array_make(p, 4, sizeof(const char *));
     int opts_done = 0;
     for (int i = 1; i < argc; i++) {
@@ -200,21 +198,6 @@ int ocon_cli_parse(apr_pool_t *p, int argc, const char *const *argv, ocon_cli_t 
             }
             c->per_page = (int)n;
         }
-        else if (!strcmp(opt, "--users")) {
-            NEED_VALUE();
-            if (!parse_int(val, 1, 10000000, &c->seed_users)) {
-                *err = "--users: a number from 1";
-                return -1;
-            }
-        }
-        else if (!strcmp(opt, "--threads")) {
-            NEED_VALUE();
-            if (!parse_int(val, 1, 64, &n)) {
-                *err = "--threads: 1..64";
-                return -1;
-            }
-            c->seed_threads = (int)n;
-        }
         else {
             *err = apr_psprintf(p, "unknown option %s", opt);
             return -1;
@@ -280,21 +263,12 @@ int ocon_cli_parse(apr_pool_t *p, int argc, const char *const *argv, ocon_cli_t 
             APR_ARRAY_PUSH(c->handles, const char *) = args[k];
         }
         return 0;
-    case OCON_CMD_DEV_SEED:
-        if (npos != 1 || !parse_int(args[0], 1, 10000000, &c->seed_count)) {
-            *err = "dev-seed takes one COUNT (1..10000000)";
-            return -1;
-        }
-        if (!c->seed_users) {
-            c->seed_users = c->seed_count / 4 ? c->seed_count / 4 : 1;
-        }
-        return 0;
     default:
         if (npos) {
             *err = apr_psprintf(p, "%s takes no arguments", name);
             return -1;
         }
-        if (has_filter && c->cmd != OCON_CMD_PROVIDERS && c->cmd != OCON_CMD_DEV_SEED) {
+        if (has_filter && c->cmd != OCON_CMD_PROVIDERS) {
             *err = apr_psprintf(p, "%s takes no filter", name);
             return -1;
         }

@@ -299,7 +299,7 @@ int ocon_run(apr_pool_t *p, const ocon_cli_t *cli)
             return fail(&r, OCON_EXIT_CONFIG, terr);
         }
     }
-    int rc = ocon_ctx_open(p, cfg, cli->cmd == OCON_CMD_SERVE ? 16 : cli->seed_threads + 1, &r.ctx, &err);
+    int rc = ocon_ctx_open(p, cfg, cli->cmd == OCON_CMD_SERVE ? 16 : 1, &r.ctx, &err);
     if (rc != OCON_EXIT_OK) {
         return fail(&r, rc, err);
     }
@@ -331,9 +331,6 @@ int ocon_run(apr_pool_t *p, const ocon_cli_t *cli)
         return OCON_EXIT_OK;
     case OCON_CMD_SERVE:
         return ocon_serve(&r.ctx, p);
-    case OCON_CMD_DEV_SEED:
-        return ocon_dev_seed(&r.ctx, p, cli->seed_count, cli->seed_users, cli->seed_threads,
-                             cli->f.provider ? cli->f.provider : "bench");
     default:
         return fail(&r, OCON_EXIT_USAGE, "no command");
     }

@@ -12,8 +12,10 @@
  *   session_window    = 28800          (AuthOIDCSessionMaxLifetime)
  *   per_page          = 50
  *   login_idle = 900, login_max = 28800, login_fail_max = 5, login_fail_window = 300
+ *   trusted_proxies   = 127.0.0.1 ::1   (reverse proxies whose X-Forwarded-For counts)
  */
 #include "console.h"
+#include "web.h"
 
 #include "aoidc_store.h"
 
@@ -53,6 +55,7 @@ static const key_t_ KEYS[] = {
     {"login_max", K_INT, OFF(login_max), 60, 7 * 86400},
     {"login_fail_max", K_INT, OFF(login_fail_max), 1, 1000},
     {"login_fail_window", K_INT, OFF(login_fail_window), 1, 86400},
+    {"trusted_proxies", K_STR, OFF(trusted_proxies), 0, 0},
 };
 #define NKEYS (sizeof(KEYS) / sizeof(KEYS[0]))
 
@@ -215,6 +218,11 @@ apr_status_t ocon_config_parse(apr_pool_t *p, const char *text, apr_size_t len, 
     }
     if (cfg->login_idle > cfg->login_max) {
         *err = apr_psprintf(p, "%s: login_idle must not exceed login_max", path);
+        return APR_EINVAL;
+    }
+    const char *perr = ocon_proxies_parse(p, cfg->trusted_proxies, &cfg->proxies);
+    if (perr) {
+        *err = apr_psprintf(p, "%s: trusted_proxies: %s", path, perr);
         return APR_EINVAL;
     }
     return APR_SUCCESS;

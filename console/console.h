@@ -7,8 +7,9 @@
  *   config.c   the console's config file          cli.c      argv -> ocon_cli_t
  *   query.c    directory queries and revocation   nodes.c    node snapshots
  *   output.c   sessions/nodes as JSON and text    audit.c    the audit log
- *   cmd.c      the CLI commands                   seed.c     dev-seed (benchmarks)
- *   web_*.c    the web console (libmicrohttpd is used by web_server.c only)
+ *   cmd.c      the CLI commands                   ua.c       User-Agent summaries
+ *   web_*.c    the web console (libmicrohttpd is used by web_server.c only;
+ *              web_input.c and web_client.c parse what clients send)
  */
 #ifndef OCON_CONSOLE_H
 #define OCON_CONSOLE_H
@@ -71,6 +72,8 @@ typedef struct {
     int login_max;              /* console session absolute lifetime */
     int login_fail_max;         /* failed logins per client per login_fail_window before 429 */
     int login_fail_window;
+    const char *trusted_proxies;  /* reverse proxies whose X-Forwarded-For names the client */
+    apr_array_header_t *proxies;  /* the same, parsed (ocon_addr_t, web.h) */
 } ocon_config_t;
 
 /* Parse config text (key = value lines, '#' comments). Unknown keys, bad
@@ -104,8 +107,7 @@ typedef enum {
     OCON_CMD_PROVIDERS,
     OCON_CMD_NODES,
     OCON_CMD_SERVE,
-    OCON_CMD_CHECK,
-    OCON_CMD_DEV_SEED
+    OCON_CMD_CHECK
 } ocon_cmd_t;
 
 typedef struct {
@@ -127,8 +129,6 @@ typedef struct {
     int page, per_page;
     ocon_filter_t f;
     apr_array_header_t *handles; /* revoke/show: positional handles */
-    long seed_count, seed_users;
-    int seed_threads;
 } ocon_cli_t;
 
 /* Parse argv (argv[0] is the program). Returns 0 and fills cli, or -1 with
@@ -216,6 +216,10 @@ json_t *ocon_page_json(const ocon_page_t *pg);
 void ocon_print_sessions_text(FILE *out, const ocon_page_t *pg);
 void ocon_print_session_text(FILE *out, const ocon_session_t *s);
 const char *ocon_time_iso(apr_pool_t *p, apr_int64_t t);
+/* A short, printable summary of a User-Agent ("Firefox 121 on Linux",
+ * "curl 7", or the first 48 characters with anything but printable ASCII as
+ * '?'); "" for NULL or "". From p. (ua.c) */
+const char *ocon_ua_summary(apr_pool_t *p, const char *ua);
 
 /* ---------------------------------------------------------------- audit */
 
@@ -233,7 +237,6 @@ const char *ocon_filter_describe(apr_pool_t *p, const ocon_filter_t *f);
 /* ---------------------------------------------------------------- commands */
 
 int ocon_run(apr_pool_t *p, const ocon_cli_t *cli);
-int ocon_dev_seed(ocon_ctx_t *ctx, apr_pool_t *p, long count, long users, int threads, const char *provider);
 int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p);
 
 #endif

@@ -130,7 +130,8 @@ void ocon_print_session_text(FILE *out, const ocon_session_t *o)
             dash(s->provider), dash(s->sub), dash(s->user));
     fprintf(out, "email:         %s\nname:          %s\nsid:           %s\nnode:          %s\n", dash(o->email),
             dash(o->name), dash(s->sid), dash(s->node));
-    fprintf(out, "client ip:     %s\nuser agent:    %s\n", dash(s->client_ip), dash(s->user_agent));
+    fprintf(out, "client ip:     %s\nuser agent:    %s\n", dash(s->client_ip),
+            dash(ocon_ua_summary(p, s->user_agent)));
     fprintf(out, "created:       %s\nlast seen:     %s\nexpires:       %s\n", ocon_time_iso(p, s->created),
             ocon_time_iso(p, s->last_seen), ocon_time_iso(p, s->expires));
     fprintf(out, "tokens:        id %s, access %s (until %s), refresh %s\n", s->id_token && *s->id_token ? "yes" : "no",

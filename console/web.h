@@ -16,6 +16,7 @@
 #define OCON_USER_MAX 64
 #define OCON_PASSWORD_MAX 256
 #define OCON_HTPASSWD_MAX (1024 * 1024)
+#define OCON_DUMMY_COST 10 /* bcrypt cost of the dummy when the file has no bcrypt entry (htpasswd -B default) */
 
 /* ---------------------------------------------------------------- auth */
 
@@ -33,6 +34,11 @@ typedef enum {
  * everybody out. now_fn NULL: the wall clock (tests pass their own). */
 ocon_auth_t *ocon_auth_create(apr_pool_t *p, const ocon_config_t *cfg, apr_int64_t (*now_fn)(void));
 
+/* The password check; apr_password_validate unless a test installs another
+ * (to count validations and see which hash they ran against). */
+typedef apr_status_t (*ocon_validate_fn)(const char *password, const char *hash);
+void ocon_auth_set_validator(ocon_auth_t *a, ocon_validate_fn fn);
+
 /* Check user/password against the htpasswd file (re-read at each login so
  * that edits apply at once) and open a console session: *sid (from p) is the
  * cookie value. */
@@ -49,6 +55,68 @@ int ocon_csrf_ok(ocon_auth_t *a, apr_pool_t *p, const char *sid, const char *tok
 /* 1 when user:bcrypt-hash in the file validates password, 0 when not (or the
  * entry is not bcrypt), -1 when the file cannot be read (*err). */
 int ocon_htpasswd_check(apr_pool_t *p, const char *path, const char *user, const char *password, const char **err);
+/* 1 and *hash (in p) when user has a bcrypt entry; 0 when not, with *cost the
+ * cost of the file's first bcrypt entry (OCON_DUMMY_COST when none); -1 when
+ * the file cannot be read (*err). *cost is the entry's cost when found. */
+int ocon_htpasswd_lookup(apr_pool_t *p, const char *path, const char *user, const char **hash, int *cost,
+                         const char **err);
+
+/* ---------------------------------------------------------------- input */
+
+#define OCON_PARAMS_MAX 16   /* parameters in a query string or form body */
+#define OCON_PROXIES_MAX 32  /* trusted_proxies addresses */
+#define OCON_XFF_HOPS_MAX 16 /* X-Forwarded-For entries walked */
+
+/* A parameter of a query string or urlencoded body (aoidc_query_param): 1
+ * found (*out from p, checked with ocon_value_ok), 0 absent or empty, -1
+ * malformed or repeated (the caller answers 400). */
+int ocon_param(apr_pool_t *p, const char *src, const char *name, const char **out);
+/* 1 when src (NULL or "" too) names only parameters from names (NULL-ended)
+ * and has at most OCON_PARAMS_MAX of them. */
+int ocon_only_params(const char *src, const char *const *names);
+/* The raw request target split at the first '?': *path (from p, or raw) and
+ * *query ("" when none). */
+void ocon_split_target(apr_pool_t *p, const char *raw, const char **path, const char **query);
+/* 1 when path starts with '/' and has no '%', empty segment or dot segment. */
+int ocon_path_ok(const char *path);
+/* Does path match a route? suffix NULL: path equals prefix; else path is
+ * prefix + ARG + suffix with a non-empty ARG without '/' (*arg, from p). */
+int ocon_route_match(apr_pool_t *p, const char *path, const char *prefix, const char *suffix, const char **arg);
+/* A request body, decoded by its content type: at most one member is set. */
+typedef struct {
+    const char *form; /* application/x-www-form-urlencoded (from p) */
+    json_t *json;     /* application/json: an object, a new reference the caller releases */
+} ocon_body_t;
+/* Decode body (len bytes, no NUL needed) by ctype (may be NULL). 0 when fine
+ * (both members NULL for an empty body), else the HTTP status: 400 (a NUL
+ * byte, JSON that is not an object or has duplicate members), 415. */
+int ocon_body_parse(apr_pool_t *p, const char *ctype, const char *body, apr_size_t len, ocon_body_t *out);
+/* A member of the body as ocon_param answers: a JSON string member, or a form
+ * field. 1 found (*out from p), 0 absent, -1 not a string or malformed. */
+int ocon_body_param(apr_pool_t *p, const ocon_body_t *b, const char *name, const char **out);
+/* A decimal number min..max with nothing around it; 1 and *out, else 0. */
+int ocon_param_int(const char *v, long min, long max, int *out);
+
+/* ---------------------------------------------------------------- client */
+
+typedef struct {
+    int family;          /* AF_INET or AF_INET6 */
+    unsigned char a[16]; /* network order; IPv4 in the first 4 bytes, the rest 0 */
+} ocon_addr_t;
+
+/* An IPv4 or IPv6 literal of len bytes (no NUL needed; blanks around and
+ * [brackets] allowed, no port). IPv4-mapped IPv6 becomes IPv4. 1 ok, 0 not. */
+int ocon_addr_parse(const char *s, apr_size_t len, ocon_addr_t *out);
+const char *ocon_addr_text(apr_pool_t *p, const ocon_addr_t *a);
+/* The trusted_proxies setting (addresses separated by blanks or commas) into
+ * *out (ocon_addr_t, from p; empty for NULL). NULL, or a message. */
+const char *ocon_proxies_parse(apr_pool_t *p, const char *list, apr_array_header_t **out);
+/* The client to key the login limit and the audit log on: the peer address
+ * (canonical text); when the peer is a trusted proxy and xff (every
+ * X-Forwarded-For field, comma-joined) is set, the right-most entry that is
+ * not a trusted proxy; if an entry is not an address, the hop to its right.
+ * "-" when peer is not an address. From p. */
+const char *ocon_client_addr(apr_pool_t *p, const char *peer, const char *xff, const apr_array_header_t *proxies);
 
 /* ---------------------------------------------------------------- render */
 

@@ -1,6 +1,13 @@
 /* Admin authentication for the web console: htpasswd (bcrypt only, checked
  * with APR-util's apr_password_validate), opaque console sessions held in
- * memory, CSRF synchronizer tokens, and a per-client limit on failed logins. */
+ * memory, CSRF synchronizer tokens, and a per-client limit on failed logins.
+ *
+ * Every login attempt that passes the limit costs exactly one bcrypt
+ * validation at the cost of the file's entries, whether the admin exists or
+ * not (a dummy hash of that cost stands in), so timing does not tell which
+ * admin names exist. The attempt is counted as a failure before the
+ * validation starts (and forgiven when it succeeds), so parallel requests
+ * cannot run more validations than the limit allows. */
 #include "web.h"
 
 #include "aoidc_crypto.h"
@@ -8,6 +15,7 @@
 
 #include <apr_file_io.h>
 #include <apr_hash.h>
+#include <apr_lib.h>
 #include <apr_md5.h>
 #include <apr_strings.h>
 #include <apr_time.h>
@@ -33,7 +41,9 @@ struct ocon_auth {
     const ocon_config_t *cfg;
     apr_int64_t (*now)(void);
     unsigned char csrf_key[AOIDC_KEY_LEN];
-    char dummy_hash[64]; /* bcrypt of a random password: equal work for unknown users */
+    ocon_validate_fn validate;
+    char dummy_hash[64]; /* bcrypt of a random password at dummy_cost: equal work for unknown users */
+    int dummy_cost;
     pthread_mutex_t lock;
     csess_t sessions[OCON_SESSIONS_MAX];
     cfail_t fails[OCON_CLIENTS_MAX];
@@ -44,20 +54,67 @@ static apr_int64_t wall_now(void)
     return (apr_int64_t)apr_time_sec(apr_time_now());
 }
 
+static apr_status_t bcrypt_validate(const char *password, const char *hash)
+{
+    return apr_password_validate(password, hash);
+}
+
+void ocon_auth_set_validator(ocon_auth_t *a, ocon_validate_fn fn)
+{
+    a->validate = fn ? fn : bcrypt_validate;
+}
+
+/* A bcrypt hash of a random password at cost (4..31) into out (64 bytes). */
+static apr_status_t make_dummy(apr_pool_t *p, int cost, char *out, apr_size_t outlen)
+{
+    unsigned char salt[16], pw[16];
+    if (aoidc_random(salt, sizeof(salt)) != APR_SUCCESS || aoidc_random(pw, sizeof(pw)) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    return apr_bcrypt_encode(aoidc_b64url_encode(p, pw, sizeof(pw)), (unsigned)cost, salt, sizeof(salt), out,
+                             outlen);
+}
+
+/* The dummy hash for cost, copied into out; regenerated (outside the lock)
+ * when the file's cost changed since the last time. */
+static apr_status_t dummy_hash(ocon_auth_t *a, apr_pool_t *p, int cost, char *out, apr_size_t outlen)
+{
+    pthread_mutex_lock(&a->lock);
+    int have = a->dummy_cost == cost;
+    if (have) {
+        apr_cpystrn(out, a->dummy_hash, outlen);
+    }
+    pthread_mutex_unlock(&a->lock);
+    if (have) {
+        return APR_SUCCESS;
+    }
+    apr_status_t rv = make_dummy(p, cost, out, outlen);
+    if (rv == APR_SUCCESS) {
+        pthread_mutex_lock(&a->lock);
+        apr_cpystrn(a->dummy_hash, out, sizeof(a->dummy_hash));
+        a->dummy_cost = cost;
+        pthread_mutex_unlock(&a->lock);
+    }
+    return rv;
+}
+
 ocon_auth_t *ocon_auth_create(apr_pool_t *p, const ocon_config_t *cfg, apr_int64_t (*now_fn)(void))
 {
     ocon_auth_t *a = apr_pcalloc(p, sizeof(*a));
-    unsigned char salt[16], pw[16];
     a->cfg = cfg;
     a->now = now_fn ? now_fn : wall_now;
+    a->validate = bcrypt_validate;
     pthread_mutex_init(&a->lock, NULL);
-    if (aoidc_random(a->csrf_key, sizeof(a->csrf_key)) != APR_SUCCESS ||
-        aoidc_random(salt, sizeof(salt)) != APR_SUCCESS || aoidc_random(pw, sizeof(pw)) != APR_SUCCESS) {
+    if (aoidc_random(a->csrf_key, sizeof(a->csrf_key)) != APR_SUCCESS) {
         return NULL;
     }
-    if (apr_bcrypt_encode(aoidc_b64url_encode(p, pw, sizeof(pw)), 5, salt, sizeof(salt), a->dummy_hash,
-                          sizeof(a->dummy_hash)) != APR_SUCCESS) {
-        return NULL;
+    /* the dummy at the file's cost now, so that the first unknown name costs no extra
+     * hash; remade at a login if the file's cost changed (or could not be read here) */
+    const char *hash, *err;
+    int cost;
+    char tmp[64];
+    if (cfg->admin_htpasswd && ocon_htpasswd_lookup(p, cfg->admin_htpasswd, "", &hash, &cost, &err) >= 0) {
+        dummy_hash(a, p, cost, tmp, sizeof(tmp));
     }
     return a;
 }
@@ -67,11 +124,24 @@ static int is_bcrypt(const char *h)
     return !strncmp(h, "$2y$", 4) || !strncmp(h, "$2a$", 4) || !strncmp(h, "$2b$", 4);
 }
 
-int ocon_htpasswd_check(apr_pool_t *p, const char *path, const char *user, const char *password, const char **err)
+/* The cost of a bcrypt hash ("$2y$10$..."), or 0 when it is not one. */
+static int bcrypt_cost(const char *h)
+{
+    if (!is_bcrypt(h) || !apr_isdigit(h[4]) || !apr_isdigit(h[5]) || h[6] != '$') {
+        return 0;
+    }
+    int cost = (h[4] - '0') * 10 + (h[5] - '0');
+    return cost >= 4 && cost <= 31 ? cost : 0;
+}
+
+int ocon_htpasswd_lookup(apr_pool_t *p, const char *path, const char *user, const char **hash, int *cost,
+                         const char **err)
 {
     apr_file_t *f;
     apr_finfo_t fi;
     char ebuf[128];
+    *hash = NULL;
+    *cost = OCON_DUMMY_COST;
     apr_status_t rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p);
     if (rv == APR_SUCCESS) {
         rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f);
@@ -94,15 +164,39 @@ int ocon_htpasswd_check(apr_pool_t *p, const char *path, const char *user, const
         return -1;
     }
     buf[n] = '\0';
-    const char *hash = NULL;
+    const char *found = NULL;
+    int first_cost = 0;
     apr_size_t ulen = strlen(user);
     char *last;
     for (char *line = apr_strtok(buf, "\r\n", &last); line; line = apr_strtok(NULL, "\r\n", &last)) {
-        if (strncmp(line, user, ulen) == 0 && line[ulen] == ':' && !hash) {
-            hash = line + ulen + 1;
+        const char *colon = strchr(line, ':');
+        if (!first_cost && colon) {
+            first_cost = bcrypt_cost(colon + 1);
+        }
+        if (strncmp(line, user, ulen) == 0 && line[ulen] == ':' && !found) {
+            found = line + ulen + 1;
         }
     }
-    return hash && is_bcrypt(hash) && apr_password_validate(password, hash) == APR_SUCCESS;
+    if (found && bcrypt_cost(found)) {
+        *hash = found;
+        *cost = bcrypt_cost(found);
+        return 1;
+    }
+    if (first_cost) {
+        *cost = first_cost;
+    }
+    return 0;
+}
+
+int ocon_htpasswd_check(apr_pool_t *p, const char *path, const char *user, const char *password, const char **err)
+{
+    const char *hash;
+    int cost;
+    int rc = ocon_htpasswd_lookup(p, path, user, &hash, &cost, err);
+    if (rc <= 0) {
+        return rc;
+    }
+    return apr_password_validate(password, hash) == APR_SUCCESS;
 }
 
 static int user_ok(const char *u)
@@ -119,10 +213,9 @@ static int user_ok(const char *u)
     return 1;
 }
 
-/* The failure record of a client, created (evicting the oldest) if needed. */
-static cfail_t *fail_slot(ocon_auth_t *a, const char *client, apr_int64_t now)
+/* The failure record of a client, or NULL; expired records are dropped. */
+static cfail_t *fail_find(ocon_auth_t *a, const char *client, apr_int64_t now)
 {
-    cfail_t *free_slot = NULL, *oldest = &a->fails[0];
     for (int i = 0; i < OCON_CLIENTS_MAX; i++) {
         cfail_t *c = &a->fails[i];
         if (c->used && now - c->window_start >= a->cfg->login_fail_window) {
@@ -131,14 +224,28 @@ static cfail_t *fail_slot(ocon_auth_t *a, const char *client, apr_int64_t now)
         if (c->used && !strcmp(c->client, client)) {
             return c;
         }
-        if (!c->used && !free_slot) {
-            free_slot = c;
+    }
+    return NULL;
+}
+
+/* The failure record of a client, created (evicting the oldest) if needed. */
+static cfail_t *fail_slot(ocon_auth_t *a, const char *client, apr_int64_t now)
+{
+    cfail_t *c = fail_find(a, client, now), *oldest = &a->fails[0];
+    if (c) {
+        return c;
+    }
+    for (int i = 0; i < OCON_CLIENTS_MAX && !c; i++) {
+        if (!a->fails[i].used) {
+            c = &a->fails[i];
         }
-        if (c->window_start < oldest->window_start) {
-            oldest = c;
+        else if (a->fails[i].window_start < oldest->window_start) {
+            oldest = &a->fails[i];
         }
     }
-    cfail_t *c = free_slot ? free_slot : oldest;
+    if (!c) {
+        c = oldest;
+    }
     memset(c, 0, sizeof(*c));
     apr_cpystrn(c->client, client, sizeof(c->client));
     c->window_start = now;
@@ -146,42 +253,69 @@ static cfail_t *fail_slot(ocon_auth_t *a, const char *client, apr_int64_t now)
     return c;
 }
 
+/* Under the lock: refuse when the client is at its limit, else count this
+ * attempt as a failure now, before any validation runs. */
+static int fail_reserve(ocon_auth_t *a, const char *client, apr_int64_t now)
+{
+    pthread_mutex_lock(&a->lock);
+    cfail_t *c = fail_slot(a, client, now);
+    int ok = c->fails < a->cfg->login_fail_max;
+    if (ok) {
+        c->fails++;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return ok;
+}
+
+/* The attempt did not fail after all (success, or our own error). */
+static void fail_forgive(ocon_auth_t *a, const char *client, apr_int64_t now, int success)
+{
+    pthread_mutex_lock(&a->lock);
+    cfail_t *c = fail_find(a, client, now);
+    if (c && success) {
+        c->used = 0; /* success clears the client's failures */
+    }
+    else if (c && c->fails > 0) {
+        c->fails--;
+    }
+    pthread_mutex_unlock(&a->lock);
+}
+
 ocon_login_rc_t ocon_auth_login(ocon_auth_t *a, apr_pool_t *p, const char *client, const char *user,
                                 const char *password, const char **sid)
 {
     apr_int64_t now = a->now();
-    const char *err = NULL;
-    int ok;
+    const char *err = NULL, *hash = NULL;
+    char dummy[64];
+    int cost = OCON_DUMMY_COST, found = 0;
     *sid = NULL;
     if (!client) {
         client = "-";
     }
-    pthread_mutex_lock(&a->lock);
-    cfail_t *c = fail_slot(a, client, now);
-    int limited = c->fails >= a->cfg->login_fail_max;
-    pthread_mutex_unlock(&a->lock);
-    if (limited) {
+    if (!fail_reserve(a, client, now)) {
         return OCON_LOGIN_LIMITED;
     }
-    if (!user_ok(user) || !password || strlen(password) > OCON_PASSWORD_MAX) {
-        ok = 0;
-        apr_password_validate("x", a->dummy_hash);
+    int well_formed = user_ok(user) && password && strlen(password) <= OCON_PASSWORD_MAX;
+    found = ocon_htpasswd_lookup(p, a->cfg->admin_htpasswd, well_formed ? user : "", &hash, &cost, &err);
+    if (found < 0) {
+        fprintf(stderr, "oidc-console: admin_htpasswd: %s\n", err);
+        fail_forgive(a, client, now, 0);
+        return OCON_LOGIN_ERROR;
     }
-    else {
-        ok = ocon_htpasswd_check(p, a->cfg->admin_htpasswd, user, password, &err);
-        if (ok < 0) {
-            fprintf(stderr, "oidc-console: admin_htpasswd: %s\n", err);
+    if (!found || !well_formed) {
+        /* unknown admin, or not a bcrypt entry: the same work against a dummy of the file's cost */
+        if (dummy_hash(a, p, cost, dummy, sizeof(dummy)) != APR_SUCCESS) {
+            fail_forgive(a, client, now, 0);
             return OCON_LOGIN_ERROR;
         }
-    }
-    pthread_mutex_lock(&a->lock);
-    c = fail_slot(a, client, now);
-    if (!ok) {
-        c->fails++;
-        pthread_mutex_unlock(&a->lock);
+        a->validate(password && well_formed ? password : "x", dummy);
         return OCON_LOGIN_BAD;
     }
-    c->used = 0; /* success clears the client's failures */
+    if (a->validate(password, hash) != APR_SUCCESS) {
+        return OCON_LOGIN_BAD;
+    }
+    fail_forgive(a, client, now, 1);
+    pthread_mutex_lock(&a->lock);
     csess_t *slot = NULL;
     for (int i = 0; i < OCON_SESSIONS_MAX; i++) {
         csess_t *s = &a->sessions[i];

@@ -302,7 +302,7 @@ const char *ocon_render_session(apr_pool_t *p, const ocon_page_ctx_t *pc, const 
         {"Provider session (sid)", dash(s->sid)},
         {"Node", dash(s->node)},
         {"Client IP", dash(s->client_ip)},
-        {"User agent", dash(s->user_agent)},
+        {"User agent", dash(ocon_ua_summary(p, s->user_agent))},
         {"Created", ocon_time_iso(p, s->created)},
         {"Last seen", ocon_time_iso(p, s->last_seen)},
         {"Expires", ocon_time_iso(p, s->expires)},

@@ -35,7 +35,6 @@ typedef enum MHD_Result MHD_RESULT;
 
 #define BODY_MAX (16 * 1024)
 #define URI_MAX 4096
-#define PARAM_MAX 16
 
 typedef struct {
     ocon_ctx_t *ctx;
@@ -146,71 +145,17 @@ static int rc_status(ocon_rc_t rc)
 
 /* ---------------------------------------------------------------- input */
 
-/* A parameter from the query string (or form body). 1 found, 0 absent, -1
- * malformed or duplicated (the caller answers 400). Values are checked with
- * ocon_value_ok. */
+/* A parameter from the query string (or form body): ocon_param. */
 static int param(call_t *c, const char *src, const char *name, const char **out)
 {
-    int rc = aoidc_query_param(c->p, src, name, out);
-    if (rc == 1 && !ocon_value_ok(*out)) {
-        if (**out == '\0') {
-            *out = NULL;
-            return 0; /* empty form fields mean "not given" */
-        }
-        return -1;
-    }
-    return rc;
-}
-
-/* Only the named parameters may appear in src. */
-static int only_params(const char *src, const char *const *names)
-{
-    if (!src || !*src) {
-        return 1;
-    }
-    const char *s = src;
-    int n = 0;
-    while (*s) {
-        const char *amp = strchr(s, '&');
-        apr_size_t plen = amp ? (apr_size_t)(amp - s) : strlen(s);
-        const char *eq = memchr(s, '=', plen);
-        apr_size_t klen = eq ? (apr_size_t)(eq - s) : plen;
-        int ok = 0;
-        if (++n > PARAM_MAX) {
-            return 0;
-        }
-        for (int i = 0; names[i]; i++) {
-            if (strlen(names[i]) == klen && !strncmp(names[i], s, klen)) {
-                ok = 1;
-            }
-        }
-        if (!ok && plen) {
-            return 0;
-        }
-        if (!amp) {
-            break;
-        }
-        s = amp + 1;
-    }
-    return 1;
+    return ocon_param(c->p, src, name, out);
 }
 
 /* A member from the body: JSON string member, or form field. */
 static int body_param(call_t *c, const char *name, const char **out)
 {
-    *out = NULL;
-    if (c->jbody) {
-        json_t *v = json_object_get(c->jbody, name);
-        if (!v) {
-            return 0;
-        }
-        if (!json_is_string(v) || !ocon_value_ok(json_string_value(v))) {
-            return -1;
-        }
-        *out = apr_pstrdup(c->p, json_string_value(v));
-        return 1;
-    }
-    return param(c, c->form, name, out);
+    ocon_body_t b = {c->form, c->jbody};
+    return ocon_body_param(c->p, &b, name, out);
 }
 
 static const char *header(call_t *c, const char *name)
@@ -218,7 +163,7 @@ static const char *header(call_t *c, const char *name)
     return MHD_lookup_connection_value(c->con, MHD_HEADER_KIND, name);
 }
 
-static const char *client_ip(call_t *c)
+static const char *peer_ip(call_t *c)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char buf[INET6_ADDRSTRLEN] = "-";
@@ -231,6 +176,39 @@ static const char *client_ip(call_t *c)
         }
     }
     return apr_pstrdup(c->p, buf);
+}
+
+static MHD_RESULT xff_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    apr_array_header_t *fields = cls;
+    if (key && value && !strcasecmp(key, "X-Forwarded-For")) {
+        APR_ARRAY_PUSH(fields, const char *) = value;
+    }
+    return MHD_YES;
+}
+
+/* The client the login limit and the audit log key on (web_client.c): every
+ * X-Forwarded-For field counts, as a proxy may add its own line. Only the last
+ * OCON_XFF_HOPS_MAX fields can hold a hop that is walked, so only they are
+ * joined (once: no cost quadratic in the number of lines). */
+static const char *client_ip(call_t *c)
+{
+    const char *peer = peer_ip(c);
+    const apr_array_header_t *proxies = c->srv->ctx->cfg->proxies;
+    if (!proxies || proxies->nelts == 0) {
+        return peer;
+    }
+    apr_array_header_t *fields = apr_array_make(c->p, 2, sizeof(const char *));
+    MHD_get_connection_values(c->con, MHD_HEADER_KIND, xff_field, fields);
+    if (fields->nelts == 0) {
+        return ocon_client_addr(c->p, peer, NULL, proxies);
+    }
+    int first = fields->nelts > OCON_XFF_HOPS_MAX ? fields->nelts - OCON_XFF_HOPS_MAX : 0;
+    apr_array_header_t *last = apr_array_make(c->p, fields->nelts - first, sizeof(const char *));
+    for (int i = first; i < fields->nelts; i++) {
+        APR_ARRAY_PUSH(last, const char *) = APR_ARRAY_IDX(fields, i, const char *);
+    }
+    return ocon_client_addr(c->p, peer, apr_array_pstrcat(c->p, last, ','), proxies);
 }
 
 /* Host must name this console (DNS rebinding), Origin and Sec-Fetch-Site, when
@@ -278,29 +256,11 @@ static int parse_body(call_t *c)
     if (r->body_too_big) {
         return 413;
     }
-    if (r->body_len == 0) {
-        return 0;
-    }
-    if (memchr(r->body, '\0', r->body_len)) {
-        return 400;
-    }
-    if (!ct) {
-        return 415;
-    }
-    if (!strncasecmp(ct, "application/x-www-form-urlencoded", 33)) {
-        c->form = apr_pstrmemdup(c->p, r->body, r->body_len);
-        return 0;
-    }
-    if (!strncasecmp(ct, "application/json", 16)) {
-        c->jbody = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_object(c->jbody)) {
-            json_decref(c->jbody);
-            c->jbody = NULL;
-            return 400;
-        }
-        return 0;
-    }
-    return 415;
+    ocon_body_t b;
+    int st = ocon_body_parse(c->p, ct, r->body, r->body_len, &b);
+    c->form = b.form;
+    c->jbody = b.json;
+    return st;
 }
 
 /* ---------------------------------------------------------------- handlers */
@@ -311,7 +271,7 @@ enum { F_AUTH = 1, F_CSRF = 2, F_API = 4 };
 
 static resp_t *need_params(call_t *c, const char *const *names)
 {
-    if (!only_params(c->query, names)) {
+    if (!ocon_only_params(c->query, names)) {
         return error_resp(c, 400, "unexpected query parameter");
     }
     return NULL;
@@ -345,20 +305,11 @@ static resp_t *read_filter(call_t *c, ocon_filter_t *f, int *page, int *per_page
     }
     *page = 1;
     *per_page = c->srv->ctx->cfg->per_page;
-    char *end;
-    if (pg) {
-        long n = strtol(pg, &end, 10);
-        if (*end || n < 1 || n > 1000000 || !(pg[0] >= '0' && pg[0] <= '9')) {
-            return error_resp(c, 400, "page: a number from 1");
-        }
-        *page = (int)n;
+    if (pg && !ocon_param_int(pg, 1, 1000000, page)) {
+        return error_resp(c, 400, "page: a number from 1");
     }
-    if (pp) {
-        long n = strtol(pp, &end, 10);
-        if (*end || n < 1 || n > OCON_PER_PAGE_MAX || !(pp[0] >= '0' && pp[0] <= '9')) {
-            return error_resp(c, 400, "per_page: out of range");
-        }
-        *per_page = (int)n;
+    if (pp && !ocon_param_int(pp, 1, OCON_PER_PAGE_MAX, per_page)) {
+        return error_resp(c, 400, "per_page: out of range");
     }
     return NULL;
 }
@@ -367,12 +318,9 @@ static ocon_page_ctx_t page_ctx(call_t *c)
 {
     ocon_page_ctx_t pc = {c->admin, c->csrf, NULL, NULL};
     const char *rv = NULL;
-    if (aoidc_query_param(c->p, c->query, "revoked", &rv) == 1 && rv && strlen(rv) < 8) {
-        char *end;
-        long n = strtol(rv, &end, 10);
-        if (!*end && n >= 0) {
-            pc.message = apr_psprintf(c->p, "Revoked %ld session(s).", n);
-        }
+    int n;
+    if (aoidc_query_param(c->p, c->query, "revoked", &rv) == 1 && ocon_param_int(rv, 0, 9999999, &n)) {
+        pc.message = apr_psprintf(c->p, "Revoked %d session(s).", n);
     }
     return pc;
 }
@@ -402,6 +350,15 @@ static resp_t *h_login_form(call_t *c, const char *arg)
     return html_resp(c, 200, b);
 }
 
+/* Logins, failed logins and logouts go to the audit log (failed ones are
+ * bounded by the failed-login limit; limited attempts are not written). */
+static void audit_login(call_t *c, const char *admin, const char *action)
+{
+    if (ocon_audit(c->p, c->srv->ctx->cfg->audit_log, admin, action, NULL, 0, "web", c->client) != APR_SUCCESS) {
+        fprintf(stderr, "oidc-console: could not write the audit log\n");
+    }
+}
+
 static resp_t *do_login(call_t *c)
 {
     const char *user = NULL, *password = NULL, *sid;
@@ -414,6 +371,9 @@ static resp_t *do_login(call_t *c)
         return error_resp(c, 400, "user and password are required");
     }
     ocon_login_rc_t rc = ocon_auth_login(c->srv->auth, c->p, c->client, user, password, &sid);
+    if (rc == OCON_LOGIN_OK || rc == OCON_LOGIN_BAD) {
+        audit_login(c, user, rc == OCON_LOGIN_OK ? "login" : "login-failed");
+    }
     if (rc == OCON_LOGIN_OK) {
         fprintf(stderr, "oidc-console: admin %s logged in from %s\n", ocon_audit_quote(c->p, user), c->client);
         c->sid = sid;
@@ -449,6 +409,7 @@ static resp_t *h_login(call_t *c, const char *arg)
 static resp_t *h_logout(call_t *c, const char *arg)
 {
     ocon_auth_logout(c->srv->auth, c->sid);
+    audit_login(c, c->admin, "logout");
     resp_t *r = c->api ? json_resp(c, 200, json_pack("{s:b}", "logged_out", 1)) : redirect(c, "/login");
     apr_table_set(r->headers, "Set-Cookie", cookie_header(c, "", -1));
     return r;
@@ -631,7 +592,7 @@ static resp_t *h_user(call_t *c, const char *arg)
     ocon_page_t pg;
     apr_size_t len;
     const char *user = NULL, *dummy;
-    if (!only_params(c->query, names) || param(c, c->query, "provider", &f.provider) < 0 ||
+    if (!ocon_only_params(c->query, names) || param(c, c->query, "provider", &f.provider) < 0 ||
         param(c, c->query, "sub", &f.sub) < 0 || param(c, c->query, "user", &user) < 0 ||
         param(c, c->query, "revoked", &dummy) < 0) {
         return error_resp(c, 400, "malformed query");
@@ -738,20 +699,7 @@ static const route_t ROUTES[] = {
 /* Does path match the route? *arg receives the handle part. */
 static int route_match(apr_pool_t *p, const route_t *rt, const char *path, const char **arg)
 {
-    *arg = NULL;
-    if (!rt->suffix) {
-        return strcmp(rt->prefix, path) == 0;
-    }
-    apr_size_t pl = strlen(rt->prefix), sl = strlen(rt->suffix), n = strlen(path);
-    if (n <= pl + sl || strncmp(path, rt->prefix, pl) != 0 || strcmp(path + n - sl, rt->suffix) != 0) {
-        return 0;
-    }
-    const char *mid = apr_pstrmemdup(p, path + pl, n - pl - sl);
-    if (strchr(mid, '/')) {
-        return 0;
-    }
-    *arg = mid;
-    return 1;
+    return ocon_route_match(p, path, rt->prefix, rt->suffix, arg);
 }
 
 static resp_t *dispatch(call_t *c)
@@ -926,9 +874,8 @@ static MHD_RESULT access_handler(void *cls, struct MHD_Connection *con, const ch
     c.api = 0;
     c.client = client_ip(&c);
     /* the raw URI: path and query as sent (MHD's url is already decoded) */
-    const char *raw = r->uri, *qm = strchr(raw, '?');
-    c.path = qm ? apr_pstrmemdup(c.p, raw, (apr_size_t)(qm - raw)) : raw;
-    c.query = qm ? qm + 1 : "";
+    const char *raw = r->uri;
+    ocon_split_target(c.p, raw, &c.path, &c.query);
     resp_t *res;
     if (strlen(raw) > URI_MAX) {
         c.api = strncmp(c.path, "/api/", 5) == 0;
@@ -938,8 +885,7 @@ static MHD_RESULT access_handler(void *cls, struct MHD_Connection *con, const ch
         c.api = strncmp(c.path, "/api/", 5) == 0;
         res = error_resp(&c, 405, "method not allowed");
     }
-    else if (strchr(c.path, '%') || strstr(c.path, "//") || strstr(c.path, "/.") || c.path[0] != '/') {
-        /* no path needs escapes, dot segments or empty segments */
+    else if (!ocon_path_ok(c.path)) {
         c.api = strncmp(c.path, "/api/", 5) == 0;
         res = error_resp(&c, 400, "malformed path");
     }

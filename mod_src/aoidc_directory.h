@@ -142,16 +142,12 @@ apr_status_t aoidc_dir_load(aoidc_store_t *st, const aoidc_keys_t *keys, apr_poo
 typedef struct {
     const char *handle;
     const char *provider, *sub, *user, *sid, *email, *name; /* "" when unknown */
-    const char *node, *client_ip, *user_agent;               /* user_agent: a summary */
+    const char *node, *client_ip, *user_agent;               /* user_agent: as sent (raw) */
     apr_int64_t created, last_seen, expires;
 } aoidc_dir_info_t;
 
 /* Fill *out from a session (strings point into s or come from p). */
 void aoidc_dir_info_from(apr_pool_t *p, const char *handle, const aoidc_session_t *s, aoidc_dir_info_t *out);
-
-/* A short, printable summary of a User-Agent ("Firefox 121 on Linux",
- * "curl 7.88", or the first 48 printable characters). From p. */
-const char *aoidc_dir_ua_summary(apr_pool_t *p, const char *ua);
 
 typedef enum {
     AOIDC_DIR_Q_ALL = 0,  /* every session, newest bucket first */

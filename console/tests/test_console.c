@@ -7,6 +7,9 @@
 
 #include <apr_file_io.h>
 #include <apr_md5.h>
+#include <apr_time.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -124,9 +127,6 @@ static void test_cli_ok(void **state)
     assert_int_equal(parse(p, &c, &err, "revoke", "--email", "a@b", NULL), 0);
     assert_int_equal(parse(p, &c, &err, "show", "--", "-handle-with-dash", NULL), 0);
     assert_string_equal(APR_ARRAY_IDX(c.handles, 0, const char *), "-handle-with-dash");
-    assert_int_equal(parse(p, &c, &err, "dev-seed", "1000", "--threads", "2", NULL), 0);
-    assert_int_equal(c.seed_count, 1000);
-    assert_int_equal(c.seed_users, 250);
     assert_int_equal(parse(p, &c, &err, "--help", NULL), 0);
     assert_int_equal(c.cmd, OCON_CMD_HELP);
     assert_int_equal(parse(p, &c, &err, "nodes", NULL), 0);
@@ -158,8 +158,8 @@ static void test_cli_errors(void **state)
     BAD("revoke", "HANDLE", "--user", "alice");    /* both */
     BAD("revoke", "--search", "x");
     BAD("nodes", "--user", "x");
-    BAD("dev-seed");
-    BAD("dev-seed", "0");
+    BAD("dev-seed", "1000"); /* the seeder is a test program (tests/console/aoidc-seed), not a command */
+    BAD("sessions", "--threads", "2");
     BAD("--json=1", "sessions");
 #undef BAD
 }
@@ -212,6 +212,236 @@ static void test_handle_ok(void **state)
     assert_false(ocon_handle_ok("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/"));
     assert_false(ocon_handle_ok("../../../../../../../../../../../../../etc/p"));
     assert_false(ocon_handle_ok(NULL));
+}
+
+static void test_ua_summary(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *cases[][2] = {
+        {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+         "Safari/537.36 Edg/120.0.2210.91", "Edge 120 on Windows"},
+        {"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 "
+         "Safari/605.1.15", "Safari 17 on macOS"},
+        {"Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+         "Chrome 120 on Android"},
+        {"curl/7.88.1", "curl 7"},
+        {"python-requests/2.28.1", "python-requests 2"},
+        {"", ""},
+        {"weird\x1b[31m agent", "weird?[31m agent"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_string_equal(ocon_ua_summary(p, cases[i][0]), cases[i][1]);
+    }
+    assert_string_equal(ocon_ua_summary(p, NULL), "");
+    char longua[300];
+    memset(longua, 'x', sizeof(longua) - 1);
+    longua[sizeof(longua) - 1] = '\0';
+    assert_int_equal(strlen(ocon_ua_summary(p, longua)), 48);
+}
+
+/* ---------------------------------------------------------------- client input */
+
+/* a malloc'd copy of exactly strlen(s) bytes (+NUL when nul): ASan sees any read past it */
+static char *exact(const char *s, int nul)
+{
+    size_t n = strlen(s);
+    char *b = malloc(n + (nul ? 1 : 0) + (n == 0 && !nul));
+    memcpy(b, s, n + (nul ? 1 : 0));
+    return b;
+}
+
+static void test_addr_parse(void **state)
+{
+    apr_pool_t *p = *state;
+    static const struct {
+        const char *in, *want; /* want NULL: refused */
+    } cases[] = {
+        {"1.2.3.4", "1.2.3.4"},        {" 1.2.3.4\t", "1.2.3.4"},    {"::1", "::1"},
+        {"[::1]", "::1"},              {"::ffff:10.0.0.1", "10.0.0.1"}, {"2001:DB8::1", "2001:db8::1"},
+        {"", NULL},                    {"[]", NULL},                  {"1.2.3.4:80", NULL},
+        {"1.2.3", NULL},               {"unknown", NULL},             {"[1.2.3.4", NULL},
+        {"1.2.3.4 5.6.7.8", NULL},     {"fe80::1%eth0", NULL},
+        {"1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb:cccc:dddd:eeee:ffff:0000", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *b = exact(cases[i].in, 0); /* no NUL: the length bounds the parse */
+        ocon_addr_t a;
+        int ok = ocon_addr_parse(b, strlen(cases[i].in), &a);
+        free(b);
+        if (cases[i].want) {
+            assert_int_equal(ok, 1);
+            assert_string_equal(ocon_addr_text(p, &a), cases[i].want);
+        }
+        else {
+            assert_int_equal(ok, 0);
+        }
+    }
+}
+
+static void test_proxies_parse(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_array_header_t *l;
+    assert_null(ocon_proxies_parse(p, "127.0.0.1 ::1, 10.0.0.2", &l));
+    assert_int_equal(l->nelts, 3);
+    assert_null(ocon_proxies_parse(p, NULL, &l));
+    assert_int_equal(l->nelts, 0);
+    assert_non_null(ocon_proxies_parse(p, "127.0.0.1 proxy.example", &l));
+    assert_non_null(ocon_proxies_parse(p, "10.0.0.0/8", &l));
+    const char *many = "";
+    for (int i = 0; i <= OCON_PROXIES_MAX; i++) {
+        many = apr_psprintf(p, "%s 10.0.0.%d", many, i);
+    }
+    assert_non_null(ocon_proxies_parse(p, many, &l));
+    /* the config key */
+    ocon_config_t cfg;
+    const char *err;
+    const char *text = "store_servers = a\ncrypto_key_file = /k\ntrusted_proxies = 127.0.0.1 ::1\n";
+    assert_int_equal(ocon_config_parse(p, text, strlen(text), "t", &cfg, &err), APR_SUCCESS);
+    assert_int_equal(cfg.proxies->nelts, 2);
+    text = "store_servers = a\ncrypto_key_file = /k\ntrusted_proxies = localhost\n";
+    assert_int_equal(ocon_config_parse(p, text, strlen(text), "t", &cfg, &err), APR_EINVAL);
+    assert_non_null(strstr(err, "trusted_proxies"));
+}
+
+static void test_client_addr(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_array_header_t *proxies;
+    assert_null(ocon_proxies_parse(p, "127.0.0.1 ::1 10.0.0.2", &proxies));
+    static const struct {
+        const char *peer, *xff, *want;
+    } cases[] = {
+        /* no proxy in front: the header is ignored */
+        {"203.0.113.9", "1.1.1.1", "203.0.113.9"},
+        {"203.0.113.9", NULL, "203.0.113.9"},
+        /* a trusted proxy: the right-most untrusted entry */
+        {"127.0.0.1", "198.51.100.7", "198.51.100.7"},
+        {"127.0.0.1", "6.6.6.6, 198.51.100.7", "198.51.100.7"},   /* a spoofed left part does not count */
+        {"127.0.0.1", "6.6.6.6,198.51.100.7, 10.0.0.2", "198.51.100.7"}, /* through two proxies */
+        {"::1", "2001:db8::7", "2001:db8::7"},
+        {"::ffff:127.0.0.1", "::ffff:198.51.100.7", "198.51.100.7"},
+        {"127.0.0.1", "[2001:db8::7]", "2001:db8::7"},
+        /* garbage stops the walk at the hop to its right */
+        {"127.0.0.1", "", "127.0.0.1"},
+        {"127.0.0.1", "unknown", "127.0.0.1"},
+        {"127.0.0.1", "198.51.100.7, garbage", "127.0.0.1"},
+        {"127.0.0.1", "garbage, 10.0.0.2", "10.0.0.2"},
+        {"127.0.0.1", "198.51.100.7,,10.0.0.2", "10.0.0.2"},
+        {"127.0.0.1", ",", "127.0.0.1"},
+        /* every hop a proxy: the left-most */
+        {"127.0.0.1", "10.0.0.2, ::1", "10.0.0.2"},
+        {"garbage", "1.1.1.1", "-"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *peer = exact(cases[i].peer, 1), *xff = cases[i].xff ? exact(cases[i].xff, 1) : NULL;
+        assert_string_equal(ocon_client_addr(p, peer, xff, proxies), cases[i].want);
+        free(peer);
+        free(xff);
+    }
+    /* more hops than are walked: stops at the last hop walked, never the client's own left part */
+    const char *longx = "6.6.6.6";
+    for (int i = 0; i < 40; i++) {
+        longx = apr_pstrcat(p, longx, ", 10.0.0.2", NULL);
+    }
+    assert_string_equal(ocon_client_addr(p, "127.0.0.1", longx, proxies), "10.0.0.2");
+    assert_string_equal(ocon_client_addr(p, "127.0.0.1", "1.1.1.1", NULL), "127.0.0.1");
+}
+
+static void test_params(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const names[] = {"user", "page", NULL};
+    const char *v;
+    int n = 0;
+    char *b = exact("user=al%20ice&page=2", 1);
+    assert_true(ocon_only_params(b, names));
+    assert_int_equal(ocon_param(p, b, "user", &v), 1);
+    assert_string_equal(v, "al ice");
+    assert_int_equal(ocon_param(p, b, "sub", &v), 0);
+    free(b);
+    b = exact("user=a&user=b", 1);
+    assert_int_equal(ocon_param(p, b, "user", &v), -1);
+    free(b);
+    b = exact("user=%0a", 1);
+    assert_int_equal(ocon_param(p, b, "user", &v), -1);
+    free(b);
+    b = exact("user=", 1);
+    assert_int_equal(ocon_param(p, b, "user", &v), 0);
+    free(b);
+    assert_false(ocon_only_params("user=a&evil=1", names));
+    assert_true(ocon_only_params("", names));
+    assert_true(ocon_only_params("user=a&&", names));
+    const char *flood = "user=a";
+    for (int i = 0; i < OCON_PARAMS_MAX; i++) {
+        flood = apr_pstrcat(p, flood, "&page=1", NULL);
+    }
+    assert_false(ocon_only_params(flood, names));
+    assert_true(ocon_param_int("12", 1, 100, &n));
+    assert_int_equal(n, 12);
+    assert_false(ocon_param_int("0", 1, 100, &n));
+    assert_false(ocon_param_int("-1", 1, 100, &n));
+    assert_false(ocon_param_int("+1", 1, 100, &n));
+    assert_false(ocon_param_int(" 1", 1, 100, &n));
+    assert_false(ocon_param_int("1x", 1, 100, &n));
+    assert_false(ocon_param_int("99999999999999999999", 1, 100, &n));
+    assert_false(ocon_param_int(NULL, 1, 100, &n));
+}
+
+static void test_body(void **state)
+{
+    apr_pool_t *p = *state;
+    ocon_body_t b;
+    const char *v;
+    const char *json = "{\"user\":\"admin\",\"n\":1}";
+    char *raw = malloc(strlen(json)); /* no NUL: the length bounds the parse */
+    memcpy(raw, json, strlen(json));
+    assert_int_equal(ocon_body_parse(p, "application/json", raw, strlen(json), &b), 0);
+    free(raw);
+    assert_int_equal(ocon_body_param(p, &b, "user", &v), 1);
+    assert_string_equal(v, "admin");
+    assert_int_equal(ocon_body_param(p, &b, "n", &v), -1); /* not a string */
+    assert_int_equal(ocon_body_param(p, &b, "x", &v), 0);
+    json_decref(b.json);
+    assert_int_equal(ocon_body_parse(p, "application/x-www-form-urlencoded", "user=a%20b", 10, &b), 0);
+    assert_int_equal(ocon_body_param(p, &b, "user", &v), 1);
+    assert_string_equal(v, "a b");
+    assert_int_equal(ocon_body_parse(p, "application/json", "{\"a\":1,\"a\":2}", 13, &b), 400);
+    assert_null(b.json);
+    assert_int_equal(ocon_body_parse(p, "application/json", "[1]", 3, &b), 400);
+    assert_int_equal(ocon_body_parse(p, "application/json", "{}\0", 3, &b), 400);
+    assert_int_equal(ocon_body_parse(p, "text/plain", "x", 1, &b), 415);
+    assert_int_equal(ocon_body_parse(p, NULL, "x", 1, &b), 415);
+    assert_int_equal(ocon_body_parse(p, NULL, "", 0, &b), 0);
+    assert_null(b.form);
+}
+
+static void test_target_and_routes(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *path, *query, *arg;
+    char *b = exact("/sessions?user=a?b", 1);
+    ocon_split_target(p, b, &path, &query);
+    assert_string_equal(path, "/sessions");
+    assert_string_equal(query, "user=a?b");
+    free(b);
+    ocon_split_target(p, "/login", &path, &query);
+    assert_string_equal(path, "/login");
+    assert_string_equal(query, "");
+    assert_true(ocon_path_ok("/sessions/abc"));
+    assert_false(ocon_path_ok("sessions"));
+    assert_false(ocon_path_ok("/sessions/%2e%2e"));
+    assert_false(ocon_path_ok("/sessions//x"));
+    assert_false(ocon_path_ok("/sessions/../etc"));
+    assert_false(ocon_path_ok("/.hidden"));
+    assert_true(ocon_route_match(p, "/sessions/H/revoke", "/sessions/", "/revoke", &arg));
+    assert_string_equal(arg, "H");
+    assert_false(ocon_route_match(p, "/sessions//revoke", "/sessions/", "/revoke", &arg));
+    assert_false(ocon_route_match(p, "/sessions/a/b/revoke", "/sessions/", "/revoke", &arg));
+    assert_false(ocon_route_match(p, "/sessions/", "/sessions/", "", &arg));
+    assert_true(ocon_route_match(p, "/login", "/login", NULL, &arg));
+    assert_null(arg);
+    assert_false(ocon_route_match(p, "/login/", "/login", NULL, &arg));
 }
 
 /* ---------------------------------------------------------------- auth */
@@ -310,6 +540,119 @@ static void test_login_sessions_csrf(void **state)
     unlink(cfg.admin_htpasswd);
 }
 
+/* A validator that counts its calls and remembers the cost of the last hash;
+ * slow enough that parallel logins overlap. */
+static int validations;
+static char last_cost[8];
+static int validate_delay_ms;
+static pthread_mutex_t validate_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static apr_status_t counting_validate(const char *password, const char *hash)
+{
+    pthread_mutex_lock(&validate_lock);
+    validations++;
+    apr_cpystrn(last_cost, hash, sizeof(last_cost)); /* "$2y$05$" */
+    pthread_mutex_unlock(&validate_lock);
+    if (validate_delay_ms) {
+        apr_sleep(apr_time_from_msec(validate_delay_ms));
+    }
+    return apr_password_validate(password, hash);
+}
+
+static ocon_auth_t *counted_auth(apr_pool_t *p, ocon_config_t *cfg, const char *htpasswd, int fail_max)
+{
+    const char *err;
+    const char *text = "store_servers = a\ncrypto_key_file = /k\n";
+    assert_int_equal(ocon_config_parse(p, text, strlen(text), "t", cfg, &err), APR_SUCCESS);
+    cfg->admin_htpasswd = htpasswd;
+    cfg->login_fail_max = fail_max;
+    ocon_auth_t *a = ocon_auth_create(p, cfg, fake_now);
+    assert_non_null(a);
+    ocon_auth_set_validator(a, counting_validate);
+    validations = 0;
+    validate_delay_ms = 0;
+    return a;
+}
+
+/* An unknown admin name costs one bcrypt validation at the file's cost, as a
+ * wrong password does: the answer time does not tell which names exist. */
+static void test_login_unknown_admin_same_work(void **state)
+{
+    apr_pool_t *p = *state;
+    ocon_config_t cfg;
+    const char *sid;
+    char hash[128];
+    unsigned char salt[16] = "0123456789abcdef";
+    const char *path = apr_psprintf(p, "/tmp/ocon-test-htpasswd-cost-%ld", (long)getpid());
+    assert_int_equal(apr_bcrypt_encode("pw", 6, salt, sizeof(salt), hash, sizeof(hash)), APR_SUCCESS);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "plain:secret\nadmin:%s\n", hash);
+    fclose(f);
+    ocon_auth_t *a = counted_auth(p, &cfg, path, 1000);
+
+    assert_int_equal(ocon_auth_login(a, p, "1.1.1.1", "admin", "wrong", &sid), OCON_LOGIN_BAD);
+    assert_int_equal(validations, 1);
+    assert_string_equal(last_cost, "$2y$06$");
+    struct {
+        const char *user, *password;
+    } bad[] = {{"nobody", "wrong"}, {"plain", "secret"}, {"ad:min", "pw"}, {"", "pw"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        validations = 0;
+        last_cost[0] = '\0';
+        assert_int_equal(ocon_auth_login(a, p, "1.1.1.1", bad[i].user, bad[i].password, &sid), OCON_LOGIN_BAD);
+        assert_int_equal(validations, 1);
+        assert_string_equal(last_cost, "$2y$06$"); /* the dummy has the cost of the real entries */
+    }
+    validations = 0;
+    assert_int_equal(ocon_auth_login(a, p, "1.1.1.1", "admin", "pw", &sid), OCON_LOGIN_OK);
+    assert_int_equal(validations, 1);
+    unlink(path);
+}
+
+typedef struct {
+    ocon_auth_t *a;
+    ocon_login_rc_t rc;
+} login_job_t;
+
+static void *login_thread(void *arg)
+{
+    login_job_t *j = arg;
+    apr_pool_t *p;
+    const char *sid;
+    apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    j->rc = ocon_auth_login(j->a, p, "6.6.6.6", "admin", "nope", &sid);
+    apr_pool_destroy(p);
+    return NULL;
+}
+
+/* Parallel wrong passwords from one client: at most login_fail_max of them
+ * reach a bcrypt validation, the rest are limited at once. */
+static void test_login_limit_parallel(void **state)
+{
+    apr_pool_t *p = *state;
+    ocon_config_t cfg;
+    enum { N = 12, LIMIT = 3 };
+    ocon_auth_t *a = counted_auth(p, &cfg, write_htpasswd(p, "admin", "pw"), LIMIT);
+    validate_delay_ms = 100;
+    pthread_t t[N];
+    login_job_t jobs[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i].a = a;
+        assert_int_equal(pthread_create(&t[i], NULL, login_thread, &jobs[i]), 0);
+    }
+    int bad = 0, limited = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        bad += jobs[i].rc == OCON_LOGIN_BAD;
+        limited += jobs[i].rc == OCON_LOGIN_LIMITED;
+    }
+    assert_int_equal(validations, LIMIT);
+    assert_int_equal(bad, LIMIT);
+    assert_int_equal(limited, N - LIMIT);
+    unlink(cfg.admin_htpasswd);
+}
+
 /* ---------------------------------------------------------------- snapshots */
 
 static void test_index_names(void **state)
@@ -401,7 +744,11 @@ int main(void)
         UNIT_TEST(test_cli_ok),          UNIT_TEST(test_cli_errors),        UNIT_TEST(test_html_escape),
         UNIT_TEST(test_render_escapes_session), UNIT_TEST(test_handle_ok),  UNIT_TEST(test_htpasswd),
         UNIT_TEST(test_login_sessions_csrf),    UNIT_TEST(test_index_names), UNIT_TEST(test_flatten_differing),
-        UNIT_TEST(test_audit),
+        UNIT_TEST(test_audit),           UNIT_TEST(test_login_unknown_admin_same_work),
+        UNIT_TEST(test_login_limit_parallel),    UNIT_TEST(test_ua_summary),
+        UNIT_TEST(test_addr_parse),      UNIT_TEST(test_proxies_parse),     UNIT_TEST(test_client_addr),
+        UNIT_TEST(test_params),          UNIT_TEST(test_target_and_routes),
+        UNIT_TEST(test_body),
     };
     return UNIT_RUN("console", tests);
 }

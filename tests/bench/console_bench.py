@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """oidc-console at scale (a benchmark, not a test).
 
-Starts a private memcached, fills it with N live sessions through the console's hidden
-`dev-seed` command (records and directory lists written with the same libaoidc calls the
-module uses), then prints how long the console takes to list the first page, to find one
+Starts a private memcached, fills it with N live sessions through the test-only seeder
+tests/console/aoidc-seed (built beside the console, never installed; records and directory
+lists written with the same libaoidc calls the module uses), then prints how long the console takes to list the first page, to find one
 user, and to revoke a user's sessions -- from the CLI and from the JSON API of `serve` --
 and the console's memory (max RSS).
 
@@ -25,6 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 CONSOLE = os.environ.get("AOIDC_CONSOLE", str(REPO / "console" / "oidc-console"))
+SEED = os.environ.get("AOIDC_SEED", str(Path(CONSOLE).resolve().parent.parent / "tests" / "console" / "aoidc-seed"))
 MEMCACHED = os.environ.get("AOIDC_MEMCACHED", "/usr/bin/memcached")
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 from harness import free_port, stop_process, wait_port  # noqa: E402
@@ -100,7 +101,7 @@ def main() -> int:
 
         print(f"== seeding {a.sessions} sessions for {a.users} users ({a.threads} threads)")
         t0 = time.perf_counter()
-        r = subprocess.run([CONSOLE, "--config", str(conf), "dev-seed", str(a.sessions), "--users", str(a.users),
+        r = subprocess.run([SEED, "--config", str(conf), str(a.sessions), "--users", str(a.users),
                             "--threads", str(a.threads), "--provider", "bench"], capture_output=True, text=True)
         print(f"   {r.stdout.strip()} (wall {time.perf_counter() - t0:.1f}s, rc {r.returncode})")
         if r.returncode != 0:

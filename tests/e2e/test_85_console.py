@@ -20,6 +20,9 @@ from harness import free_port, login, new_browser, wait_port
 
 REPO = harness.REPO
 CONSOLE_BIN = os.environ.get("AOIDC_CONSOLE", str(REPO / "console" / "oidc-console"))
+# the test-only seeder, built beside the console (build/tests/console/aoidc-seed)
+SEED_BIN = os.environ.get("AOIDC_SEED", str(Path(CONSOLE_BIN).resolve().parent.parent / "tests" / "console" /
+                                            "aoidc-seed"))
 ADMIN, ADMIN_PW = "admin", "console admin pw"
 
 
@@ -69,6 +72,11 @@ class Console:
                 pass
         self.last_stderr = r.stderr
         return r.returncode, out
+
+    def seed(self, *args: str) -> tuple[int, str]:
+        """Synthetic sessions through the test-only seeder (tests/console/aoidc_seed.c)."""
+        r = subprocess.run([SEED_BIN, "--config", str(self.conf), *args], capture_output=True, text=True, timeout=120)
+        return r.returncode, r.stdout + r.stderr
 
     # --- web
     def serve(self) -> "Console":
@@ -304,6 +312,109 @@ def test_no_access_without_admin_login(two_nodes, op, console):
     assert r.status_code == 429
     s2, r = console.api_login(new_browser())
     assert r.status_code == 429 and "Retry-After" in r.headers
+
+
+def _audit_lines(console) -> list[str]:
+    return console.audit.read_text().splitlines() if console.audit.exists() else []
+
+
+def test_console_logins_logouts_and_failures_are_audited(console):
+    console.serve()
+    s, r = console.api_login()
+    assert r.status_code == 200, r.text
+    r = s.post(console.url("/api/logout"), headers={"X-CSRF-Token": _csrf(s, console)}, timeout=10)
+    assert r.status_code == 200, r.text
+    _, r = console.api_login(user="nobody", password="not the password")
+    assert r.status_code == 401
+    _, r = console.api_login(password="wrong pw")
+    assert r.status_code == 401
+    lines = _audit_lines(console)
+    assert len(lines) == 4, lines
+    assert f'admin="{ADMIN}" action=login target=- count=0 via=web client="127.0.0.1"' in lines[0]
+    assert f'admin="{ADMIN}" action=logout target=- count=0 via=web client="127.0.0.1"' in lines[1]
+    assert 'admin="nobody" action=login-failed' in lines[2] and 'client="127.0.0.1"' in lines[2]
+    assert f'admin="{ADMIN}" action=login-failed' in lines[3]
+    text = console.audit.read_text()
+    assert ADMIN_PW not in text and "not the password" not in text and "wrong pw" not in text
+
+
+def test_parallel_wrong_passwords_cannot_beat_the_limit(tmp_path, memcached, crypto_key):
+    import concurrent.futures
+    c = Console(tmp_path / "console", memcached, crypto_key, login_fail_max=3)
+    # a costlier hash widens the window between the limit check and the bcrypt answer
+    r = subprocess.run(["htpasswd", "-nbB", "-C", "10", ADMIN, ADMIN_PW], capture_output=True, text=True, check=True)
+    c.htpasswd.write_text(r.stdout.strip() + "\n")
+    try:
+        c.serve()
+
+        def attempt(_):
+            return c.api_login(new_browser(), password="wrong")[1].status_code
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as ex:
+            codes = list(ex.map(attempt, range(16)))
+        assert sorted(set(codes)) == [401, 429], codes
+        assert codes.count(401) <= 3, codes      # at most login_fail_max passwords were checked
+        failed = [ln for ln in _audit_lines(c) if "action=login-failed" in ln]
+        assert len(failed) == codes.count(401)
+    finally:
+        c.stop()
+
+
+def _raw_wrong_login(port: int, header_lines: list[str]) -> int:
+    """POST /api/login with a wrong password and raw header lines (repeated fields)."""
+    import socket
+    body = json.dumps({"user": ADMIN, "password": "wrong"}).encode()
+    req = (f"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+           f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+           + "".join(h + "\r\n" for h in header_lines) + "\r\n").encode() + body
+    buf = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(req)
+        while chunk := sock.recv(65536):
+            buf += chunk
+    return int(buf.split(b" ", 2)[1])
+
+
+def test_forwarded_for_counts_only_from_trusted_proxies(tmp_path, memcached, crypto_key):
+    def wrong(c, xff):
+        return c.api_login(new_browser(), password="wrong") if xff is None else \
+            (lambda s: (s, s.post(c.url("/api/login"), json={"user": ADMIN, "password": "wrong"},
+                                  headers={"X-Forwarded-For": xff}, timeout=10)))(new_browser())
+
+    behind = Console(tmp_path / "behind", memcached, crypto_key, login_fail_max=2, trusted_proxies="127.0.0.1 ::1")
+    direct = Console(tmp_path / "direct", memcached, crypto_key, login_fail_max=2)
+    try:
+        behind.serve()
+        # behind a trusted proxy each client has its own budget, keyed on the right-most untrusted address
+        assert wrong(behind, "198.51.100.1")[1].status_code == 401
+        assert wrong(behind, "203.0.113.66, 198.51.100.1")[1].status_code == 401   # a spoofed left part
+        assert wrong(behind, "198.51.100.1")[1].status_code == 429
+        assert wrong(behind, "198.51.100.99, 198.51.100.1")[1].status_code == 429  # cannot escape the limit
+        assert wrong(behind, "198.51.100.2")[1].status_code == 401                 # another client
+        # a proxy that adds its own line after the client's: the last line counts
+        assert _raw_wrong_login(behind.port, ["X-Forwarded-For: 203.0.113.5",
+                                              "X-Forwarded-For: 198.51.100.1"]) == 429
+        assert _raw_wrong_login(behind.port, ["X-Forwarded-For: 198.51.100.1",
+                                              "x-forwarded-for: 203.0.113.6"]) == 401
+        s = new_browser()
+        r = s.post(behind.url("/api/login"), json={"user": ADMIN, "password": ADMIN_PW},
+                   headers={"X-Forwarded-For": "198.51.100.3"}, timeout=10)
+        assert r.status_code == 200
+        lines = _audit_lines(behind)
+        assert sum('client="198.51.100.1"' in ln for ln in lines) == 2, lines
+        assert sum('client="203.0.113.6"' in ln for ln in lines) == 1, lines
+        assert 'action=login ' in lines[-1] and 'client="198.51.100.3"' in lines[-1]
+        behind.stop()
+
+        direct.serve()
+        # no trusted proxy: the header is the client's own word and is ignored
+        assert wrong(direct, "198.51.100.1")[1].status_code == 401
+        assert wrong(direct, "198.51.100.2")[1].status_code == 401
+        assert wrong(direct, "198.51.100.3")[1].status_code == 429
+        assert all('client="127.0.0.1"' in ln for ln in _audit_lines(direct))
+    finally:
+        behind.stop()
+        direct.stop()
 
 
 def test_login_cookie_and_security_headers(console):

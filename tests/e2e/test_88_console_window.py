@@ -8,7 +8,7 @@ def test_listing_covers_the_lifetime_the_nodes_publish(make_apache, memcached, c
     # a node publishes its snapshot (AuthOIDCSessionMaxLifetime 28800, the default)
     make_apache(name="a", oidc={"extra": "AuthOIDCNodeName node-a"})
     seeder = Console(tmp_path / "seed", memcached, crypto_key, session_window=28800, providers="main")
-    rc, out = seeder.cli("dev-seed", "60", "--users", "10", "--provider", "main", json_out=False)
+    rc, out = seeder.seed("60", "--users", "10", "--provider", "main")
     assert rc == 0, out
     # sessions spread over ~8 hours of buckets; this console is configured for 60 s only
     short = Console(tmp_path / "short", memcached, crypto_key, session_window=60, providers="main")

@@ -21,4 +21,13 @@ for t in jose codecs; do
         2>"$out/fuzz_$t.log" || { tail -50 "$out/fuzz_$t.log"; exit 1; }
     grep -E "stat::number_of_executed_units" "$out/fuzz_$t.log" || true
 done
+# the console's target links the console code (but main) and the whole core
+cons="$(ls "$here"/console/*.c | grep -v oidc_console.c) $(ls "$here"/mod_src/aoidc_*.c)"
+clang $flags $inc -I"$here/console" -o "$out/fuzz_console" "$here/tests/fuzz/fuzz_console.c" $cons $libs \
+    $(pkg-config --libs libcurl libmicrohttpd libmemcached) -lpthread
+mkdir -p "$out/corpus_console"
+echo "== fuzz_console for ${secs}s"
+"$out/fuzz_console" -max_total_time="$secs" -print_final_stats=1 "$out/corpus_console" "$here/tests/fuzz/corpus/console" \
+    2>"$out/fuzz_console.log" || { tail -50 "$out/fuzz_console.log"; exit 1; }
+grep -E "stat::number_of_executed_units" "$out/fuzz_console.log" || true
 rm -rf "$out"

@@ -1,6 +1,14 @@
-/* dev-seed: fill the store with synthetic sessions, for the benchmark only
- * (tests/bench/console_bench.py). Hidden from the usage text and documented
- * as such in the man page: never run it against a production store.
+/* aoidc-seed: fill a store with synthetic sessions, for tests and the
+ * benchmark only (tests/e2e/test_88_console_window.py,
+ * tests/bench/console_bench.py). A test program, built but never installed:
+ * it writes session records with the store's key, so it has no place beside
+ * an operator's tools.
+ *
+ *   aoidc-seed [--config FILE] COUNT [--users U] [--provider P] [--threads T]
+ *
+ * The config is the console's (store_servers, crypto_key_file,
+ * session_window); FILE defaults to $OIDC_CONSOLE_CONFIG. Prints one JSON line
+ * {"seeded", "failed", "users", "provider", "seconds"}.
  *
  * Records and directory entries are written through the same API the module
  * uses (aoidc_session_encode + set, aoidc_dir_add). To avoid CAS contention,
@@ -11,9 +19,12 @@
 #include "aoidc_directory.h"
 #include "aoidc_util.h"
 
+#include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <pthread.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -68,7 +79,7 @@ static void *seed_thread(void *arg)
         s.refresh_token = "bench-refresh-token-0123456789abcdef0123456789abcdef";
         s.node = "bench";
         s.client_ip = "192.0.2.1";
-        s.user_agent = "oidc-console dev-seed";
+        s.user_agent = "aoidc-seed";
         s.nclaims = 4;
         s.claims = claims;
         const char *id = aoidc_random_token(sp, AOIDC_SESSION_ID_BYTES);
@@ -87,7 +98,7 @@ static void *seed_thread(void *arg)
     return NULL;
 }
 
-int ocon_dev_seed(ocon_ctx_t *ctx, apr_pool_t *p, long count, long users, int threads, const char *provider)
+static int seed(ocon_ctx_t *ctx, apr_pool_t *p, long count, long users, int threads, const char *provider)
 {
     seed_job_t *jobs = apr_pcalloc(p, sizeof(*jobs) * (apr_size_t)threads);
     pthread_t *tids = apr_pcalloc(p, sizeof(*tids) * (apr_size_t)threads);
@@ -99,7 +110,7 @@ int ocon_dev_seed(ocon_ctx_t *ctx, apr_pool_t *p, long count, long users, int th
     for (int t = 0; t < threads; t++) {
         jobs[t] = (seed_job_t){ctx, count, users, threads, t, provider, apr_time_sec(t0), 0, 0};
         if (pthread_create(&tids[t], NULL, seed_thread, &jobs[t]) != 0) {
-            fprintf(stderr, "oidc-console: dev-seed: thread creation failed\n");
+            fprintf(stderr, "aoidc-seed: thread creation failed\n");
             return OCON_EXIT_FAILURE;
         }
     }
@@ -115,4 +126,97 @@ int ocon_dev_seed(ocon_ctx_t *ctx, apr_pool_t *p, long count, long users, int th
     fputc('\n', stdout);
     json_decref(j);
     return failed ? OCON_EXIT_FAILURE : OCON_EXIT_OK;
+}
+
+static int number(const char *v, long min, long max, long *out)
+{
+    char *end;
+    if (!v || !(*v >= '0' && *v <= '9')) {
+        return 0;
+    }
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || n < min || n > max) {
+        return 0;
+    }
+    *out = n;
+    return 1;
+}
+
+static int usage(const char *why)
+{
+    fprintf(stderr, "aoidc-seed: %s\nusage: aoidc-seed [--config FILE] COUNT [--users U] [--provider P] "
+                    "[--threads T]\n", why);
+    return OCON_EXIT_USAGE;
+}
+
+int main(int argc, const char *const *argv)
+{
+    apr_pool_t *p;
+    const char *config = getenv("OIDC_CONSOLE_CONFIG"), *provider = "bench", *err = NULL;
+    long count = 0, users = 0, threads = 4;
+    if (apr_app_initialize(&argc, &argv, NULL) != APR_SUCCESS || apr_pool_create(&p, NULL) != APR_SUCCESS) {
+        fputs("aoidc-seed: APR initialisation failed\n", stderr);
+        return OCON_EXIT_FAILURE;
+    }
+    atexit(apr_terminate);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--config") || !strcmp(a, "-c")) {
+            if (!v) {
+                return usage("--config needs a file");
+            }
+            config = v;
+            i++;
+        }
+        else if (!strcmp(a, "--users")) {
+            if (!number(v, 1, 10000000, &users)) {
+                return usage("--users: a number from 1");
+            }
+            i++;
+        }
+        else if (!strcmp(a, "--threads")) {
+            if (!number(v, 1, 64, &threads)) {
+                return usage("--threads: 1..64");
+            }
+            i++;
+        }
+        else if (!strcmp(a, "--provider")) {
+            if (!v || !ocon_value_ok(v)) {
+                return usage("--provider needs a name");
+            }
+            provider = v;
+            i++;
+        }
+        else if (!count && number(a, 1, 10000000, &count)) {
+            continue;
+        }
+        else {
+            return usage(apr_psprintf(p, "unexpected argument '%s'", a));
+        }
+    }
+    if (!count) {
+        return usage("COUNT (1..10000000) is required");
+    }
+    if (!config || !*config) {
+        return usage("--config FILE (or $OIDC_CONSOLE_CONFIG) is required");
+    }
+    if (!users) {
+        users = count / 4 ? count / 4 : 1;
+    }
+    ocon_config_t *cfg = apr_pcalloc(p, sizeof(*cfg));
+    ocon_ctx_t ctx;
+    if (ocon_config_load(p, config, cfg, &err) != APR_SUCCESS ||
+        ocon_ctx_open(p, cfg, (int)threads + 1, &ctx, &err) != OCON_EXIT_OK) {
+        fprintf(stderr, "aoidc-seed: %s\n", err);
+        return OCON_EXIT_CONFIG;
+    }
+    if (ocon_store_probe(&ctx, p) == OCON_DOWN) {
+        fprintf(stderr, "aoidc-seed: session store unreachable (%s)\n", cfg->store_servers);
+        return OCON_EXIT_STORE;
+    }
+    int rc = seed(&ctx, p, count, users, (int)threads, provider);
+    fflush(stdout);
+    apr_pool_destroy(p);
+    return rc;
 }
