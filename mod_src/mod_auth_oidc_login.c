@@ -76,7 +76,8 @@ int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
     aoidc_provider_meta_t meta;
     const char *err = NULL;
     if (aoidc_provider_get_meta(pr, r->pool, &ho, &meta, &err) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(401) "provider %s: %s", pr->name, err);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(401) "provider %s: %s", pr->name,
+                      ap_escape_logitem(r->pool, err));
         return aoidc_respond(r, AOIDC_R_PROVIDER_DOWN);
     }
     /* only a local path is ever a return target */
@@ -108,7 +109,7 @@ int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
 /* The new session: id token checked, claims flattened, record stored. */
 static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr,
                                      const aoidc_provider_meta_t *meta, const aoidc_tokens_t *tok,
-                                     const aoidc_login_state_t *st)
+                                     const aoidc_login_state_t *st, const char **store_key)
 {
     aoidc_http_opts_t ho = aoidc_http_opts(sc);
     aoidc_jwt_t *jwt;
@@ -131,7 +132,7 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
     }
     if (jr != AOIDC_JOSE_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(410) "ID token from %s rejected: %s%s%s", pr->name,
-                      aoidc_jose_result_str(jr), err ? ": " : "", err ? err : "");
+                      aoidc_jose_result_str(jr), err ? ": " : "", err ? ap_escape_logitem(r->pool, err) : "");
         return AOIDC_R_UNAUTHORIZED;
     }
     json_t *claims = json_deep_copy(jwt->claims);
@@ -140,7 +141,8 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
         json_t *ui = NULL;
         if (aoidc_provider_userinfo(r->pool, &ho, meta, tok->access_token, &ui, &err) != APR_SUCCESS) {
             json_decref(claims);
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(411) "userinfo of %s: %s", pr->name, err);
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(411) "userinfo of %s: %s", pr->name,
+                          ap_escape_logitem(r->pool, err));
             return AOIDC_R_UNAUTHORIZED;
         }
         const char *usub = json_string_value(json_object_get(ui, "sub"));
@@ -202,17 +204,50 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
                       aoidc_store_rc_str(rc));
         return AOIDC_R_STORE_DOWN;
     }
-    /* listed for the console and back-channel logout; a directory that
-     * cannot be written must not cost the user the login */
+    /* listed for the console, revocation and back-channel logout: a session
+     * that the directory does not index could outlive a revocation, so the
+     * login is refused rather than left unindexed */
     apr_status_t drv = aoidc_dir_add(sc->store, sc->keys, r->pool, aoidc_dir_handle(key), &s);
     if (drv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, drv, r, AOIDC_LOGNO(417)
-                      "session of '%.128s' not fully recorded in the session directory", s.sub);
+        aoidc_store_rc_t drc = sc->store->del(sc->store, key);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, drv, r, AOIDC_LOGNO(660)
+                      "login of '%.128s' refused: the session directory cannot be written (record %s)",
+                      ap_escape_logitem(r->pool, s.sub),
+                      drc == AOIDC_STORE_OK || drc == AOIDC_STORE_MISSING ? "deleted" : "left to expire");
+        return AOIDC_R_STORE_DOWN;
     }
     /* a session cookie of the browser: the store decides when it ends */
     aoidc_cookie_set(r, sc, sc->cookie_name, id, 0);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(416) "login of '%.128s' at provider %s", s.sub, pr->name);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(416) "login of '%.128s' at provider %s",
+                  ap_escape_logitem(r->pool, s.sub), pr->name);
+    *store_key = key;
     return AOIDC_R_OK;
+}
+
+/* The return target of a login that this browser has completed: the marker
+ * of state names the session that login created, the request carries that
+ * session's cookie and the record still exists. NULL otherwise (and when the
+ * store cannot tell). Nothing is redeemed or written. */
+static const char *completed_here(request_rec *r, aoidc_srv_cfg_t *sc, const char *mkey)
+{
+    const char *id = aoidc_cookie_get(r, sc->cookie_name, NULL);
+    if (!id || !aoidc_session_id_ok(id) || !sc->store) {
+        return NULL;
+    }
+    char *val;
+    apr_size_t len;
+    const char *handle, *to;
+    if (sc->store->get(sc->store, r->pool, mkey, &val, &len, NULL) != AOIDC_STORE_OK ||
+        aoidc_state_marker_parse(r->pool, val, len, &handle, &to) != 1) {
+        return NULL;
+    }
+    const char *key = aoidc_session_store_key(r->pool, sc->keys, id);
+    const char *mine = aoidc_dir_handle(key);
+    if (!mine || !aoidc_ct_equal(mine, strlen(mine), handle, strlen(handle)) ||
+        sc->store->get(sc->store, r->pool, key, &val, &len, NULL) != AOIDC_STORE_OK) {
+        return NULL;
+    }
+    return to;
 }
 
 /* Read each protocol parameter at most once. */
@@ -246,6 +281,14 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
     const char *cval = aoidc_cookie_get(r, cname, &ccount);
     aoidc_login_state_t *st = NULL;
     if (!cval) {
+        /* some providers answer two tabs' logins with one state: the first
+         * callback used the attempt up, the second finds its session */
+        const char *to = completed_here(r, sc, aoidc_state_used_key(r->pool, state));
+        if (to) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(661)
+                          "callback for a login this browser completed: back to its target");
+            return aoidc_redirect(r, to);
+        }
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(423)
                       "callback for a login this browser did not start, or already finished");
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
@@ -281,12 +324,37 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(428) "callback without a usable code");
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
     }
+    if (!sc->store) {
+        return aoidc_respond(r, AOIDC_R_STORE_DOWN);
+    }
+    /* single use on the server: the state cookie alone can be copied */
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    const char *mkey = aoidc_state_used_key(r->pool, st->state);
+    long mttl = aoidc_state_ttl_left(st, now);
+    aoidc_store_rc_t mrc = sc->store->add(sc->store, mkey, AOIDC_STATE_MARKER_PENDING, 1, mttl);
+    if (mrc == AOIDC_STORE_EXISTS) {
+        const char *to = completed_here(r, sc, mkey);
+        if (to) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(662)
+                          "second callback for a login this browser completed: back to its target");
+            return aoidc_redirect(r, to);
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(663)
+                      "callback for a login attempt already used (replay?): refused");
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
+    if (mrc != AOIDC_STORE_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(664)
+                      "callback: cannot mark the login attempt used, session store %s", aoidc_store_rc_str(mrc));
+        return aoidc_respond(r, AOIDC_R_STORE_DOWN);
+    }
     aoidc_http_opts_t ho = aoidc_http_opts(sc);
     aoidc_provider_meta_t meta;
     aoidc_tokens_t tok;
     const char *err = NULL;
     if (aoidc_provider_get_meta(pr, r->pool, &ho, &meta, &err) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(430) "provider %s: %s", pr->name, err);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(430) "provider %s: %s", pr->name,
+                      ap_escape_logitem(r->pool, err));
         return aoidc_respond(r, AOIDC_R_PROVIDER_DOWN);
     }
     /* RFC 9207: a provider that promises iss must send it */
@@ -299,17 +367,26 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
                                                    redirect_uri(r, sc), &tok, &err);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(431) "code exchange with %s failed: %s", pr->name,
-                      err);
+                      ap_escape_logitem(r->pool, err));
         /* a refused code is the login failing; a provider that cannot be
          * reached or answers garbage is the provider failing */
         return aoidc_respond(r, rv == APR_EACCES ? AOIDC_R_UNAUTHORIZED : AOIDC_R_PROVIDER_DOWN);
     }
-    if (!sc->store) {
-        return aoidc_respond(r, AOIDC_R_STORE_DOWN);
-    }
-    aoidc_result_t res = create_session(r, sc, pr, &meta, &tok, st);
+    const char *skey = NULL;
+    aoidc_result_t res = create_session(r, sc, pr, &meta, &tok, st, &skey);
     if (res != AOIDC_R_OK) {
         return aoidc_respond(r, res);
+    }
+    /* the attempt stays used; a later callback of this browser may now
+     * find its session through the marker */
+    const char *done = aoidc_state_marker_done(r->pool, aoidc_dir_handle(skey), st->return_to);
+    if (done) {
+        mrc = sc->store->set(sc->store, mkey, done, strlen(done), aoidc_state_ttl_left(st, now));
+        if (mrc != AOIDC_STORE_OK) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(665)
+                          "login completed, its attempt marker not updated: session store %s",
+                          aoidc_store_rc_str(mrc));
+        }
     }
     return aoidc_redirect(r, st->return_to);
 }
