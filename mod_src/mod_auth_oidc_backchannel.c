@@ -2,13 +2,14 @@
  * (OpenID Connect Back-Channel Logout 1.0). */
 #include "mod_auth_oidc.h"
 #include "aoidc_directory.h"
+#include "aoidc_request.h"
 #include "aoidc_util.h"
 
 #include <apr_time.h>
 
 APLOG_USE_MODULE(auth_oidc);
 
-#define BCL_BODY_MAX 16384
+#define BCL_BODY_MAX AOIDC_BCL_BODY_MAX
 #define BCL_EVENT "http://schemas.openid.net/event/backchannel-logout"
 #define BCL_MAX_AGE 600   /* seconds a logout token's iat may lie in the past */
 #define BCL_CLAIM_MAX 1024
@@ -32,8 +33,9 @@ static int bcl_answer(request_rec *r, int ok)
     return OK;
 }
 
-/* The request body, at most BCL_BODY_MAX bytes: 1 read, 0 too large or broken. */
-static int bcl_read_body(request_rec *r, const char **out)
+/* The request body, at most BCL_BODY_MAX bytes (*len of them, not
+ * NUL-terminated for the parser): 1 read, 0 too large or broken. */
+static int bcl_read_body(request_rec *r, const char **out, apr_size_t *len)
 {
     if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
         return 0;
@@ -55,11 +57,8 @@ static int bcl_read_body(request_rec *r, const char **out)
             return 0;
         }
     }
-    buf[total] = '\0';
-    if (strlen(buf) != total) {
-        return 0; /* an embedded NUL */
-    }
     *out = buf;
+    *len = total;
     return 1;
 }
 
@@ -98,7 +97,7 @@ static int bcl_aud_ok(json_t *aud, const char *client_id)
 typedef struct {
     aoidc_provider_t *pr;
     const char *sub, *sid, *jti;
-    apr_int64_t exp; /* 0 when absent */
+    apr_int64_t exp;
 } bcl_token_t;
 
 /* Validate a logout token; NULL when valid, else the reason (for the log). */
@@ -144,14 +143,16 @@ static const char *bcl_validate(request_rec *r, aoidc_srv_cfg_t *sc, const char 
         json_number_value(iat) < (double)(now - BCL_MAX_AGE - skew)) {
         return "iat missing, in the future or too old";
     }
+    /* required (Back-Channel Logout 1.0 section 2.4): a token without one
+     * would be valid for ever wherever its jti has been forgotten */
     json_t *exp = json_object_get(c, "exp");
-    out->exp = 0;
-    if (exp) {
-        if (!json_is_number(exp) || json_number_value(exp) + (double)skew <= (double)now) {
-            return "expired";
-        }
-        out->exp = (apr_int64_t)json_number_value(exp);
+    if (!exp || !json_is_number(exp)) {
+        return "exp missing";
     }
+    if (json_number_value(exp) + (double)skew <= (double)now) {
+        return "expired";
+    }
+    out->exp = (apr_int64_t)json_number_value(exp);
     json_t *events = json_object_get(c, "events");
     if (!json_is_object(events) || !json_is_object(json_object_get(events, BCL_EVENT))) {
         return "events lacks the back-channel logout event";
@@ -172,20 +173,20 @@ static const char *bcl_validate(request_rec *r, aoidc_srv_cfg_t *sc, const char 
 int aoidc_handle_backchannel(request_rec *r, aoidc_srv_cfg_t *sc)
 {
     const char *body = NULL, *token = NULL, *why;
+    apr_size_t blen = 0;
     const char *ctype = apr_table_get(r->headers_in, "Content-Type");
     if (r->method_number != M_POST) {
         ap_discard_request_body(r);
         why = "not a POST";
     }
-    else if (!ctype || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0 ||
-             (ctype[33] && ctype[33] != ';' && ctype[33] != ' ')) {
+    else if (!aoidc_form_content_type_ok(ctype)) {
         ap_discard_request_body(r);
         why = "not a form";
     }
-    else if (!bcl_read_body(r, &body)) {
+    else if (!bcl_read_body(r, &body, &blen)) {
         why = "body too large or unreadable";
     }
-    else if (aoidc_query_param(r->pool, body, "logout_token", &token) != 1 || !*token) {
+    else if (!aoidc_backchannel_token(r->pool, body, blen, &token)) {
         why = "no single logout_token";
     }
     else {
@@ -234,6 +235,6 @@ int aoidc_handle_backchannel(request_rec *r, aoidc_srv_cfg_t *sc)
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(455)
                   "back-channel logout from %s (%s '%.128s'): %d session(s) ended", t.pr->name,
-                  t.sid ? "sid of" : "all sessions of", t.sub ? t.sub : "-", count);
+                  t.sid ? "sid of" : "all sessions of", t.sub ? ap_escape_logitem(r->pool, t.sub) : "-", count);
     return bcl_answer(r, 1);
 }

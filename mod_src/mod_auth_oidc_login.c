@@ -5,6 +5,7 @@
  * (aoidc_directory.h) up to date. */
 #include "mod_auth_oidc.h"
 #include "aoidc_directory.h"
+#include "aoidc_request.h"
 #include "aoidc_state.h"
 #include "aoidc_util.h"
 
@@ -12,8 +13,6 @@
 #include <unistd.h>
 
 APLOG_USE_MODULE(auth_oidc);
-
-#define QUERY_MAX 8192
 
 
 static const char *redirect_uri(request_rec *r, aoidc_srv_cfg_t *sc)
@@ -81,10 +80,7 @@ int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
         return aoidc_respond(r, AOIDC_R_PROVIDER_DOWN);
     }
     /* only a local path is ever a return target */
-    const char *return_to = r->unparsed_uri;
-    if (!aoidc_is_local_path(return_to) || strlen(return_to) > 2048) {
-        return_to = "/";
-    }
+    const char *return_to = aoidc_return_target(r->unparsed_uri);
     aoidc_login_state_t *st;
     const char *cookie;
     if (aoidc_state_new(r->pool, pr->name, return_to, apr_time_sec(apr_time_now()), &st) != APR_SUCCESS ||
@@ -250,32 +246,27 @@ static const char *completed_here(request_rec *r, aoidc_srv_cfg_t *sc, const cha
     return to;
 }
 
-/* Read each protocol parameter at most once. */
-static int query_once(request_rec *r, const char *name, const char **v)
-{
-    return aoidc_query_param(r->pool, r->args, name, v);
-}
-
 static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
 {
-    const char *state, *code, *error, *iss;
     if (r->method_number != M_GET) {
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
     }
-    if (r->args && strlen(r->args) > QUERY_MAX) {
+    aoidc_callback_t cb;
+    aoidc_cb_parse_t prc = aoidc_callback_parse(r->pool, r->args, &cb);
+    switch (prc) {
+    case AOIDC_CB_OK:
+        break;
+    case AOIDC_CB_TOO_LONG:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(420) "callback query too long");
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
-    }
-    int ns = query_once(r, "state", &state), nc = query_once(r, "code", &code),
-        ne = query_once(r, "error", &error), ni = query_once(r, "iss", &iss);
-    if (ns < 0 || nc < 0 || ne < 0 || ni < 0) {
+    case AOIDC_CB_MALFORMED:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(421) "callback with a repeated or malformed parameter");
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
-    }
-    if (ns == 0 || !aoidc_state_param_ok(state)) {
+    case AOIDC_CB_NO_STATE:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(422) "callback without a valid state");
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
     }
+    const char *state = cb.state;
     const char *cname = aoidc_state_cookie_name(r->pool, state);
     int ccount = 0;
     const char *cval = aoidc_cookie_get(r, cname, &ccount);
@@ -310,17 +301,18 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
     }
     /* RFC 9207: iss is checked on error responses too, before we believe them */
-    if (ni == 1 && strcmp(iss, pr->issuer) != 0) {
+    if (cb.iss && strcmp(cb.iss, pr->issuer) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(429)
                       "callback iss parameter does not match provider %s (mix-up?)", pr->name);
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
     }
-    if (ne == 1) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(427) "provider %s refused the login: %.64s",
-                      pr->name, ap_escape_logitem(r->pool, error));
+    if (cb.error) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(427) "provider %s refused the login: %.64s%s%.200s",
+                      pr->name, ap_escape_logitem(r->pool, cb.error), cb.error_description ? ": " : "",
+                      cb.error_description ? ap_escape_logitem(r->pool, cb.error_description) : "");
         return aoidc_respond(r, AOIDC_R_UNAUTHORIZED);
     }
-    if (nc == 0 || !*code || strlen(code) > 2048) {
+    if (!aoidc_callback_code_usable(cb.code)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(428) "callback without a usable code");
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
     }
@@ -358,12 +350,12 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
         return aoidc_respond(r, AOIDC_R_PROVIDER_DOWN);
     }
     /* RFC 9207: a provider that promises iss must send it */
-    if (ni == 0 && meta.iss_parameter_supported) {
+    if (!cb.iss && meta.iss_parameter_supported) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(432)
                       "callback lacks the iss parameter that provider %s promises (mix-up?)", pr->name);
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
     }
-    apr_status_t rv = aoidc_provider_exchange_code(pr, r->pool, &ho, &meta, code, st->verifier,
+    apr_status_t rv = aoidc_provider_exchange_code(pr, r->pool, &ho, &meta, cb.code, st->verifier,
                                                    redirect_uri(r, sc), &tok, &err);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(431) "code exchange with %s failed: %s", pr->name,
