@@ -113,3 +113,73 @@ const char *aoidc_pkce_challenge(apr_pool_t *p, const char *verifier)
     aoidc_sha256(verifier, strlen(verifier), h);
     return aoidc_b64url_encode(p, h, sizeof(h));
 }
+
+/* --- single-use markers -------------------------------------------------- */
+
+#define MARKER_HANDLE_LEN 43
+
+const char *aoidc_state_used_key(apr_pool_t *p, const char *state)
+{
+    static const char tag[] = "aoidc state v1";
+    unsigned char digest[32];
+    apr_size_t ls = strlen(state);
+    char *buf = apr_palloc(p, sizeof(tag) + ls);
+    memcpy(buf, tag, sizeof(tag)); /* with its NUL */
+    memcpy(buf + sizeof(tag), state, ls);
+    aoidc_sha256(buf, sizeof(tag) + ls, digest);
+    return apr_pstrcat(p, "aoidc:l:", aoidc_b64url_encode(p, digest, sizeof(digest)), NULL);
+}
+
+long aoidc_state_ttl_left(const aoidc_login_state_t *st, apr_int64_t now)
+{
+    apr_int64_t left = st->created + AOIDC_STATE_TTL - now;
+    return left < 1 ? 1 : left > AOIDC_STATE_TTL ? AOIDC_STATE_TTL : (long)left;
+}
+
+static int b64url_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+static int handle_ok(const char *h, apr_size_t len)
+{
+    if (len != MARKER_HANDLE_LEN) {
+        return 0;
+    }
+    for (apr_size_t i = 0; i < len; i++) {
+        if (!b64url_char(h[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *aoidc_state_marker_done(apr_pool_t *p, const char *handle, const char *return_to)
+{
+    if (!handle || !return_to || !handle_ok(handle, strlen(handle)) || strlen(return_to) > AOIDC_STATE_RETURN_MAX ||
+        !aoidc_is_local_path(return_to)) {
+        return NULL;
+    }
+    return apr_pstrcat(p, "S ", handle, " ", return_to, NULL);
+}
+
+int aoidc_state_marker_parse(apr_pool_t *p, const char *val, apr_size_t len, const char **handle,
+                             const char **return_to)
+{
+    if (len == 1 && val[0] == AOIDC_STATE_MARKER_PENDING[0]) {
+        return 0;
+    }
+    /* "S " handle " " return_to */
+    if (len < 2 + MARKER_HANDLE_LEN + 2 || len > 2 + MARKER_HANDLE_LEN + 1 + AOIDC_STATE_RETURN_MAX ||
+        memchr(val, '\0', len) || val[0] != 'S' || val[1] != ' ' || !handle_ok(val + 2, MARKER_HANDLE_LEN) ||
+        val[2 + MARKER_HANDLE_LEN] != ' ') {
+        return -1;
+    }
+    const char *to = apr_pstrmemdup(p, val + 3 + MARKER_HANDLE_LEN, len - 3 - MARKER_HANDLE_LEN);
+    if (!aoidc_is_local_path(to)) {
+        return -1;
+    }
+    *handle = apr_pstrmemdup(p, val + 2, MARKER_HANDLE_LEN);
+    *return_to = to;
+    return 1;
+}

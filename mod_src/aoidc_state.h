@@ -52,4 +52,34 @@ apr_status_t aoidc_state_decode(apr_pool_t *p, const aoidc_keys_t *keys, const c
 /* PKCE S256: base64url(SHA-256(verifier)). */
 const char *aoidc_pkce_challenge(apr_pool_t *p, const char *verifier);
 
+/* --- single use: one marker per attempt in the store ---------------------
+ * Before the code of an attempt is redeemed, the callback adds the marker
+ * "P" (pending) under aoidc_state_used_key(state); a second callback for the
+ * same state finds it and is refused, so a copied callback URL and state
+ * cookie cannot log in elsewhere and the code reaches the token endpoint
+ * once. When the login has created its session the marker becomes
+ * "S <handle> <return_to>": a late second callback of the browser that holds
+ * that session (two tabs answered with one state) is sent to return_to. The
+ * marker expires with the attempt. */
+#define AOIDC_STATE_MARKER_PENDING "P"
+#define AOIDC_STATE_RETURN_MAX 2048   /* longest return target kept */
+
+/* "aoidc:l:" + base64url(SHA-256("aoidc state v1" 0 state)), from p. */
+const char *aoidc_state_used_key(apr_pool_t *p, const char *state);
+
+/* Seconds until the attempt expires (created + AOIDC_STATE_TTL), at least 1:
+ * the marker's lifetime. */
+long aoidc_state_ttl_left(const aoidc_login_state_t *st, apr_int64_t now);
+
+/* The marker of a completed login (from p); NULL when handle is not a
+ * session handle (43 base64url characters) or return_to not a local path of
+ * at most AOIDC_STATE_RETURN_MAX bytes. */
+const char *aoidc_state_marker_done(apr_pool_t *p, const char *handle, const char *return_to);
+
+/* Parse a marker read from the store (len bytes, not trusted): 1 for a
+ * completed login (*handle and *return_to from p; return_to is a checked
+ * local path), 0 for a pending one, -1 when malformed. */
+int aoidc_state_marker_parse(apr_pool_t *p, const char *val, apr_size_t len, const char **handle,
+                             const char **return_to);
+
 #endif

@@ -157,6 +157,8 @@ void aoidc_node_child_init(apr_pool_t *p, server_rec *s);
 /* login / callback / logout */
 int aoidc_quick_handler(request_rec *r, int lookup);
 int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc);
+int aoidc_handle_logout(request_rec *r, aoidc_srv_cfg_t *sc);      /* mod_auth_oidc_logout.c */
+int aoidc_handle_backchannel(request_rec *r, aoidc_srv_cfg_t *sc); /* mod_auth_oidc_backchannel.c */
 
 /* authz */
 void aoidc_register_authz(apr_pool_t *p);

@@ -2,7 +2,7 @@
 logout at the OP, only allowed return targets, store failures."""
 import urllib.parse
 
-from harness import decode_jwt, free_port, login, logout, new_browser
+from harness import decode_jwt, free_port, login, logout, new_browser, parse_forms
 
 LOGOUT = "/oidc/logout"
 
@@ -159,3 +159,99 @@ def test_logout_with_memcached_down(apache, op, browser, memcached, expect_log):
     finally:
         memcached.start()
     assert apache.running()
+
+
+# ----------------------------------------------------------------- cross-site logout (CSRF)
+
+def is_logged_in(apache, browser):
+    r = browser.get(apache.url("/protected/env"), allow_redirects=False, headers={"Accept": "application/json"})
+    return r.status_code == 200
+
+
+def test_cross_site_get_asks_first_and_post_logs_out(apache, op, browser, memcached):
+    """An image tag on another site: the GET ends nothing and answers a page whose form
+    POSTs the logout; the POST from our own origin ends the session."""
+    logged_in(apache, op, browser)
+    r = browser.get(apache.url(LOGOUT), allow_redirects=False,
+                    headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors",
+                             "Sec-Fetch-Dest": "image", "Referer": "https://evil.example/page"})
+    assert r.status_code == 200, (r.status_code, r.headers)
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert "no-store" in r.headers.get("Cache-Control", "")
+    assert "frame-ancestors 'none'" in r.headers.get("Content-Security-Policy", "")
+    assert "Location" not in r.headers
+    assert not cleared_session_cookie(r), set_cookies(r)
+    assert "Log out of this site?" in r.text
+    forms = parse_forms(r.text)
+    assert len(forms) == 1 and forms[0]["method"] == "post" and forms[0]["action"] == LOGOUT, forms
+    assert "evil.example" not in r.text
+    # the session survived the cross-site GET
+    assert len(memcached.session_keys()) == 1 and is_logged_in(apache, browser)
+    assert op.stats()["end_session"] == 0
+    # the user submits the form: a same-origin POST
+    r = browser.post(apache.url(forms[0]["action"]), allow_redirects=False,
+                     headers={"Origin": apache.base_url, "Sec-Fetch-Site": "same-origin"})
+    assert r.status_code == 302, (r.status_code, r.text[:200])
+    assert r.headers["Location"].startswith(op.discovery()["end_session_endpoint"] + "?")
+    assert cleared_session_cookie(r)
+    assert memcached.session_keys() == []
+    assert not is_logged_in(apache, browser)
+
+
+def test_cross_site_get_keeps_return_target_in_form(make_apache, op, browser, memcached):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    a = make_apache(port=port, oidc={"post_logout_redirect": f"{base}/loggedout.html {base}/?a=1&b=<2>"})
+    logged_in(a, op, browser)
+    target = f"{base}/?a=1&b=<2>"
+    r = browser.get(a.url(LOGOUT) + "?" + urllib.parse.urlencode({"return": target}), allow_redirects=False,
+                    headers={"Sec-Fetch-Site": "same-site"})
+    assert r.status_code == 200
+    assert "<2>" not in r.text          # escaped in the page
+    action = parse_forms(r.text)[0]["action"]
+    assert query(action) == {"return": [target]}, action
+    r = browser.post(a.url(action), allow_redirects=False, headers={"Origin": base})
+    assert r.status_code == 302
+    assert query(r.headers["Location"])["post_logout_redirect_uri"] == [target]
+    assert memcached.session_keys() == []
+
+
+def test_cross_site_post_refused(apache, op, browser, memcached, expect_log):
+    expect_log(r"AOIDC667", required=False)
+    logged_in(apache, op, browser)
+    for headers in ({"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+                    {"Origin": "https://evil.example"},
+                    {"Origin": "null"},
+                    {"Origin": apache.base_url + ".evil.example"},
+                    {"Sec-Fetch-Site": "cross-site"},
+                    {"Sec-Fetch-Site": "same-site", "Origin": "http://sub.127.0.0.1:1"},
+                    {"Referer": "https://evil.example/" + apache.base_url}):
+        r = browser.post(apache.url(LOGOUT), allow_redirects=False, headers=headers)
+        assert r.status_code == 403, (headers, r.status_code)
+        assert "Location" not in r.headers
+        assert not cleared_session_cookie(r)
+    assert len(memcached.session_keys()) == 1 and is_logged_in(apache, browser)
+
+
+def test_same_origin_and_legacy_requests_log_out_directly(apache, op, memcached):
+    """What is not cross-site keeps working with a plain GET: a same-origin link, a
+    cross-site GET with our own Referer or Origin, a typed URL, and browsers that send no
+    Sec-Fetch-Site at all."""
+    cases = [{},
+             {"Sec-Fetch-Site": "same-origin"},
+             {"Sec-Fetch-Site": "none"},
+             {"Sec-Fetch-Site": "cross-site", "Referer": apache.url("/protected/")},
+             {"Sec-Fetch-Site": "cross-site", "Origin": apache.base_url},
+             {"Referer": "https://elsewhere.example/"}]          # old browser, link from elsewhere
+    for headers in cases:
+        s = new_browser()
+        logged_in(apache, op, s)
+        r = s.get(apache.url(LOGOUT), allow_redirects=False, headers=headers)
+        assert r.status_code == 302, (headers, r.status_code)
+        assert cleared_session_cookie(r), headers
+        assert not is_logged_in(apache, s), headers
+    # a same-origin POST without Sec-Fetch-Site (older browser) works too
+    s = new_browser()
+    logged_in(apache, op, s)
+    r = s.post(apache.url(LOGOUT), allow_redirects=False, headers={"Origin": apache.base_url})
+    assert r.status_code == 302 and not is_logged_in(apache, s)
