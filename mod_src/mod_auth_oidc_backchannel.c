@@ -101,7 +101,8 @@ typedef struct {
 } bcl_token_t;
 
 /* Validate a logout token; NULL when valid, else the reason (for the log). */
-static const char *bcl_validate(request_rec *r, aoidc_srv_cfg_t *sc, const char *token, bcl_token_t *out)
+static const char *bcl_validate(request_rec *r, aoidc_srv_cfg_t *sc, const char *token, bcl_token_t *out,
+                                int *unavailable)
 {
     aoidc_jwt_t *jwt;
     const char *err = NULL;
@@ -115,18 +116,12 @@ static const char *bcl_validate(request_rec *r, aoidc_srv_cfg_t *sc, const char 
         return "no iss";
     }
     /* the issuer only chooses whose keys to try: nothing is believed yet */
-    out->pr = NULL;
-    for (int i = 0; sc->providers && i < sc->providers->nelts && !out->pr; i++) {
-        aoidc_provider_t *pr = APR_ARRAY_IDX(sc->providers, i, aoidc_provider_t *);
-        if (strcmp(pr->issuer, iss) == 0) {
-            out->pr = pr;
-        }
-    }
+    out->pr = aoidc_provider_for_issuer(sc->providers, iss, NULL);
     if (!out->pr) {
         return "iss is not a configured provider";
     }
     aoidc_http_opts_t ho = aoidc_http_opts(sc);
-    jr = aoidc_provider_verify(out->pr, r->pool, &ho, jwt, &err);
+    jr = aoidc_provider_verify_ex(out->pr, r->pool, &ho, jwt, &err, unavailable);
     if (jr != AOIDC_JOSE_OK) {
         return apr_pstrcat(r->pool, "signature: ", aoidc_jose_result_str(jr), NULL);
     }
@@ -193,8 +188,14 @@ int aoidc_handle_backchannel(request_rec *r, aoidc_srv_cfg_t *sc)
         why = NULL;
     }
     bcl_token_t t = {0};
+    int unavailable = 0;
     if (!why) {
-        why = bcl_validate(r, sc, token, &t);
+        why = bcl_validate(r, sc, token, &t, &unavailable);
+    }
+    if (why && unavailable) {
+        /* the provider's keys cannot be had now: let it retry later */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(669) "back-channel logout deferred: %s", why);
+        return aoidc_respond(r, AOIDC_R_PROVIDER_DOWN);
     }
     if (why) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(450) "back-channel logout refused: %s", why);

@@ -112,7 +112,13 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
     const char *err = NULL;
     aoidc_jose_result_t jr = aoidc_jwt_parse(r->pool, tok->id_token, &jwt, &err);
     if (jr == AOIDC_JOSE_OK) {
-        jr = aoidc_provider_verify(pr, r->pool, &ho, jwt, &err);
+        int unavailable = 0;
+        jr = aoidc_provider_verify_ex(pr, r->pool, &ho, jwt, &err, &unavailable);
+        if (unavailable) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(668) "keys of %s cannot be had now: %s", pr->name,
+                          err ? ap_escape_logitem(r->pool, err) : "");
+            return AOIDC_R_PROVIDER_DOWN;
+        }
     }
     if (jr == AOIDC_JOSE_OK) {
         aoidc_jwt_expect_t ex = {0};

@@ -184,3 +184,48 @@ def test_frozen_op_keeps_serving_cached_metadata(make_apache, op, memcached):
     finally:
         os.kill(op.proc.pid, signal.SIGCONT)
         op.stop()                            # the next test starts a fresh one
+
+
+def test_callback_without_keys_is_502_not_401(make_apache, op, memcached, expect_log):
+    """The provider answers but its key set cannot be had (first use, so no keys are
+    loaded): the callback is the provider's fault (502 plain page, no session, nothing
+    said to the user about a bad login), and the next login works once the keys are back."""
+    expect_log(r"AOIDC668", required=True)
+    expect_log(r"AOIDC6[23]\d|jwks|key set", required=False)
+    a = make_apache(one_process())
+    b = new_browser()
+    cb = harness.op_login_only(b, a.url("/protected/"), "alice", "alice-pw", op=op)
+    op.config(jwks_down=True)
+    try:
+        r = b.get(cb, allow_redirects=False)
+        assert r.status_code == 502, (r.status_code, r.headers)
+        assert "Location" not in r.headers
+        # the login attempt is used up (its state cookie cleared); no session is given
+        for c in r.raw.headers.getlist("Set-Cookie"):
+            assert "Max-Age=0" in c and c.split("=", 1)[0].startswith("aoidc_state_"), c
+        assert "localhost" not in r.text
+        assert memcached.session_keys() == []
+    finally:
+        op.config(jwks_down=False)
+    time.sleep(BACKOFF_MIN + 0.5)           # the failed fetch backs off, then retries
+    rs = login(new_browser(), a.url("/protected/env"), "alice", "alice-pw", op=op)
+    assert rs[-1].status_code == 200 and rs[-1].json()["REMOTE_USER"] == "alice"
+
+
+def test_backchannel_logout_without_keys_is_502(make_apache, op, memcached, expect_log):
+    """A back-channel logout token that cannot be checked for want of keys is deferred
+    with a 502 (the provider may retry), not refused as invalid (400)."""
+    expect_log(r"AOIDC669", required=True)
+    expect_log(r"AOIDC6[23]\d|jwks|key set|AOIDC45\d", required=False)
+    a = make_apache(one_process("AuthOIDCBackChannelLogoutURI /oidc/backchannel\n"))
+    op.config(jwks_down=True)
+    try:
+        now = int(time.time())
+        tok = sign_jwt({"iss": op.issuer, "aud": "app", "iat": now, "exp": now + 120,
+                        "jti": f"j{now}", "sub": "alice",
+                        "events": {"http://schemas.openid.net/event/backchannel-logout": {}}},
+                       kid="rsa-a", header={"typ": "logout+jwt"})
+        r = requests.post(a.url("/oidc/backchannel"), data={"logout_token": tok}, allow_redirects=False)
+        assert r.status_code == 502, (r.status_code, r.text[:200])
+    finally:
+        op.config(jwks_down=False)

@@ -130,6 +130,7 @@ const state = {
   nextIdToken: null, // { mode, set }
   ttl: { ...DEFAULT_TTL },
   offlineWithoutConsent: false,
+  jwksDown: false,
   claimsOverride: {}, // accountId -> claims merged over USERS[id].claims
   stats: {},
   events: [],
@@ -576,6 +577,7 @@ async function testControl(ctx) {
       state.nextIdToken = null;
       state.ttl = { ...DEFAULT_TTL };
       state.offlineWithoutConsent = false;
+      state.jwksDown = false;
       state.claimsOverride = {};
       state.events = [];
       resetStats();
@@ -601,13 +603,15 @@ async function testControl(ctx) {
         }
       }
       if ('offline_without_consent' in body) state.offlineWithoutConsent = !!body.offline_without_consent;
+      if ('jwks_down' in body) state.jwksDown = !!body.jwks_down;
       if (body.claims) {
         for (const [id, claims] of Object.entries(body.claims)) {
           if (!USERS[id]) ctx.throw(400, `unknown user ${id}`);
           state.claimsOverride[id] = { ...(state.claimsOverride[id] || {}), ...claims };
         }
       }
-      ctx.body = { ttl: state.ttl, offline_without_consent: state.offlineWithoutConsent, claims: state.claimsOverride };
+      ctx.body = { ttl: state.ttl, offline_without_consent: state.offlineWithoutConsent, jwks_down: state.jwksDown,
+        claims: state.claimsOverride };
       return;
     }
     case 'POST /__test/client': {
@@ -667,6 +671,12 @@ provider.use(async (ctx, next) => {
     }
     const stat = COUNTED[ctx.path];
     if (stat) state.stats[stat] += 1;
+    // the key set alone is unavailable (the rest of the OP answers)
+    if (ctx.path === '/jwks' && state.jwksDown) {
+      ctx.status = 503;
+      ctx.body = { error: 'temporarily_unavailable' };
+      return;
+    }
 
     // offline_access normally needs prompt=consent; this knob lets an RP that
     // does not send it still get a refresh token.
