@@ -26,21 +26,6 @@ static const char *scope_of(apr_pool_t *p, json_t *o)
     return out;
 }
 
-static int aud_contains(json_t *aud, const char *want)
-{
-    if (json_is_string(aud)) {
-        return strcmp(json_string_value(aud), want) == 0;
-    }
-    size_t i;
-    json_t *e;
-    json_array_foreach(aud, i, e) {
-        if (json_is_string(e) && strcmp(json_string_value(e), want) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 aoidc_introspect_rc_t aoidc_introspect_parse(apr_pool_t *p, const char *body, apr_size_t len, const char *issuer,
                                              const char *audience, apr_int64_t now, aoidc_principal_t *out,
                                              const char **why)
@@ -74,7 +59,7 @@ aoidc_introspect_rc_t aoidc_introspect_parse(apr_pool_t *p, const char *body, ap
     else if (iss && (!json_is_string(iss) || strcmp(json_string_value(iss), issuer) != 0)) {
         *why = "token of another issuer";
     }
-    else if (audience && aud && !aud_contains(aud, audience)) {
+    else if (audience && aud && !aoidc_aud_contains(aud, audience)) {
         *why = "token for another audience";
     }
     else if (audience && !aud) {
