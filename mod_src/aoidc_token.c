@@ -143,6 +143,15 @@ void aoidc_token_cache_put(aoidc_token_cache_t *c, const char *token, apr_size_t
     free(old);
 }
 
+const char *aoidc_scope_of_claims(apr_pool_t *p, const aoidc_claim_t *claims, int n)
+{
+    const char *s = aoidc_claims_get(p, claims, n, "scope", " ");
+    if (!s) {
+        s = aoidc_claims_get(p, claims, n, "scp", " ");
+    }
+    return s ? s : "";
+}
+
 int aoidc_scope_has(const char *scope, const char *need)
 {
     apr_size_t nl = strlen(need);

@@ -41,6 +41,11 @@ int aoidc_token_cache_get(aoidc_token_cache_t *c, apr_pool_t *p, const char *tok
  * not kept. */
 void aoidc_token_cache_put(aoidc_token_cache_t *c, const char *token, apr_size_t len, const aoidc_principal_t *pr);
 
+/* The granted scopes as one space-separated list, from p: the "scope"
+ * claim, else the "scp" values (a string or an array: flattened, both are
+ * pairs joined with a space); "" when none. */
+const char *aoidc_scope_of_claims(apr_pool_t *p, const aoidc_claim_t *claims, int n);
+
 /* Does the space-separated scope list contain every word of need? */
 int aoidc_scope_has(const char *scope, const char *need);
 

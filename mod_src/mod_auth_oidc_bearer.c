@@ -3,9 +3,11 @@
  *   JWT:    per-process cache by SHA-256(token) -> on a miss, signature by the
  *           issuer's JWKS, iss/aud/exp/nbf/iat/typ -> cached until exp.
  *   opaque: memcached cache under HMAC(token) -> on a miss, introspection
- *           (RFC 7662) with the provider's client credentials; an active
- *           answer is kept min(exp, AuthOIDCIntrospectionTTL), an inactive
- *           one AOIDC_INACTIVE_TTL seconds.
+ *           (RFC 7662) with the provider's client credentials; what the
+ *           answer says (active, sub, exp, aud, claims) is kept
+ *           min(exp, AuthOIDCIntrospectionTTL), an inactive one
+ *           AOIDC_INACTIVE_TTL seconds, and checked against the location's
+ *           audience on every request, cached or not.
  * Require oidc-scope lives here too. */
 #include "mod_auth_oidc.h"
 #include "aoidc_introspect.h"
@@ -17,7 +19,9 @@
 APLOG_USE_MODULE(auth_oidc);
 
 #define AOIDC_INACTIVE_TTL 30
-#define AOIDC_INTROSPECT_KEY_PREFIX "aoidc:i:"
+/* i2: records hold the answer's aud (i: records, written before, held a
+ * verdict and are never read) */
+#define AOIDC_INTROSPECT_KEY_PREFIX "aoidc:i2:"
 
 /* per process: set in child_init through aoidc_bearer_child_init */
 static aoidc_token_cache_t *token_cache;
@@ -81,16 +85,6 @@ static int is_jwt(const char *t)
     return d1 && strchr(d1 + 1, '.') && !strchr(strchr(d1 + 1, '.') + 1, '.');
 }
 
-/* Scopes as one space-separated list: "scope", else the "scp" values. */
-static const char *scope_from_claims(apr_pool_t *p, const aoidc_claim_t *c, int n)
-{
-    const char *s = aoidc_claims_get(p, c, n, "scope", " ");
-    if (!s) {
-        s = aoidc_claims_get(p, c, n, "scp", " ");
-    }
-    return s ? s : "";
-}
-
 static int typ_ok(const char *typ)
 {
     /* RFC 9068 at+jwt; plain JWT or none from providers that predate it */
@@ -143,87 +137,7 @@ static aoidc_result_t validate_jwt(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_di
     out->exp = (apr_int64_t)json_number_value(json_object_get(jwt->claims, "exp"));
     out->claims = (const aoidc_claim_t *)flat->elts;
     out->nclaims = flat->nelts;
-    out->scope = scope_from_claims(r->pool, out->claims, out->nclaims);
-    return AOIDC_R_OK;
-}
-
-/* Opaque tokens: the memcached cache, then introspection. */
-static aoidc_result_t validate_opaque(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc, const char *token,
-                                      aoidc_principal_t *out)
-{
-    aoidc_provider_t *pr = aoidc_find_provider(sc, dc->provider_name);
-    apr_int64_t now = apr_time_sec(apr_time_now());
-    if (!pr) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(510) "no provider to introspect opaque tokens");
-        return AOIDC_R_INTERNAL;
-    }
-    if (!sc->store) {
-        return AOIDC_R_STORE_DOWN;
-    }
-    unsigned char mac[32];
-    aoidc_hmac_sha256(sc->keys->index, token, strlen(token), mac);
-    const char *key = apr_pstrcat(r->pool, AOIDC_INTROSPECT_KEY_PREFIX, pr->name, ":",
-                                  aoidc_b64url_encode(r->pool, mac, sizeof(mac)), NULL);
-    char *val;
-    apr_size_t len;
-    aoidc_session_t rec;
-    aoidc_store_rc_t rc = sc->store->get(sc->store, r->pool, key, &val, &len, NULL);
-    if (rc == AOIDC_STORE_OK &&
-        aoidc_session_decode(r->pool, sc->keys, key, (unsigned char *)val, len, &rec) == APR_SUCCESS &&
-        rec.expires > now) {
-        if (!*rec.sub) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(511) "opaque token inactive (cached)");
-            return AOIDC_R_UNAUTHORIZED;
-        }
-        out->provider = pr->name;
-        out->sub = rec.sub;
-        out->exp = rec.expires;
-        out->claims = rec.claims;
-        out->nclaims = rec.nclaims;
-        out->scope = scope_from_claims(r->pool, rec.claims, rec.nclaims);
-        return AOIDC_R_OK;
-    }
-    if (rc == AOIDC_STORE_DOWN) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOIDC_LOGNO(512)
-                      "introspection cache unavailable; asking the provider");
-    }
-    aoidc_http_opts_t ho = aoidc_http_opts(sc);
-    const char *why = NULL;
-    aoidc_introspect_rc_t ir = aoidc_introspect(pr, r->pool, &ho, token, dc->bearer_audience, now, out, &why);
-    if (ir == AOIDC_INTROSPECT_ERROR) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(513) "introspection at %s failed: %s", pr->name, why);
-        return AOIDC_R_PROVIDER_DOWN;
-    }
-    memset(&rec, 0, sizeof(rec));
-    rec.provider = pr->name;
-    long ttl;
-    if (ir == AOIDC_INTROSPECT_ACTIVE) {
-        ttl = sc->introspection_ttl;
-        if (out->exp && out->exp - now < ttl) {
-            ttl = (long)(out->exp - now);
-        }
-        rec.sub = out->sub;
-        rec.claims = out->claims;
-        rec.nclaims = out->nclaims;
-        out->scope = scope_from_claims(r->pool, out->claims, out->nclaims);
-    }
-    else {
-        ttl = AOIDC_INACTIVE_TTL;
-        rec.sub = "";
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(514) "opaque token rejected: %s", why);
-    }
-    rec.created = now;
-    rec.last_seen = now;
-    rec.expires = now + ttl;
-    unsigned char *enc;
-    apr_size_t enclen;
-    if (ttl > 0 && aoidc_session_encode(r->pool, sc->keys, key, &rec, &enc, &enclen) == APR_SUCCESS) {
-        sc->store->set(sc->store, key, enc, enclen, ttl);
-    }
-    if (ir != AOIDC_INTROSPECT_ACTIVE) {
-        return AOIDC_R_UNAUTHORIZED;
-    }
-    out->exp = rec.expires;
+    out->scope = aoidc_scope_of_claims(r->pool, out->claims, out->nclaims);
     return AOIDC_R_OK;
 }
 
@@ -240,6 +154,93 @@ static int provider_accepted(const aoidc_dir_cfg_t *dc, const char *name)
         }
     }
     return 0;
+}
+
+/* Opaque tokens: what the provider said about the token (from the memcached
+ * cache, else by introspection), checked against this location's audience
+ * on every request: the cache holds what was learnt, never a verdict. */
+static aoidc_result_t validate_opaque(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc, const char *token,
+                                      aoidc_principal_t *out)
+{
+    aoidc_provider_t *pr = aoidc_find_provider(sc, dc->provider_name);
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    if (!pr) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(510) "no provider to introspect opaque tokens");
+        return AOIDC_R_INTERNAL;
+    }
+    if (!provider_accepted(dc, pr->name)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(690)
+                      "opaque token refused: it would be introspected at %s, which AuthOIDCBearerProviders "
+                      "does not accept here", pr->name);
+        return AOIDC_R_UNAUTHORIZED;
+    }
+    if (!sc->store) {
+        return AOIDC_R_STORE_DOWN;
+    }
+    unsigned char mac[32];
+    aoidc_hmac_sha256(sc->keys->index, token, strlen(token), mac);
+    const char *key = apr_pstrcat(r->pool, AOIDC_INTROSPECT_KEY_PREFIX, pr->name, ":",
+                                  aoidc_b64url_encode(r->pool, mac, sizeof(mac)), NULL);
+    char *val;
+    apr_size_t len;
+    aoidc_introspection_t t;
+    apr_int64_t until = 0;
+    const char *why = NULL;
+    int cached = 0;
+    aoidc_store_rc_t rc = sc->store->get(sc->store, r->pool, key, &val, &len, NULL);
+    if (rc == AOIDC_STORE_OK &&
+        aoidc_introspect_decode(r->pool, sc->keys, key, pr->name, (unsigned char *)val, len, &t, &until) ==
+            APR_SUCCESS &&
+        until > now) {
+        cached = 1;
+    }
+    else {
+        if (rc == AOIDC_STORE_DOWN) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOIDC_LOGNO(512)
+                          "introspection cache unavailable; asking the provider");
+        }
+        aoidc_http_opts_t ho = aoidc_http_opts(sc);
+        aoidc_introspect_rc_t ir = aoidc_introspect(pr, r->pool, &ho, token, now, &t, &why);
+        if (ir == AOIDC_INTROSPECT_ERROR) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(513) "introspection at %s failed: %s", pr->name,
+                          ap_escape_logitem(r->pool, why));
+            return AOIDC_R_PROVIDER_DOWN;
+        }
+        /* an active answer for another audience is kept as active: the next
+         * location checks its own audience against it */
+        long ttl = AOIDC_INACTIVE_TTL;
+        if (t.active) {
+            ttl = sc->introspection_ttl;
+            if (t.exp && t.exp - now < ttl) {
+                ttl = (long)(t.exp - now);
+            }
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(514) "opaque token rejected: %s", why);
+        }
+        until = now + ttl;
+        unsigned char *enc;
+        apr_size_t enclen;
+        if (ttl > 0 &&
+            aoidc_introspect_encode(r->pool, sc->keys, key, pr->name, &t, now, until, &enc, &enclen) == APR_SUCCESS) {
+            sc->store->set(sc->store, key, enc, enclen, ttl);
+        }
+        if (!t.active) {
+            return AOIDC_R_UNAUTHORIZED;
+        }
+    }
+    if (aoidc_introspect_check(&t, dc->bearer_audience, now, &why) != AOIDC_INTROSPECT_ACTIVE) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(511) "opaque token rejected%s: %s",
+                      cached ? " (cached answer)" : "", why);
+        return AOIDC_R_UNAUTHORIZED;
+    }
+    out->provider = pr->name;
+    out->sub = t.sub;
+    out->exp = until;
+    out->claims = t.claims;
+    out->nclaims = t.nclaims;
+    out->scope = t.scope;
+    return AOIDC_R_OK;
 }
 
 /* Authenticate a request carrying a bearer token; 0 = OK with r->user set,

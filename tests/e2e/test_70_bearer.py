@@ -15,6 +15,7 @@ from harness import OP, sign_jwt
 
 API = "https://api.example.test"
 OPAQUE_API = "https://opaque-api.example.test"
+OTHER_OPAQUE_API = "https://other-opaque-api.example.test"
 
 
 def bearer_conf(issuer: str) -> str:
@@ -33,6 +34,8 @@ ScriptAlias /api/write "{harness.HTDOCS}/cgi/env.py"
 ScriptAlias /api/q "{harness.HTDOCS}/cgi/env.py"
 ScriptAlias /opaque/env "{harness.HTDOCS}/cgi/env.py"
 ScriptAlias /both/env "{harness.HTDOCS}/cgi/env.py"
+ScriptAlias /opaque-other/env "{harness.HTDOCS}/cgi/env.py"
+ScriptAlias /opaque-mainonly/env "{harness.HTDOCS}/cgi/env.py"
 <Location /api>
     AuthType oidc-bearer
     AuthName "test api"
@@ -48,6 +51,19 @@ ScriptAlias /both/env "{harness.HTDOCS}/cgi/env.py"
 <Location /opaque>
     AuthType oidc-bearer
     AuthOIDCUseProvider rs
+    AuthOIDCBearerAudience {OPAQUE_API}
+    Require valid-user
+</Location>
+<Location /opaque-other>
+    AuthType oidc-bearer
+    AuthOIDCUseProvider rs
+    AuthOIDCBearerAudience {OTHER_OPAQUE_API}
+    Require valid-user
+</Location>
+<Location /opaque-mainonly>
+    AuthType oidc-bearer
+    AuthOIDCUseProvider rs
+    AuthOIDCBearerProviders main
     AuthOIDCBearerAudience {OPAQUE_API}
     Require valid-user
 </Location>
@@ -226,7 +242,7 @@ def test_opaque_token_introspected_and_cached(api, op, memcached):
         r = call(api.url("/opaque/env"), tok)
         assert r.status_code == 200, r.text
     assert op.stats()["introspection"] - before == 1, "the introspection answer was not cached"
-    assert any(k.startswith("aoidc:i:") for k in memcached.keys())
+    assert any(k.startswith("aoidc:i2:") for k in memcached.keys())
     assert not any(tok in k for k in memcached.keys())
 
 
@@ -241,6 +257,48 @@ def test_revoked_opaque_token_refused(api, op, expect_log):
     before = op.stats()["introspection"]
     assert_bearer_error(call(api.url("/opaque/env"), tok), 401, "invalid_token")
     assert op.stats()["introspection"] == before
+
+
+def test_opaque_token_does_not_cross_apis(api, make_apache, op, memcached, expect_log):
+    """A token introspected for API A (its aud) is refused by API B (another
+    AuthOIDCBearerAudience, same provider) from the cached answer, on this node and on a
+    second node sharing memcached; A still gets it from the cache on both."""
+    expect_log(r"AOIDC511", required=True)
+    node2 = make_apache(bearer_conf(op.issuer), name="b")
+    tok = get_token(op, OPAQUE_API, scope="api:read")
+    before = op.stats()["introspection"]
+    assert call(api.url("/opaque/env"), tok).status_code == 200
+    for node in (api, node2):
+        for _ in range(2):
+            assert_bearer_error(call(node.url("/opaque-other/env"), tok), 401, "invalid_token")
+    r = call(node2.url("/opaque/env"), tok)
+    assert r.status_code == 200, r.text
+    assert r.json()["OIDC_CLAIM_scope"] == "api:read"
+    # one introspection for all of it: B's refusals came from the cached answer
+    assert op.stats()["introspection"] - before == 1
+
+
+def test_opaque_token_refused_by_other_api_first_still_works_at_its_api(api, make_apache, op, memcached,
+                                                                        expect_log):
+    """An answer learnt at the wrong API is cached as what it says, not as a refusal: the
+    right API (here on another node) accepts the token from that cached answer."""
+    expect_log(r"AOIDC511", required=True)
+    node2 = make_apache(bearer_conf(op.issuer), name="b")
+    tok = get_token(op, OPAQUE_API, scope="api:read")
+    before = op.stats()["introspection"]
+    assert_bearer_error(call(api.url("/opaque-other/env"), tok), 401, "invalid_token")
+    assert call(node2.url("/opaque/env"), tok).status_code == 200
+    assert call(api.url("/opaque/env"), tok).status_code == 200
+    assert op.stats()["introspection"] - before == 1
+
+
+def test_opaque_token_of_a_provider_the_location_does_not_accept(api, op, expect_log):
+    """Opaque tokens are introspected at AuthOIDCUseProvider; a location whose
+    AuthOIDCBearerProviders leaves that provider out accepts none of them."""
+    expect_log(r"AOIDC690", required=True)
+    tok = get_token(op, OPAQUE_API, scope="api:read")
+    assert call(api.url("/opaque/env"), tok).status_code == 200
+    assert_bearer_error(call(api.url("/opaque-mainonly/env"), tok), 401, "invalid_token")
 
 
 def test_jwt_for_opaque_api_refused(api, op, expect_log):
