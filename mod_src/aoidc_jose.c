@@ -803,6 +803,11 @@ aoidc_jose_result_t aoidc_jwt_validate(const aoidc_jwt_t *jwt, const aoidc_jwt_e
         }
     }
 
+    /* a nonce marks an ID token (RFC 9068 access tokens have none): an ID
+     * token is never accepted where an access token is expected */
+    if (ex->access_token && json_object_get(c, "nonce") != NULL) {
+        return AOIDC_JOSE_BAD_NONCE;
+    }
     if (ex->nonce != NULL) {
         json_t *nonce = json_object_get(c, "nonce");
         if (!json_is_string(nonce) || strcmp(json_string_value(nonce), ex->nonce) != 0) {

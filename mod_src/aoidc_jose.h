@@ -115,7 +115,8 @@ typedef struct {
     int max_iat_age;           /* if > 0: iat older than now - max_iat_age - skew refused */
     int access_token;          /* RFC 9068 access token: aud must contain audience but may
                                   name other resources too; azp (the requesting client)
-                                  is not compared with audience */
+                                  is not compared with audience; a token with a nonce
+                                  (an ID token) is refused with AOIDC_JOSE_BAD_NONCE */
 } aoidc_jwt_expect_t;
 
 /* Validate the claims of jwt (exp required; nbf honoured; iat per expect;

@@ -36,6 +36,7 @@ ScriptAlias /opaque/env "{harness.HTDOCS}/cgi/env.py"
 ScriptAlias /both/env "{harness.HTDOCS}/cgi/env.py"
 ScriptAlias /opaque-other/env "{harness.HTDOCS}/cgi/env.py"
 ScriptAlias /opaque-mainonly/env "{harness.HTDOCS}/cgi/env.py"
+ScriptAlias /app-api/env "{harness.HTDOCS}/cgi/env.py"
 <Location /api>
     AuthType oidc-bearer
     AuthName "test api"
@@ -65,6 +66,12 @@ ScriptAlias /opaque-mainonly/env "{harness.HTDOCS}/cgi/env.py"
     AuthOIDCUseProvider rs
     AuthOIDCBearerProviders main
     AuthOIDCBearerAudience {OPAQUE_API}
+    Require valid-user
+</Location>
+<Location /app-api>
+    # an API whose audience is the login client: an ID token of that client names it too
+    AuthType oidc-bearer
+    AuthOIDCBearerAudience app
     Require valid-user
 </Location>
 <Location /both>
@@ -299,6 +306,42 @@ def test_opaque_token_of_a_provider_the_location_does_not_accept(api, op, expect
     tok = get_token(op, OPAQUE_API, scope="api:read")
     assert call(api.url("/opaque/env"), tok).status_code == 200
     assert_bearer_error(call(api.url("/opaque-mainonly/env"), tok), 401, "invalid_token")
+
+
+def real_id_token(op, user="alice", password="alice-pw") -> str:
+    """An ID token of the client app from a real code flow at the dev OP (Python as the RP)."""
+    from urllib.parse import parse_qs, urlencode, urlsplit
+    redirect_uri = f"http://127.0.0.1:{harness.free_port()}/oidc/callback"
+    verifier, challenge = harness.pkce_pair()
+    q = dict(client_id="app", response_type="code", scope="openid email", redirect_uri=redirect_uri,
+             state="st-" + harness.b64url(__import__("os").urandom(8)), nonce="n-" + str(time.time_ns()),
+             code_challenge=challenge, code_challenge_method="S256")
+    browser = harness.new_browser()
+    cb = harness.op_login_only(browser, op.url("/auth?" + urlencode(q)), user, password, op=op)
+    code = parse_qs(urlsplit(cb).query)["code"][0]
+    r = harness.new_browser().post(op.url("/token"), auth=("app", OP.secret("app")), timeout=10,
+                                   data=dict(grant_type="authorization_code", code=code, redirect_uri=redirect_uri,
+                                             code_verifier=verifier))
+    assert r.status_code == 200, r.text
+    return r.json()["id_token"]
+
+
+def test_id_token_is_not_an_access_token(api, op, expect_log):
+    """A genuine ID token (signed by the provider, our issuer, aud = the location's audience,
+    unexpired) carries a nonce: it is refused as a bearer token."""
+    expect_log(r"AOIDC504.*bad-nonce", required=True)
+    tok = real_id_token(op)
+    header, claims = harness.decode_jwt(tok)
+    assert claims["aud"] == "app" and claims.get("nonce") and claims["iss"] == op.issuer
+    assert header.get("typ") in (None, "JWT")
+    for _ in range(2):  # never from the process cache either
+        r = call(api.url("/app-api/env"), tok)
+        assert_bearer_error(r, 401, "invalid_token")
+    # the same location takes an access token naming it
+    now = int(time.time())
+    at = sign_jwt({"iss": op.issuer, "sub": "svc", "aud": "app", "exp": now + 600, "iat": now,
+                   "client_id": "api-client"}, header={"typ": "at+jwt"})
+    assert call(api.url("/app-api/env"), at).status_code == 200
 
 
 def test_jwt_for_opaque_api_refused(api, op, expect_log):

@@ -519,6 +519,10 @@ static const claim_row_t claim_rows[] = {
      AOIDC_JOSE_BAD_AUD},
     {"access: expired", "{\"exp\":1600000000}", "nonce", NULL, ACCESS, AOIDC_JOSE_EXPIRED},
     {"access: wrong issuer", "{\"iss\":\"https://evil.example\"}", "nonce", NULL, ACCESS, AOIDC_JOSE_BAD_ISS},
+    /* an ID token (it has a nonce) is not an access token, whatever its nonce */
+    {"access: ID token with nonce", NULL, NULL, NULL, ACCESS, AOIDC_JOSE_BAD_NONCE},
+    {"access: nonce null", "{\"nonce\":null}", NULL, NULL, ACCESS, AOIDC_JOSE_BAD_NONCE},
+    {"access: nonce empty", "{\"nonce\":\"\"}", NULL, NULL, ACCESS, AOIDC_JOSE_BAD_NONCE},
     /* exp: now is 1700000100, skew 60 */
     {"exp past", "{\"exp\":1600000000}", NULL, NULL, 0, AOIDC_JOSE_EXPIRED},
     {"exp missing", NULL, "exp", NULL, 0, AOIDC_JOSE_EXPIRED},
