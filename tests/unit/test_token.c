@@ -4,6 +4,8 @@
 #include "aoidc_token.h"
 #include "aoidc_util.h"
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <string.h>
 
 static aoidc_principal_t principal(const char *sub, apr_int64_t exp)
@@ -66,6 +68,76 @@ static void test_scope_has(void **state)
     assert_false(aoidc_scope_has("api:readx", "api:read"));
     assert_false(aoidc_scope_has("", "api:read"));
     assert_false(aoidc_scope_has(NULL, "api:read"));
+}
+
+/* SipHash-2-4: the reference vectors (key 00..0f, message 00..len-1) and
+ * OpenSSL's SIPHASH MAC (8-byte output) for every length up to 64. */
+static void test_siphash_vectors(void **state)
+{
+    (void)state;
+    unsigned char key[16], msg[64];
+    for (int i = 0; i < 16; i++) {
+        key[i] = (unsigned char)i;
+    }
+    for (int i = 0; i < 64; i++) {
+        msg[i] = (unsigned char)i;
+    }
+    assert_true(aoidc_siphash24(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+    assert_true(aoidc_siphash24(key, msg, 15) == 0xa129ca6149be45e5ULL);
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
+    if (!mac) {
+        return; /* OpenSSL without SipHash: the two vectors above still hold */
+    }
+    for (size_t len = 0; len <= sizeof(msg); len++) {
+        EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+        size_t size = 8, outl = 0;
+        unsigned char out[16];
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size), OSSL_PARAM_construct_end()};
+        assert_int_equal(EVP_MAC_init(ctx, key, sizeof(key), params), 1);
+        assert_int_equal(EVP_MAC_update(ctx, msg, len), 1);
+        assert_int_equal(EVP_MAC_final(ctx, out, &outl, sizeof(out)), 1);
+        assert_int_equal(outl, 8);
+        uint64_t want = 0;
+        for (int i = 7; i >= 0; i--) {
+            want = want << 8 | out[i];
+        }
+        if (aoidc_siphash24(key, msg, len) != want) {
+            fail_msg("siphash of %zu bytes differs from OpenSSL", len);
+        }
+        EVP_MAC_CTX_free(ctx);
+    }
+    EVP_MAC_free(mac);
+}
+
+/* Tokens that share a victim's slot in one cache (one process) do not
+ * share it in another: the slot hash is keyed per cache. */
+static void test_cache_slots_keyed(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_token_cache_t *a, *b;
+    assert_int_equal(aoidc_token_cache_create(p, 16, &a), APR_SUCCESS);
+    assert_int_equal(aoidc_token_cache_create(p, 16, &b), APR_SUCCESS);
+    aoidc_principal_t in = principal("victim", 5000), out;
+    const char *found[8];
+    int nfound = 0;
+    /* find 8 tokens that evict the victim in cache a */
+    for (int i = 0; i < 100000 && nfound < 8; i++) {
+        char *t = apr_psprintf(p, "attacker-%d", i);
+        aoidc_token_cache_put(a, "victim", 6, &in);
+        aoidc_token_cache_put(a, t, strlen(t), &in);
+        if (!aoidc_token_cache_get(a, p, "victim", 6, 1000, &out)) {
+            found[nfound++] = t;
+        }
+    }
+    assert_int_equal(nfound, 8);
+    /* in cache b each of them shares the victim's slot with chance 1/16 */
+    int evicted = 0;
+    for (int i = 0; i < nfound; i++) {
+        aoidc_token_cache_put(b, "victim", 6, &in);
+        aoidc_token_cache_put(b, found[i], strlen(found[i]), &in);
+        evicted += !aoidc_token_cache_get(b, p, "victim", 6, 1000, &out);
+    }
+    assert_true(evicted < nfound);
 }
 
 static void test_scope_of_claims(void **state)
@@ -245,6 +317,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {UNIT_TEST(test_cache_hit_miss_expiry), UNIT_TEST(test_cache_bounded),
                                        UNIT_TEST(test_scope_has), UNIT_TEST(test_scope_of_claims),
+                                       UNIT_TEST(test_siphash_vectors), UNIT_TEST(test_cache_slots_keyed),
                                        UNIT_TEST(test_introspect_parse), UNIT_TEST(test_introspect_check),
                                        UNIT_TEST(test_introspect_record)};
     return UNIT_RUN("token", tests);
