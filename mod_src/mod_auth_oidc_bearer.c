@@ -127,7 +127,7 @@ static aoidc_result_t validate_jwt(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_di
     }
     if (jr != AOIDC_JOSE_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(504) "bearer token of %s rejected: %s%s%s",
-                      pr->name, aoidc_jose_result_str(jr), err ? ": " : "", err ? err : "");
+                      pr->name, aoidc_jose_result_str(jr), err ? ": " : "", err ? ap_escape_logitem(r->pool, err) : "");
         return AOIDC_R_UNAUTHORIZED;
     }
     int dropped;
@@ -385,8 +385,10 @@ static authz_status scope_check(request_rec *r, const char *req_line, const void
     for (int i = 0; i < need->nelts; i++) {
         if (!aoidc_scope_has(have, APR_ARRAY_IDX(need, i, const char *))) {
             const char *all = apr_array_pstrcat(r->pool, need, ' ');
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(530) "token of '%.128s' lacks scope '%s'",
-                          r->user, all);
+            /* user and scope are the provider's text */
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(530)
+                          "token of '%.128s' (scope '%.256s') lacks scope '%s'", ap_escape_logitem(r->pool, r->user),
+                          ap_escape_logitem(r->pool, have), all);
             if (ctx) {
                 ctx->authz_denied = 1;
                 ctx->missing_scope = all;

@@ -202,6 +202,27 @@ def test_missing_scope_is_403_insufficient_scope(api, op, expect_log):
     assert 'scope="api:read api:write"' in r.headers["WWW-Authenticate"]
 
 
+# what a provider's text looks like in the error log once we escaped it (ap_escape_logitem: `"` ->
+# `\"`, control bytes -> `\xNN`) and httpd escaped our line (every backslash doubled)
+SUB_RAW = 'ev"il\x1b[2J\n[error] AOIDC999: forged line'
+SUB_LOGGED = 'ev\\\\"il\\\\x1b[2J\\\\n[error] AOIDC999: forged line'
+
+
+def test_provider_text_escaped_in_log_lines(api, op, errlog, expect_log):
+    """The token's sub and scope reach the log line of a missing scope only escaped."""
+    expect_log(r"AOIDC530", required=True)
+    expect_log(r"AH01631", required=True)
+    tok = sign_jwt(forged(op, sub=SUB_RAW, scope='api:read "x'), header={"typ": "at+jwt"})
+    assert_bearer_error(call(api.url("/api/write"), tok), 403, "insufficient_scope")
+    lines = errlog.search(r"AOIDC530")
+    assert lines, "no AOIDC530 line"
+    line = lines[-1]
+    assert f"token of '{SUB_LOGGED}'" in line, line
+    assert "(scope 'api:read \\\\\"x')" in line, line
+    assert 'ev"il' not in line and "read \"x" not in line, line
+    assert not errlog.search(r"^\[error\] AOIDC999")
+
+
 def test_query_token_refused_unless_enabled(api, op, expect_log):
     expect_log(r"AOIDC523", required=True)
     tok = get_token(op, API)
