@@ -10,6 +10,7 @@
  *           audience on every request, cached or not.
  * Require oidc-scope lives here too. */
 #include "mod_auth_oidc.h"
+#include "aoidc_bearer.h"
 #include "aoidc_introspect.h"
 #include "aoidc_token.h"
 #include "aoidc_util.h"
@@ -31,52 +32,6 @@ void aoidc_bearer_child_init(apr_pool_t *p, int slots)
     if (aoidc_token_cache_create(p, slots, &token_cache) != APR_SUCCESS) {
         token_cache = NULL;
     }
-}
-
-static int b64token_ok(const char *t)
-{
-    apr_size_t n = 0;
-    for (const char *c = t; *c; c++, n++) {
-        if (!(apr_isalnum(*c) || *c == '-' || *c == '.' || *c == '_' || *c == '~' || *c == '+' || *c == '/' ||
-              *c == '=')) {
-            return 0;
-        }
-    }
-    return n > 0 && n <= AOIDC_JWT_MAX_LEN;
-}
-
-typedef enum { TOK_NONE, TOK_OK, TOK_BAD } tok_rc_t;
-
-/* The token from the Authorization header (or, when allowed, the
- * access_token query parameter). More than one way at once is refused. */
-static tok_rc_t find_token(request_rec *r, const aoidc_dir_cfg_t *dc, const char **token)
-{
-    const char *h = apr_table_get(r->headers_in, "Authorization");
-    const char *q = NULL;
-    int nq = aoidc_query_param(r->pool, r->args, "access_token", &q);
-    *token = NULL;
-    if (h) {
-        if (strncasecmp(h, "Bearer ", 7) != 0) {
-            return TOK_NONE; /* another scheme is not ours to judge */
-        }
-        h += 7;
-        while (*h == ' ') {
-            h++;
-        }
-        if (!b64token_ok(h) || nq != 0) {
-            return TOK_BAD;
-        }
-        *token = h;
-        return TOK_OK;
-    }
-    if (nq == 0) {
-        return TOK_NONE;
-    }
-    if (nq < 0 || !aoidc_bearer_query_allowed(dc) || !b64token_ok(q)) {
-        return TOK_BAD;
-    }
-    *token = q;
-    return TOK_OK;
 }
 
 static int is_jwt(const char *t)
@@ -313,8 +268,7 @@ static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg
 
 int aoidc_bearer_present(request_rec *r)
 {
-    const char *h = apr_table_get(r->headers_in, "Authorization");
-    return h && strncasecmp(h, "Bearer ", 7) == 0;
+    return aoidc_bearer_scheme(apr_table_get(r->headers_in, "Authorization"));
 }
 
 int aoidc_bearer_authn(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
@@ -325,14 +279,15 @@ int aoidc_bearer_authn(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
                       "bearer tokens need AuthOIDCCryptoKeyFile for this server");
         return aoidc_respond(r, AOIDC_R_INTERNAL);
     }
-    switch (find_token(r, dc, &token)) {
-    case TOK_NONE:
+    switch (aoidc_bearer_find(r->pool, apr_table_get(r->headers_in, "Authorization"), r->args,
+                              aoidc_bearer_query_allowed(dc), &token)) {
+    case AOIDC_BEARER_NONE:
         return aoidc_bearer_error(r, HTTP_UNAUTHORIZED, NULL, NULL);
-    case TOK_BAD:
+    case AOIDC_BEARER_BAD:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(523)
                       "malformed bearer request (bad header, token in the query, or both)");
         return aoidc_bearer_error(r, HTTP_BAD_REQUEST, "invalid_request", NULL);
-    case TOK_OK:
+    case AOIDC_BEARER_OK:
         break;
     }
     return authenticate_token(r, sc, dc, token);

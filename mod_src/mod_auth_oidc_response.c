@@ -2,6 +2,7 @@
  * Apache's own plain error documents (ErrorDocument works); the reason goes
  * to the error log, never into the page. */
 #include "mod_auth_oidc.h"
+#include "aoidc_bearer.h"
 
 APLOG_USE_MODULE(auth_oidc);
 
@@ -43,32 +44,18 @@ int aoidc_redirect(request_rec *r, const char *location)
 
 /* ---- bearer answers (RFC 6750) and the error filter ---- */
 
+/* The realm: AuthName, else the server's name (aoidc_bearer_challenge
+ * makes it quotable). */
 static const char *realm(request_rec *r)
 {
     const char *name = ap_auth_name(r);
-    if (!name) {
-        name = r->server->server_hostname ? r->server->server_hostname : "api";
-    }
-    char *out = apr_pstrdup(r->pool, name);
-    for (char *c = out; *c; c++) {
-        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) {
-            *c = '_';
-        }
-    }
-    return out;
+    return name ? name : r->server->server_hostname;
 }
 
 /* An RFC 6750 answer: status, WWW-Authenticate, small JSON body. */
 int aoidc_bearer_error(request_rec *r, int status, const char *error, const char *scope)
 {
-    const char *h = apr_psprintf(r->pool, "Bearer realm=\"%s\"", realm(r));
-    if (error) {
-        h = apr_pstrcat(r->pool, h, ", error=\"", error, "\"", NULL);
-    }
-    if (scope) {
-        h = apr_pstrcat(r->pool, h, ", scope=\"", scope, "\"", NULL);
-    }
-    apr_table_setn(r->err_headers_out, "WWW-Authenticate", h);
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate", aoidc_bearer_challenge(r->pool, realm(r), error, scope));
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->subprocess_env, "AUTH_OIDC_ERROR", error ? error : "unauthorized");
     aoidc_req_ctx_t *ctx = aoidc_req_ctx(r);
