@@ -13,8 +13,8 @@ int aoidc_bearer_scheme(const char *authorization)
 
 static int b64token_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == '~' || c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
 }
 
 int aoidc_bearer_b64token_ok(const char *t)
@@ -32,8 +32,8 @@ int aoidc_bearer_b64token_ok(const char *t)
     return t[n] == '\0' && n <= AOIDC_BEARER_TOKEN_MAX;
 }
 
-aoidc_bearer_rc_t aoidc_bearer_find(apr_pool_t *p, const char *authorization, const char *query, int query_allowed,
-                                    const char **token)
+aoidc_bearer_rc_t aoidc_bearer_find(apr_pool_t *p, const char *authorization, const char *query,
+                                    int query_allowed, const char **token)
 {
     const char *q = NULL;
     int nq = aoidc_query_param(p, query, "access_token", &q);

@@ -32,8 +32,8 @@ int aoidc_bearer_b64token_ok(const char *t);
  * another scheme is NONE (not ours to judge) unless the query has a token.
  * On OK, *token points into authorization or is from p (the decoded query
  * value); otherwise *token is NULL. */
-aoidc_bearer_rc_t aoidc_bearer_find(apr_pool_t *p, const char *authorization, const char *query, int query_allowed,
-                                    const char **token);
+aoidc_bearer_rc_t aoidc_bearer_find(apr_pool_t *p, const char *authorization, const char *query,
+                                    int query_allowed, const char **token);
 
 /* The WWW-Authenticate value, from p: Bearer realm="realm"[, error="error"][,
  * scope="scope"]. Inside the quotes every '"', '\\', control character and

@@ -65,8 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *tok = NULL;
     aoidc_bearer_scheme(auth);
     aoidc_bearer_b64token_ok(auth);
-    aoidc_bearer_rc_t rc = aoidc_bearer_find(p, (flags & 1) ? auth : NULL, (flags & 2) ? query : NULL, flags & 4,
-                                             &tok);
+    aoidc_bearer_rc_t rc =
+        aoidc_bearer_find(p, (flags & 1) ? auth : NULL, (flags & 2) ? query : NULL, flags & 4, &tok);
     if ((rc == AOIDC_BEARER_OK) != (tok != NULL)) {
         __builtin_trap();
     }
