@@ -59,6 +59,15 @@ aoidc_bearer_rc_t aoidc_bearer_find(apr_pool_t *p, const char *authorization, co
     return AOIDC_BEARER_OK;
 }
 
+int aoidc_bearer_is_jwt(const char *t)
+{
+    int dots = 0;
+    for (; *t && dots <= 2; t++) {
+        dots += *t == '.';
+    }
+    return dots == 2;
+}
+
 /* A copy that can sit between double quotes of a header value. */
 static const char *quotable(apr_pool_t *p, const char *s)
 {

@@ -35,6 +35,10 @@ int aoidc_bearer_b64token_ok(const char *t);
 aoidc_bearer_rc_t aoidc_bearer_find(apr_pool_t *p, const char *authorization, const char *query,
                                     int query_allowed, const char **token);
 
+/* Does the token look like a compact JWS (exactly two dots)? Otherwise it is
+ * opaque and goes to introspection. */
+int aoidc_bearer_is_jwt(const char *t);
+
 /* The WWW-Authenticate value, from p: Bearer realm="realm"[, error="error"][,
  * scope="scope"]. Inside the quotes every '"', '\\', control character and
  * DEL becomes '_', so no input can end a quoted string or the header line;

@@ -34,12 +34,6 @@ void aoidc_bearer_child_init(apr_pool_t *p, int slots)
     }
 }
 
-static int is_jwt(const char *t)
-{
-    const char *d1 = strchr(t, '.');
-    return d1 && strchr(d1 + 1, '.') && !strchr(strchr(d1 + 1, '.') + 1, '.');
-}
-
 static int typ_ok(const char *typ)
 {
     /* RFC 9068 at+jwt; plain JWT or none from providers that predate it */
@@ -219,7 +213,7 @@ static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg
         provider_accepted(dc, pr.provider)) {
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "bearer token from the process cache");
     }
-    else if (is_jwt(token)) {
+    else if (aoidc_bearer_is_jwt(token)) {
         memset(&pr, 0, sizeof(pr));
         res = validate_jwt(r, sc, dc, token, &pr);
         if (res == AOIDC_R_OK && token_cache) {

@@ -70,6 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((rc == AOIDC_BEARER_OK) != (tok != NULL)) {
         __builtin_trap();
     }
+    if (tok) {
+        aoidc_bearer_is_jwt(tok);
+    }
     if (tok && (!aoidc_bearer_b64token_ok(tok) || strlen(tok) > AOIDC_BEARER_TOKEN_MAX)) {
         __builtin_trap();
     }

@@ -132,6 +132,25 @@ static void test_find(void **state)
     }
 }
 
+static void test_is_jwt(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *t;
+        int jwt;
+    } rows[] = {
+        {"a.b.c", 1}, {"..", 1},  {"a.b.", 1},    {"a.b", 0}, {"abc", 0},
+        {"", 0},      {"...", 0}, {"a.b.c.d", 0}, {".", 0},   {"a.b.c.d.e", 0},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char *t = heap(rows[i].t);
+        if (aoidc_bearer_is_jwt(t) != rows[i].jwt) {
+            fail_msg("is_jwt row %zu (%s)", i, rows[i].t);
+        }
+        free(t);
+    }
+}
+
 static void test_challenge(void **state)
 {
     apr_pool_t *p = *state;
@@ -165,6 +184,6 @@ static void test_challenge(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {UNIT_TEST(test_scheme), UNIT_TEST(test_b64token), UNIT_TEST(test_find),
-                                       UNIT_TEST(test_challenge)};
+                                       UNIT_TEST(test_is_jwt), UNIT_TEST(test_challenge)};
     return UNIT_RUN("bearer", tests);
 }
