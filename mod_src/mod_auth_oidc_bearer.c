@@ -1,7 +1,10 @@
 /* AuthType oidc-bearer (and AuthOIDCAcceptBearer for AuthType oidc): access
  * tokens for APIs, answered per RFC 6750. No redirect ever happens here.
- *   JWT:    per-process cache by SHA-256(token) -> on a miss, signature by the
- *           issuer's JWKS, iss/aud/exp/nbf/iat/typ -> cached until exp.
+ *   JWT:    per-process cache of (audience, token) (aoidc_token.h) -> on a
+ *           miss, signature by the issuer's JWKS, iss/aud/exp/nbf/iat/typ,
+ *           no nonce -> cached until exp; a hit also needs the provider to
+ *           be one the location accepts.
+ *   The token itself comes from the request through aoidc_bearer.c.
  *   opaque: memcached cache under HMAC(token) -> on a miss, introspection
  *           (RFC 7662) with the provider's client credentials; what the
  *           answer says (active, sub, exp, aud, claims) is kept
