@@ -669,15 +669,33 @@ static int str_in_list(const char *s, const char *const *list)
     return 0;
 }
 
-/* aud must contain audience; every other value must be trusted. *count
- * receives the number of values. */
+int aoidc_aud_contains(const json_t *aud, const char *want)
+{
+    if (want == NULL) {
+        return 0;
+    }
+    size_t wlen = strlen(want);
+    if (json_is_string(aud)) {
+        return json_string_length(aud) == wlen && memcmp(json_string_value(aud), want, wlen) == 0;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(aud, i, v) {
+        if (json_is_string(v) && json_string_length(v) == wlen && memcmp(json_string_value(v), want, wlen) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* aud must contain audience; every other value must be a string and, for
+ * ID tokens, trusted. *count receives the number of values. */
 static aoidc_jose_result_t check_aud(json_t *aud, const aoidc_jwt_expect_t *ex, size_t *count)
 {
-    int found = 0;
     *count = 0;
     if (json_is_string(aud)) {
         *count = 1;
-        return strcmp(json_string_value(aud), ex->audience) == 0 ? AOIDC_JOSE_OK : AOIDC_JOSE_BAD_AUD;
+        return aoidc_aud_contains(aud, ex->audience) ? AOIDC_JOSE_OK : AOIDC_JOSE_BAD_AUD;
     }
     if (!json_is_array(aud) || json_array_size(aud) == 0) {
         return AOIDC_JOSE_BAD_AUD;
@@ -688,16 +706,13 @@ static aoidc_jose_result_t check_aud(json_t *aud, const aoidc_jwt_expect_t *ex, 
         if (!json_is_string(v)) {
             return AOIDC_JOSE_BAD_AUD;
         }
-        const char *s = json_string_value(v);
-        if (strcmp(s, ex->audience) == 0) {
-            found = 1;
-        }
-        else if (!ex->access_token && !str_in_list(s, ex->extra_audiences)) {
+        if (!ex->access_token && !aoidc_aud_contains(v, ex->audience) &&
+            !str_in_list(json_string_value(v), ex->extra_audiences)) {
             return AOIDC_JOSE_BAD_AUD;
         }
     }
     *count = json_array_size(aud);
-    return found ? AOIDC_JOSE_OK : AOIDC_JOSE_BAD_AUD;
+    return aoidc_aud_contains(aud, ex->audience) ? AOIDC_JOSE_OK : AOIDC_JOSE_BAD_AUD;
 }
 
 /* Header typ against the expected one: case-insensitive, with an optional
@@ -788,6 +803,11 @@ aoidc_jose_result_t aoidc_jwt_validate(const aoidc_jwt_t *jwt, const aoidc_jwt_e
         }
     }
 
+    /* a nonce marks an ID token (RFC 9068 access tokens have none): an ID
+     * token is never accepted where an access token is expected */
+    if (ex->access_token && json_object_get(c, "nonce") != NULL) {
+        return AOIDC_JOSE_BAD_NONCE;
+    }
     if (ex->nonce != NULL) {
         json_t *nonce = json_object_get(c, "nonce");
         if (!json_is_string(nonce) || strcmp(json_string_value(nonce), ex->nonce) != 0) {

@@ -91,6 +91,14 @@ aoidc_jose_result_t aoidc_jwt_parse(apr_pool_t *p, const char *compact, aoidc_jw
 aoidc_jose_result_t aoidc_jwt_verify(const aoidc_jwt_t *jwt, const aoidc_jwks_t *jwks,
                                      const char *const *allowed_algs);
 
+/* Does an "aud" value (a string, or an array of strings) contain want?
+ * The one audience test of the module: ID and access tokens (through
+ * aoidc_jwt_validate), introspection answers, back-channel logout tokens.
+ * Exact, length-aware comparison (a value with an embedded NUL never
+ * matches); non-string array elements are skipped (callers that must refuse
+ * them check the shape themselves); NULL aud, NULL want or any other type: 0. */
+int aoidc_aud_contains(const json_t *aud, const char *want);
+
 /* What an ID token / access token must satisfy. NULL fields are not checked
  * unless said otherwise. */
 typedef struct {
@@ -107,7 +115,8 @@ typedef struct {
     int max_iat_age;           /* if > 0: iat older than now - max_iat_age - skew refused */
     int access_token;          /* RFC 9068 access token: aud must contain audience but may
                                   name other resources too; azp (the requesting client)
-                                  is not compared with audience */
+                                  is not compared with audience; a token with a nonce
+                                  (an ID token) is refused with AOIDC_JOSE_BAD_NONCE */
 } aoidc_jwt_expect_t;
 
 /* Validate the claims of jwt (exp required; nbf honoured; iat per expect;

@@ -1,5 +1,6 @@
 /* The per-process bearer token cache. */
 #include "aoidc_token.h"
+#include "aoidc_util.h"
 
 #include <apr_strings.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@ struct aoidc_token_cache {
     apr_thread_mutex_t *mutex;
     slot_t *slots;
     unsigned mask;
+    unsigned char key[AOIDC_SIPHASH_KEY_LEN]; /* per cache, i.e. per process: random */
 };
 
 static apr_status_t cache_cleanup(void *d)
@@ -45,17 +47,85 @@ apr_status_t aoidc_token_cache_create(apr_pool_t *p, int nslots, aoidc_token_cac
     }
     c->mask = n - 1;
     apr_pool_cleanup_register(p, c, cache_cleanup, apr_pool_cleanup_null);
+    apr_status_t rv = aoidc_random(c->key, sizeof(c->key));
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
     *out = c;
     return apr_thread_mutex_create(&c->mutex, APR_THREAD_MUTEX_DEFAULT, p);
 }
 
-/* FNV-1a: spreads tokens over the slots; exactness comes from the compare */
+/* SipHash-2-4 (Aumasson and Bernstein), the keyed hash hash tables use
+ * against collision flooding: without the per-process key nobody can aim
+ * tokens at one slot to evict a victim's entry over and over. Plain C: one
+ * pass over the token, no allocation, no library call on the hot path. */
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                               \
+    do {                                                                                                       \
+        v0 += v1;                                                                                              \
+        v1 = ROTL(v1, 13);                                                                                     \
+        v1 ^= v0;                                                                                              \
+        v0 = ROTL(v0, 32);                                                                                     \
+        v2 += v3;                                                                                              \
+        v3 = ROTL(v3, 16);                                                                                     \
+        v3 ^= v2;                                                                                              \
+        v0 += v3;                                                                                              \
+        v3 = ROTL(v3, 21);                                                                                     \
+        v3 ^= v0;                                                                                              \
+        v2 += v1;                                                                                              \
+        v1 = ROTL(v1, 17);                                                                                     \
+        v1 ^= v2;                                                                                              \
+        v2 = ROTL(v2, 32);                                                                                     \
+    } while (0)
+
+static uint64_t le64(const unsigned char *p)
+{
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+}
+
+uint64_t aoidc_siphash24(const unsigned char key[AOIDC_SIPHASH_KEY_LEN], const void *data, apr_size_t len)
+{
+    const unsigned char *in = data;
+    uint64_t k0 = le64(key), k1 = le64(key + 8);
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+    const unsigned char *end = in + (len - len % 8);
+    for (; in != end; in += 8) {
+        uint64_t m = le64(in);
+        v3 ^= m;
+        SIPROUND;
+        SIPROUND;
+        v0 ^= m;
+    }
+    uint64_t b = (uint64_t)len << 56;
+    switch (len & 7) {
+    case 7: b |= (uint64_t)in[6] << 48; /* fall through */
+    case 6: b |= (uint64_t)in[5] << 40; /* fall through */
+    case 5: b |= (uint64_t)in[4] << 32; /* fall through */
+    case 4: b |= (uint64_t)in[3] << 24; /* fall through */
+    case 3: b |= (uint64_t)in[2] << 16; /* fall through */
+    case 2: b |= (uint64_t)in[1] << 8;  /* fall through */
+    case 1: b |= (uint64_t)in[0]; break;
+    case 0: break;
+    }
+    v3 ^= b;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+#undef SIPROUND
+#undef ROTL
+
 static unsigned slot_of(const aoidc_token_cache_t *c, const char *t, apr_size_t len)
 {
-    uint64_t h = 14695981039346656037ULL;
-    for (apr_size_t i = 0; i < len; i++) {
-        h = (h ^ (unsigned char)t[i]) * 1099511628211ULL;
-    }
+    uint64_t h = aoidc_siphash24(c->key, t, len);
     return (unsigned)(h ^ (h >> 32)) & c->mask;
 }
 
@@ -67,7 +137,7 @@ int aoidc_token_cache_get(aoidc_token_cache_t *c, apr_pool_t *p, const char *tok
     int n = 0;
     apr_int64_t exp = 0;
     apr_thread_mutex_lock(c->mutex);
-    if (s->blob && s->toklen == toklen && memcmp(s->blob, token, toklen) == 0) {
+    if (s->blob && aoidc_ct_equal(s->blob, s->toklen, token, toklen)) {
         if (s->exp > now) {
             copy = apr_pmemdup(p, s->blob + toklen, s->len - toklen);
             n = s->nclaims;
@@ -141,6 +211,15 @@ void aoidc_token_cache_put(aoidc_token_cache_t *c, const char *token, apr_size_t
     s->len = len;
     apr_thread_mutex_unlock(c->mutex);
     free(old);
+}
+
+const char *aoidc_scope_of_claims(apr_pool_t *p, const aoidc_claim_t *claims, int n)
+{
+    const char *s = aoidc_claims_get(p, claims, n, "scope", " ");
+    if (!s) {
+        s = aoidc_claims_get(p, claims, n, "scp", " ");
+    }
+    return s ? s : "";
 }
 
 int aoidc_scope_has(const char *scope, const char *need)

@@ -2,11 +2,13 @@
  *
  * A token that passed signature and claim checks is kept until its exp, so
  * the same token is never verified twice while valid. The cache is
- * direct-mapped with a fixed number of slots chosen by a fast hash of the
- * token (a new entry replaces whatever shared its slot), so it is bounded by
- * construction; an entry holds the whole token and a hit needs the exact
- * token, so a crafted hash collision can only evict, never impersonate. One
- * mutex guards it and a lookup copies the entry out. */
+ * direct-mapped with a fixed number of slots (a new entry replaces whatever
+ * shared its slot), so it is bounded by construction. The slot is chosen by
+ * SipHash-2-4 under a random key of the cache (one per process), so nobody
+ * can compute which tokens share a victim's slot to keep evicting it; an
+ * entry holds the whole token and a hit needs the exact token, compared in
+ * constant time (CRYPTO_memcmp), so a collision can only evict, never
+ * impersonate. One mutex guards it and a lookup copies the entry out. */
 #ifndef AOIDC_TOKEN_H
 #define AOIDC_TOKEN_H
 
@@ -15,6 +17,7 @@
 #include <apr_pools.h>
 #include <apr_errno.h>
 #include <apr_thread_mutex.h>
+#include <stdint.h>
 
 /* What a request learns from a valid token. */
 typedef struct {
@@ -40,6 +43,16 @@ int aoidc_token_cache_get(aoidc_token_cache_t *c, apr_pool_t *p, const char *tok
 /* Store a principal (deep copy) for a token. Entries larger than 32 KB are
  * not kept. */
 void aoidc_token_cache_put(aoidc_token_cache_t *c, const char *token, apr_size_t len, const aoidc_principal_t *pr);
+
+/* The granted scopes as one space-separated list, from p: the "scope"
+ * claim, else the "scp" values (a string or an array: flattened, both are
+ * pairs joined with a space); "" when none. */
+const char *aoidc_scope_of_claims(apr_pool_t *p, const aoidc_claim_t *claims, int n);
+
+/* SipHash-2-4 of len bytes under a 16-byte key (the reference algorithm;
+ * exported for its test vectors). */
+#define AOIDC_SIPHASH_KEY_LEN 16
+uint64_t aoidc_siphash24(const unsigned char key[AOIDC_SIPHASH_KEY_LEN], const void *data, apr_size_t len);
 
 /* Does the space-separated scope list contain every word of need? */
 int aoidc_scope_has(const char *scope, const char *need);

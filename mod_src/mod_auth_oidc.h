@@ -172,8 +172,6 @@ void aoidc_bearer_child_init(apr_pool_t *p, int slots);
 int aoidc_bearer_present(request_rec *r);
 int aoidc_bearer_authn(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc);
 void aoidc_register_bearer_authz(apr_pool_t *p);
-void aoidc_fix_authz_status(request_rec *r);
-void aoidc_register_error_filter(void);
 int aoidc_bearer_query_allowed(const aoidc_dir_cfg_t *dc);
 int aoidc_accept_bearer(const aoidc_dir_cfg_t *dc);
 int aoidc_check_bearer(request_rec *r);
@@ -183,5 +181,10 @@ aoidc_provider_t *aoidc_bearer_provider_for_issuer(aoidc_srv_cfg_t *sc, const ao
 /* response */
 int aoidc_respond(request_rec *r, aoidc_result_t res);
 int aoidc_redirect(request_rec *r, const char *location);
+/* An RFC 6750 answer: status, WWW-Authenticate (realm, error, scope), a
+ * small JSON body; returns status. error and scope may be NULL. */
+int aoidc_bearer_error(request_rec *r, int status, const char *error, const char *scope);
+void aoidc_fix_authz_status(request_rec *r);
+void aoidc_register_error_filter(void);
 
 #endif

@@ -45,7 +45,8 @@ static authz_status claim_check(request_rec *r, const char *req_line, const void
     /* the 401 Apache would send is turned into 403 (aoidc_fix_authz_status) */
     ctx->authz_denied = 1;
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(200)
-                  "user '%.128s' lacks the claims of 'Require oidc-claim %.200s'", r->user, req_line);
+                  "user '%.128s' lacks the claims of 'Require oidc-claim %.200s'", ap_escape_logitem(r->pool, r->user),
+                  req_line);
     return AUTHZ_DENIED;
 }
 

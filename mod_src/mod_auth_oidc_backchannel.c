@@ -79,21 +79,6 @@ static int bcl_string_claim(json_t *claims, const char *name, const char **v)
     return 1;
 }
 
-static int bcl_aud_ok(json_t *aud, const char *client_id)
-{
-    if (json_is_string(aud)) {
-        return strcmp(json_string_value(aud), client_id) == 0;
-    }
-    size_t i;
-    json_t *e;
-    json_array_foreach(aud, i, e) {
-        if (json_is_string(e) && strcmp(json_string_value(e), client_id) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 typedef struct {
     aoidc_provider_t *pr;
     const char *sub, *sid, *jti;
@@ -129,7 +114,7 @@ static const char *bcl_validate(request_rec *r, aoidc_srv_cfg_t *sc, const char 
         strcasecmp(jwt->typ, "JWT") != 0) {
         return "typ is not logout+jwt";
     }
-    if (!bcl_aud_ok(json_object_get(c, "aud"), out->pr->client_id)) {
+    if (!aoidc_aud_contains(json_object_get(c, "aud"), out->pr->client_id)) {
         return "aud does not name this client";
     }
     apr_int64_t now = apr_time_sec(apr_time_now()), skew = sc->clock_skew;

@@ -1,13 +1,19 @@
 /* AuthType oidc-bearer (and AuthOIDCAcceptBearer for AuthType oidc): access
  * tokens for APIs, answered per RFC 6750. No redirect ever happens here.
- *   JWT:    per-process cache by SHA-256(token) -> on a miss, signature by the
- *           issuer's JWKS, iss/aud/exp/nbf/iat/typ -> cached until exp.
+ *   JWT:    per-process cache of (audience, token) (aoidc_token.h) -> on a
+ *           miss, signature by the issuer's JWKS, iss/aud/exp/nbf/iat/typ,
+ *           no nonce -> cached until exp; a hit also needs the provider to
+ *           be one the location accepts.
+ *   The token itself comes from the request through aoidc_bearer.c.
  *   opaque: memcached cache under HMAC(token) -> on a miss, introspection
- *           (RFC 7662) with the provider's client credentials; an active
- *           answer is kept min(exp, AuthOIDCIntrospectionTTL), an inactive
- *           one AOIDC_INACTIVE_TTL seconds.
+ *           (RFC 7662) with the provider's client credentials; what the
+ *           answer says (active, sub, exp, aud, claims) is kept
+ *           min(exp, AuthOIDCIntrospectionTTL), an inactive one
+ *           AOIDC_INACTIVE_TTL seconds, and checked against the location's
+ *           audience on every request, cached or not.
  * Require oidc-scope lives here too. */
 #include "mod_auth_oidc.h"
+#include "aoidc_bearer.h"
 #include "aoidc_introspect.h"
 #include "aoidc_token.h"
 #include "aoidc_util.h"
@@ -17,7 +23,9 @@
 APLOG_USE_MODULE(auth_oidc);
 
 #define AOIDC_INACTIVE_TTL 30
-#define AOIDC_INTROSPECT_KEY_PREFIX "aoidc:i:"
+/* i2: records hold the answer's aud (i: records, written before, held a
+ * verdict and are never read) */
+#define AOIDC_INTROSPECT_KEY_PREFIX "aoidc:i2:"
 
 /* per process: set in child_init through aoidc_bearer_child_init */
 static aoidc_token_cache_t *token_cache;
@@ -27,109 +35,6 @@ void aoidc_bearer_child_init(apr_pool_t *p, int slots)
     if (aoidc_token_cache_create(p, slots, &token_cache) != APR_SUCCESS) {
         token_cache = NULL;
     }
-}
-
-static const char *realm(request_rec *r)
-{
-    const char *name = ap_auth_name(r);
-    if (!name) {
-        name = r->server->server_hostname ? r->server->server_hostname : "api";
-    }
-    char *out = apr_pstrdup(r->pool, name);
-    for (char *c = out; *c; c++) {
-        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) {
-            *c = '_';
-        }
-    }
-    return out;
-}
-
-/* An RFC 6750 answer: status, WWW-Authenticate, small JSON body. */
-static int bearer_error(request_rec *r, int status, const char *error, const char *scope)
-{
-    const char *h = apr_psprintf(r->pool, "Bearer realm=\"%s\"", realm(r));
-    if (error) {
-        h = apr_pstrcat(r->pool, h, ", error=\"", error, "\"", NULL);
-    }
-    if (scope) {
-        h = apr_pstrcat(r->pool, h, ", scope=\"", scope, "\"", NULL);
-    }
-    apr_table_setn(r->err_headers_out, "WWW-Authenticate", h);
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->subprocess_env, "AUTH_OIDC_ERROR", error ? error : "unauthorized");
-    aoidc_req_ctx_t *ctx = aoidc_req_ctx(r);
-    if (ctx) {
-        ctx->json_error = error ? error : "unauthorized";
-    }
-    else {
-        ctx = apr_pcalloc(r->pool, sizeof(*ctx));
-        ctx->json_error = error ? error : "unauthorized";
-        ap_set_module_config(r->request_config, &auth_oidc_module, ctx);
-    }
-    ap_custom_response(r, status, apr_psprintf(r->pool, "{\"error\":\"%s\"}\n", ctx->json_error));
-    return status;
-}
-
-static int b64token_ok(const char *t)
-{
-    apr_size_t n = 0;
-    for (const char *c = t; *c; c++, n++) {
-        if (!(apr_isalnum(*c) || *c == '-' || *c == '.' || *c == '_' || *c == '~' || *c == '+' || *c == '/' ||
-              *c == '=')) {
-            return 0;
-        }
-    }
-    return n > 0 && n <= AOIDC_JWT_MAX_LEN;
-}
-
-typedef enum { TOK_NONE, TOK_OK, TOK_BAD } tok_rc_t;
-
-/* The token from the Authorization header (or, when allowed, the
- * access_token query parameter). More than one way at once is refused. */
-static tok_rc_t find_token(request_rec *r, const aoidc_dir_cfg_t *dc, const char **token)
-{
-    const char *h = apr_table_get(r->headers_in, "Authorization");
-    const char *q = NULL;
-    int nq = aoidc_query_param(r->pool, r->args, "access_token", &q);
-    *token = NULL;
-    if (h) {
-        if (strncasecmp(h, "Bearer ", 7) != 0) {
-            return TOK_NONE; /* another scheme is not ours to judge */
-        }
-        h += 7;
-        while (*h == ' ') {
-            h++;
-        }
-        if (!b64token_ok(h) || nq != 0) {
-            return TOK_BAD;
-        }
-        *token = h;
-        return TOK_OK;
-    }
-    if (nq == 0) {
-        return TOK_NONE;
-    }
-    if (nq < 0 || !aoidc_bearer_query_allowed(dc) || !b64token_ok(q)) {
-        return TOK_BAD;
-    }
-    *token = q;
-    return TOK_OK;
-}
-
-static int is_jwt(const char *t)
-{
-    const char *d1 = strchr(t, '.');
-    return d1 && strchr(d1 + 1, '.') && !strchr(strchr(d1 + 1, '.') + 1, '.');
-}
-
-/* Scopes as one space-separated list: "scope", else the "scp" values. */
-static const char *scope_from_claims(apr_pool_t *p, const aoidc_claim_t *c, int n)
-{
-    const char *s = aoidc_claims_get(p, c, n, "scope", " ");
-    if (!s) {
-        s = aoidc_claims_get(p, c, n, "scp", " ");
-    }
-    return s ? s : "";
 }
 
 static int typ_ok(const char *typ)
@@ -174,7 +79,7 @@ static aoidc_result_t validate_jwt(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_di
     }
     if (jr != AOIDC_JOSE_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(504) "bearer token of %s rejected: %s%s%s",
-                      pr->name, aoidc_jose_result_str(jr), err ? ": " : "", err ? err : "");
+                      pr->name, aoidc_jose_result_str(jr), err ? ": " : "", err ? ap_escape_logitem(r->pool, err) : "");
         return AOIDC_R_UNAUTHORIZED;
     }
     int dropped;
@@ -184,87 +89,7 @@ static aoidc_result_t validate_jwt(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_di
     out->exp = (apr_int64_t)json_number_value(json_object_get(jwt->claims, "exp"));
     out->claims = (const aoidc_claim_t *)flat->elts;
     out->nclaims = flat->nelts;
-    out->scope = scope_from_claims(r->pool, out->claims, out->nclaims);
-    return AOIDC_R_OK;
-}
-
-/* Opaque tokens: the memcached cache, then introspection. */
-static aoidc_result_t validate_opaque(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc, const char *token,
-                                      aoidc_principal_t *out)
-{
-    aoidc_provider_t *pr = aoidc_find_provider(sc, dc->provider_name);
-    apr_int64_t now = apr_time_sec(apr_time_now());
-    if (!pr) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(510) "no provider to introspect opaque tokens");
-        return AOIDC_R_INTERNAL;
-    }
-    if (!sc->store) {
-        return AOIDC_R_STORE_DOWN;
-    }
-    unsigned char mac[32];
-    aoidc_hmac_sha256(sc->keys->index, token, strlen(token), mac);
-    const char *key = apr_pstrcat(r->pool, AOIDC_INTROSPECT_KEY_PREFIX, pr->name, ":",
-                                  aoidc_b64url_encode(r->pool, mac, sizeof(mac)), NULL);
-    char *val;
-    apr_size_t len;
-    aoidc_session_t rec;
-    aoidc_store_rc_t rc = sc->store->get(sc->store, r->pool, key, &val, &len, NULL);
-    if (rc == AOIDC_STORE_OK &&
-        aoidc_session_decode(r->pool, sc->keys, key, (unsigned char *)val, len, &rec) == APR_SUCCESS &&
-        rec.expires > now) {
-        if (!*rec.sub) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(511) "opaque token inactive (cached)");
-            return AOIDC_R_UNAUTHORIZED;
-        }
-        out->provider = pr->name;
-        out->sub = rec.sub;
-        out->exp = rec.expires;
-        out->claims = rec.claims;
-        out->nclaims = rec.nclaims;
-        out->scope = scope_from_claims(r->pool, rec.claims, rec.nclaims);
-        return AOIDC_R_OK;
-    }
-    if (rc == AOIDC_STORE_DOWN) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOIDC_LOGNO(512)
-                      "introspection cache unavailable; asking the provider");
-    }
-    aoidc_http_opts_t ho = aoidc_http_opts(sc);
-    const char *why = NULL;
-    aoidc_introspect_rc_t ir = aoidc_introspect(pr, r->pool, &ho, token, dc->bearer_audience, now, out, &why);
-    if (ir == AOIDC_INTROSPECT_ERROR) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(513) "introspection at %s failed: %s", pr->name, why);
-        return AOIDC_R_PROVIDER_DOWN;
-    }
-    memset(&rec, 0, sizeof(rec));
-    rec.provider = pr->name;
-    long ttl;
-    if (ir == AOIDC_INTROSPECT_ACTIVE) {
-        ttl = sc->introspection_ttl;
-        if (out->exp && out->exp - now < ttl) {
-            ttl = (long)(out->exp - now);
-        }
-        rec.sub = out->sub;
-        rec.claims = out->claims;
-        rec.nclaims = out->nclaims;
-        out->scope = scope_from_claims(r->pool, out->claims, out->nclaims);
-    }
-    else {
-        ttl = AOIDC_INACTIVE_TTL;
-        rec.sub = "";
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(514) "opaque token rejected: %s", why);
-    }
-    rec.created = now;
-    rec.last_seen = now;
-    rec.expires = now + ttl;
-    unsigned char *enc;
-    apr_size_t enclen;
-    if (ttl > 0 && aoidc_session_encode(r->pool, sc->keys, key, &rec, &enc, &enclen) == APR_SUCCESS) {
-        sc->store->set(sc->store, key, enc, enclen, ttl);
-    }
-    if (ir != AOIDC_INTROSPECT_ACTIVE) {
-        return AOIDC_R_UNAUTHORIZED;
-    }
-    out->exp = rec.expires;
+    out->scope = aoidc_scope_of_claims(r->pool, out->claims, out->nclaims);
     return AOIDC_R_OK;
 }
 
@@ -281,6 +106,93 @@ static int provider_accepted(const aoidc_dir_cfg_t *dc, const char *name)
         }
     }
     return 0;
+}
+
+/* Opaque tokens: what the provider said about the token (from the memcached
+ * cache, else by introspection), checked against this location's audience
+ * on every request: the cache holds what was learnt, never a verdict. */
+static aoidc_result_t validate_opaque(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc, const char *token,
+                                      aoidc_principal_t *out)
+{
+    aoidc_provider_t *pr = aoidc_find_provider(sc, dc->provider_name);
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    if (!pr) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(510) "no provider to introspect opaque tokens");
+        return AOIDC_R_INTERNAL;
+    }
+    if (!provider_accepted(dc, pr->name)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(690)
+                      "opaque token refused: it would be introspected at %s, which AuthOIDCBearerProviders "
+                      "does not accept here", pr->name);
+        return AOIDC_R_UNAUTHORIZED;
+    }
+    if (!sc->store) {
+        return AOIDC_R_STORE_DOWN;
+    }
+    unsigned char mac[32];
+    aoidc_hmac_sha256(sc->keys->index, token, strlen(token), mac);
+    const char *key = apr_pstrcat(r->pool, AOIDC_INTROSPECT_KEY_PREFIX, pr->name, ":",
+                                  aoidc_b64url_encode(r->pool, mac, sizeof(mac)), NULL);
+    char *val;
+    apr_size_t len;
+    aoidc_introspection_t t;
+    apr_int64_t until = 0;
+    const char *why = NULL;
+    int cached = 0;
+    aoidc_store_rc_t rc = sc->store->get(sc->store, r->pool, key, &val, &len, NULL);
+    if (rc == AOIDC_STORE_OK &&
+        aoidc_introspect_decode(r->pool, sc->keys, key, pr->name, (unsigned char *)val, len, &t, &until) ==
+            APR_SUCCESS &&
+        until > now) {
+        cached = 1;
+    }
+    else {
+        if (rc == AOIDC_STORE_DOWN) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOIDC_LOGNO(512)
+                          "introspection cache unavailable; asking the provider");
+        }
+        aoidc_http_opts_t ho = aoidc_http_opts(sc);
+        aoidc_introspect_rc_t ir = aoidc_introspect(pr, r->pool, &ho, token, now, &t, &why);
+        if (ir == AOIDC_INTROSPECT_ERROR) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(513) "introspection at %s failed: %s", pr->name,
+                          ap_escape_logitem(r->pool, why));
+            return AOIDC_R_PROVIDER_DOWN;
+        }
+        /* an active answer for another audience is kept as active: the next
+         * location checks its own audience against it */
+        long ttl = AOIDC_INACTIVE_TTL;
+        if (t.active) {
+            ttl = sc->introspection_ttl;
+            if (t.exp && t.exp - now < ttl) {
+                ttl = (long)(t.exp - now);
+            }
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(514) "opaque token rejected: %s", why);
+        }
+        until = now + ttl;
+        unsigned char *enc;
+        apr_size_t enclen;
+        if (ttl > 0 &&
+            aoidc_introspect_encode(r->pool, sc->keys, key, pr->name, &t, now, until, &enc, &enclen) == APR_SUCCESS) {
+            sc->store->set(sc->store, key, enc, enclen, ttl);
+        }
+        if (!t.active) {
+            return AOIDC_R_UNAUTHORIZED;
+        }
+    }
+    if (aoidc_introspect_check(&t, dc->bearer_audience, now, &why) != AOIDC_INTROSPECT_ACTIVE) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(511) "opaque token rejected%s: %s",
+                      cached ? " (cached answer)" : "", why);
+        return AOIDC_R_UNAUTHORIZED;
+    }
+    out->provider = pr->name;
+    out->sub = t.sub;
+    out->exp = until;
+    out->claims = t.claims;
+    out->nclaims = t.nclaims;
+    out->scope = t.scope;
+    return AOIDC_R_OK;
 }
 
 /* Authenticate a request carrying a bearer token; 0 = OK with r->user set,
@@ -304,7 +216,7 @@ static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg
         provider_accepted(dc, pr.provider)) {
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "bearer token from the process cache");
     }
-    else if (is_jwt(token)) {
+    else if (aoidc_bearer_is_jwt(token)) {
         memset(&pr, 0, sizeof(pr));
         res = validate_jwt(r, sc, dc, token, &pr);
         if (res == AOIDC_R_OK && token_cache) {
@@ -319,10 +231,10 @@ static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg
     case AOIDC_R_OK:
         break;
     case AOIDC_R_UNAUTHORIZED:
-        return bearer_error(r, HTTP_UNAUTHORIZED, "invalid_token", NULL);
+        return aoidc_bearer_error(r, HTTP_UNAUTHORIZED, "invalid_token", NULL);
     case AOIDC_R_PROVIDER_DOWN:
     case AOIDC_R_STORE_DOWN:
-        bearer_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable", NULL);
+        aoidc_bearer_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable", NULL);
         apr_table_setn(r->err_headers_out, "Retry-After", "5");
         return HTTP_SERVICE_UNAVAILABLE;
     default:
@@ -344,7 +256,7 @@ static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg
     if (!user || !*user) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(521)
                       "token has no claim '%s' for REMOTE_USER (AuthOIDCRemoteUserClaim)", claim);
-        return bearer_error(r, HTTP_FORBIDDEN, "insufficient_scope", NULL);
+        return aoidc_bearer_error(r, HTTP_FORBIDDEN, "insufficient_scope", NULL);
     }
     r->user = (char *)user;
     aoidc_pass_claims(r, dc, &ctx->session);
@@ -353,8 +265,7 @@ static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg
 
 int aoidc_bearer_present(request_rec *r)
 {
-    const char *h = apr_table_get(r->headers_in, "Authorization");
-    return h && strncasecmp(h, "Bearer ", 7) == 0;
+    return aoidc_bearer_scheme(apr_table_get(r->headers_in, "Authorization"));
 }
 
 int aoidc_bearer_authn(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
@@ -365,14 +276,15 @@ int aoidc_bearer_authn(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
                       "bearer tokens need AuthOIDCCryptoKeyFile for this server");
         return aoidc_respond(r, AOIDC_R_INTERNAL);
     }
-    switch (find_token(r, dc, &token)) {
-    case TOK_NONE:
-        return bearer_error(r, HTTP_UNAUTHORIZED, NULL, NULL);
-    case TOK_BAD:
+    switch (aoidc_bearer_find(r->pool, apr_table_get(r->headers_in, "Authorization"), r->args,
+                              aoidc_bearer_query_allowed(dc), &token)) {
+    case AOIDC_BEARER_NONE:
+        return aoidc_bearer_error(r, HTTP_UNAUTHORIZED, NULL, NULL);
+    case AOIDC_BEARER_BAD:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(523)
                       "malformed bearer request (bad header, token in the query, or both)");
-        return bearer_error(r, HTTP_BAD_REQUEST, "invalid_request", NULL);
-    case TOK_OK:
+        return aoidc_bearer_error(r, HTTP_BAD_REQUEST, "invalid_request", NULL);
+    case AOIDC_BEARER_OK:
         break;
     }
     return authenticate_token(r, sc, dc, token);
@@ -425,8 +337,10 @@ static authz_status scope_check(request_rec *r, const char *req_line, const void
     for (int i = 0; i < need->nelts; i++) {
         if (!aoidc_scope_has(have, APR_ARRAY_IDX(need, i, const char *))) {
             const char *all = apr_array_pstrcat(r->pool, need, ' ');
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(530) "token of '%.128s' lacks scope '%s'",
-                          r->user, all);
+            /* user and scope are the provider's text */
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(530)
+                          "token of '%.128s' (scope '%.256s') lacks scope '%s'", ap_escape_logitem(r->pool, r->user),
+                          ap_escape_logitem(r->pool, have), all);
             if (ctx) {
                 ctx->authz_denied = 1;
                 ctx->missing_scope = all;
@@ -443,48 +357,4 @@ void aoidc_register_bearer_authz(apr_pool_t *p)
 {
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "oidc-scope", AUTHZ_PROVIDER_VERSION, &scope_provider,
                               AP_AUTH_INTERNAL_PER_CONF);
-}
-
-/* Error pages are text/html by Apache's decision, taken after the
- * insert_error_filter hook; this filter, added there, gives a bearer
- * answer its JSON type on the way out. */
-static apr_status_t json_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
-{
-    ap_set_content_type(f->r, "application/json");
-    ap_remove_output_filter(f);
-    return ap_pass_brigade(f->next, bb);
-}
-
-void aoidc_register_error_filter(void)
-{
-    ap_register_output_filter("AOIDC_JSON_ERROR", json_error_filter, NULL, AP_FTYPE_CONTENT_SET);
-}
-
-/* insert_error_filter: an authorization failure of ours on an
- * authenticated request is a 403, whatever Apache's 401 default (RFC 6750
- * insufficient_scope for tokens, a plain Forbidden page for sessions). */
-void aoidc_fix_authz_status(request_rec *r)
-{
-    aoidc_req_ctx_t *ctx = aoidc_req_ctx(r);
-    if (!ctx) {
-        return;
-    }
-    if (r->status == HTTP_UNAUTHORIZED && r->user && ctx->authz_denied) {
-        /* the error page was chosen by the 401 status: its text is ours now */
-        r->status = HTTP_FORBIDDEN;
-        r->status_line = "403 Forbidden";
-        apr_table_unset(r->err_headers_out, "WWW-Authenticate");
-        if (ctx->bearer) {
-            bearer_error(r, HTTP_UNAUTHORIZED, "insufficient_scope", ctx->missing_scope);
-        }
-        else {
-            ap_custom_response(r, HTTP_UNAUTHORIZED,
-                               "<!DOCTYPE html>\n<html><head><title>403 Forbidden</title></head><body>\n"
-                               "<h1>Forbidden</h1>\n<p>You are logged in, but not allowed to see this page.</p>\n"
-                               "</body></html>\n");
-        }
-    }
-    if (ctx->json_error) {
-        ap_add_output_filter("AOIDC_JSON_ERROR", NULL, r, r->connection);
-    }
 }

@@ -15,6 +15,7 @@ from harness import OP, sign_jwt
 
 API = "https://api.example.test"
 OPAQUE_API = "https://opaque-api.example.test"
+OTHER_OPAQUE_API = "https://other-opaque-api.example.test"
 
 
 def bearer_conf(issuer: str) -> str:
@@ -33,6 +34,9 @@ ScriptAlias /api/write "{harness.HTDOCS}/cgi/env.py"
 ScriptAlias /api/q "{harness.HTDOCS}/cgi/env.py"
 ScriptAlias /opaque/env "{harness.HTDOCS}/cgi/env.py"
 ScriptAlias /both/env "{harness.HTDOCS}/cgi/env.py"
+ScriptAlias /opaque-other/env "{harness.HTDOCS}/cgi/env.py"
+ScriptAlias /opaque-mainonly/env "{harness.HTDOCS}/cgi/env.py"
+ScriptAlias /app-api/env "{harness.HTDOCS}/cgi/env.py"
 <Location /api>
     AuthType oidc-bearer
     AuthName "test api"
@@ -49,6 +53,25 @@ ScriptAlias /both/env "{harness.HTDOCS}/cgi/env.py"
     AuthType oidc-bearer
     AuthOIDCUseProvider rs
     AuthOIDCBearerAudience {OPAQUE_API}
+    Require valid-user
+</Location>
+<Location /opaque-other>
+    AuthType oidc-bearer
+    AuthOIDCUseProvider rs
+    AuthOIDCBearerAudience {OTHER_OPAQUE_API}
+    Require valid-user
+</Location>
+<Location /opaque-mainonly>
+    AuthType oidc-bearer
+    AuthOIDCUseProvider rs
+    AuthOIDCBearerProviders main
+    AuthOIDCBearerAudience {OPAQUE_API}
+    Require valid-user
+</Location>
+<Location /app-api>
+    # an API whose audience is the login client: an ID token of that client names it too
+    AuthType oidc-bearer
+    AuthOIDCBearerAudience app
     Require valid-user
 </Location>
 <Location /both>
@@ -179,6 +202,27 @@ def test_missing_scope_is_403_insufficient_scope(api, op, expect_log):
     assert 'scope="api:read api:write"' in r.headers["WWW-Authenticate"]
 
 
+# what a provider's text looks like in the error log once we escaped it (ap_escape_logitem: `"` ->
+# `\"`, control bytes -> `\xNN`) and httpd escaped our line (every backslash doubled)
+SUB_RAW = 'ev"il\x1b[2J\n[error] AOIDC999: forged line'
+SUB_LOGGED = 'ev\\\\"il\\\\x1b[2J\\\\n[error] AOIDC999: forged line'
+
+
+def test_provider_text_escaped_in_log_lines(api, op, errlog, expect_log):
+    """The token's sub and scope reach the log line of a missing scope only escaped."""
+    expect_log(r"AOIDC530", required=True)
+    expect_log(r"AH01631", required=True)
+    tok = sign_jwt(forged(op, sub=SUB_RAW, scope='api:read "x'), header={"typ": "at+jwt"})
+    assert_bearer_error(call(api.url("/api/write"), tok), 403, "insufficient_scope")
+    lines = errlog.search(r"AOIDC530")
+    assert lines, "no AOIDC530 line"
+    line = lines[-1]
+    assert f"token of '{SUB_LOGGED}'" in line, line
+    assert "(scope 'api:read \\\\\"x')" in line, line
+    assert 'ev"il' not in line and "read \"x" not in line, line
+    assert not errlog.search(r"^\[error\] AOIDC999")
+
+
 def test_query_token_refused_unless_enabled(api, op, expect_log):
     expect_log(r"AOIDC523", required=True)
     tok = get_token(op, API)
@@ -226,7 +270,7 @@ def test_opaque_token_introspected_and_cached(api, op, memcached):
         r = call(api.url("/opaque/env"), tok)
         assert r.status_code == 200, r.text
     assert op.stats()["introspection"] - before == 1, "the introspection answer was not cached"
-    assert any(k.startswith("aoidc:i:") for k in memcached.keys())
+    assert any(k.startswith("aoidc:i2:") for k in memcached.keys())
     assert not any(tok in k for k in memcached.keys())
 
 
@@ -241,6 +285,84 @@ def test_revoked_opaque_token_refused(api, op, expect_log):
     before = op.stats()["introspection"]
     assert_bearer_error(call(api.url("/opaque/env"), tok), 401, "invalid_token")
     assert op.stats()["introspection"] == before
+
+
+def test_opaque_token_does_not_cross_apis(api, make_apache, op, memcached, expect_log):
+    """A token introspected for API A (its aud) is refused by API B (another
+    AuthOIDCBearerAudience, same provider) from the cached answer, on this node and on a
+    second node sharing memcached; A still gets it from the cache on both."""
+    expect_log(r"AOIDC511", required=True)
+    node2 = make_apache(bearer_conf(op.issuer), name="b")
+    tok = get_token(op, OPAQUE_API, scope="api:read")
+    before = op.stats()["introspection"]
+    assert call(api.url("/opaque/env"), tok).status_code == 200
+    for node in (api, node2):
+        for _ in range(2):
+            assert_bearer_error(call(node.url("/opaque-other/env"), tok), 401, "invalid_token")
+    r = call(node2.url("/opaque/env"), tok)
+    assert r.status_code == 200, r.text
+    assert r.json()["OIDC_CLAIM_scope"] == "api:read"
+    # one introspection for all of it: B's refusals came from the cached answer
+    assert op.stats()["introspection"] - before == 1
+
+
+def test_opaque_token_refused_by_other_api_first_still_works_at_its_api(api, make_apache, op, memcached,
+                                                                        expect_log):
+    """An answer learnt at the wrong API is cached as what it says, not as a refusal: the
+    right API (here on another node) accepts the token from that cached answer."""
+    expect_log(r"AOIDC511", required=True)
+    node2 = make_apache(bearer_conf(op.issuer), name="b")
+    tok = get_token(op, OPAQUE_API, scope="api:read")
+    before = op.stats()["introspection"]
+    assert_bearer_error(call(api.url("/opaque-other/env"), tok), 401, "invalid_token")
+    assert call(node2.url("/opaque/env"), tok).status_code == 200
+    assert call(api.url("/opaque/env"), tok).status_code == 200
+    assert op.stats()["introspection"] - before == 1
+
+
+def test_opaque_token_of_a_provider_the_location_does_not_accept(api, op, expect_log):
+    """Opaque tokens are introspected at AuthOIDCUseProvider; a location whose
+    AuthOIDCBearerProviders leaves that provider out accepts none of them."""
+    expect_log(r"AOIDC690", required=True)
+    tok = get_token(op, OPAQUE_API, scope="api:read")
+    assert call(api.url("/opaque/env"), tok).status_code == 200
+    assert_bearer_error(call(api.url("/opaque-mainonly/env"), tok), 401, "invalid_token")
+
+
+def real_id_token(op, user="alice", password="alice-pw") -> str:
+    """An ID token of the client app from a real code flow at the dev OP (Python as the RP)."""
+    from urllib.parse import parse_qs, urlencode, urlsplit
+    redirect_uri = f"http://127.0.0.1:{harness.free_port()}/oidc/callback"
+    verifier, challenge = harness.pkce_pair()
+    q = dict(client_id="app", response_type="code", scope="openid email", redirect_uri=redirect_uri,
+             state="st-" + harness.b64url(__import__("os").urandom(8)), nonce="n-" + str(time.time_ns()),
+             code_challenge=challenge, code_challenge_method="S256")
+    browser = harness.new_browser()
+    cb = harness.op_login_only(browser, op.url("/auth?" + urlencode(q)), user, password, op=op)
+    code = parse_qs(urlsplit(cb).query)["code"][0]
+    r = harness.new_browser().post(op.url("/token"), auth=("app", OP.secret("app")), timeout=10,
+                                   data=dict(grant_type="authorization_code", code=code, redirect_uri=redirect_uri,
+                                             code_verifier=verifier))
+    assert r.status_code == 200, r.text
+    return r.json()["id_token"]
+
+
+def test_id_token_is_not_an_access_token(api, op, expect_log):
+    """A genuine ID token (signed by the provider, our issuer, aud = the location's audience,
+    unexpired) carries a nonce: it is refused as a bearer token."""
+    expect_log(r"AOIDC504.*bad-nonce", required=True)
+    tok = real_id_token(op)
+    header, claims = harness.decode_jwt(tok)
+    assert claims["aud"] == "app" and claims.get("nonce") and claims["iss"] == op.issuer
+    assert header.get("typ") in (None, "JWT")
+    for _ in range(2):  # never from the process cache either
+        r = call(api.url("/app-api/env"), tok)
+        assert_bearer_error(r, 401, "invalid_token")
+    # the same location takes an access token naming it
+    now = int(time.time())
+    at = sign_jwt({"iss": op.issuer, "sub": "svc", "aud": "app", "exp": now + 600, "iat": now,
+                   "client_id": "api-client"}, header={"typ": "at+jwt"})
+    assert call(api.url("/app-api/env"), at).status_code == 200
 
 
 def test_jwt_for_opaque_api_refused(api, op, expect_log):

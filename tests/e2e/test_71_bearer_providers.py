@@ -229,6 +229,18 @@ def test_require_oidc_claim_denies_with_403(api, op, op2, expect_log):
     assert_error(call(api.url("/claim-ok/env"), good), 403, "insufficient_scope")
 
 
+def test_require_oidc_claim_denial_logs_the_user_escaped(api, op, errlog, expect_log):
+    """The user named in the AOIDC200 line is the provider's text: escaped
+    (ap_escape_logitem, then httpd doubles every backslash)."""
+    expect_log(r"AH01631", required=True)
+    expect_log(r"AOIDC200", required=True)
+    tok = sign_jwt(forged(op.issuer, sub='ev"il\x07\n[error] forged'), header={"typ": "at+jwt"})
+    assert_error(call(api.url("/claim-no/env"), tok), 403, "insufficient_scope")
+    line = errlog.search(r"AOIDC200")[-1]
+    assert "user 'ev\\\\\"il\\\\x07\\\\n[error] forged' lacks" in line, line
+    assert 'ev"il' not in line, line
+
+
 # ----------------------------------------------------------------- algorithms
 
 @pytest.mark.parametrize("which", ["main", "two"])

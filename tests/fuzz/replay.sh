@@ -7,3 +7,4 @@ C=${AOIDC_CORPUS:-tests/fuzz/corpus}
 "$B/tests/fuzz/replay_codecs" "$C/codecs"
 "$B/tests/fuzz/replay_console" "$C/console"
 "$B/tests/fuzz/replay_login" "$C/login"
+"$B/tests/fuzz/replay_bearer" "$C/bearer"

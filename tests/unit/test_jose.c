@@ -519,6 +519,10 @@ static const claim_row_t claim_rows[] = {
      AOIDC_JOSE_BAD_AUD},
     {"access: expired", "{\"exp\":1600000000}", "nonce", NULL, ACCESS, AOIDC_JOSE_EXPIRED},
     {"access: wrong issuer", "{\"iss\":\"https://evil.example\"}", "nonce", NULL, ACCESS, AOIDC_JOSE_BAD_ISS},
+    /* an ID token (it has a nonce) is not an access token, whatever its nonce */
+    {"access: ID token with nonce", NULL, NULL, NULL, ACCESS, AOIDC_JOSE_BAD_NONCE},
+    {"access: nonce null", "{\"nonce\":null}", NULL, NULL, ACCESS, AOIDC_JOSE_BAD_NONCE},
+    {"access: nonce empty", "{\"nonce\":\"\"}", NULL, NULL, ACCESS, AOIDC_JOSE_BAD_NONCE},
     /* exp: now is 1700000100, skew 60 */
     {"exp past", "{\"exp\":1600000000}", NULL, NULL, 0, AOIDC_JOSE_EXPIRED},
     {"exp missing", NULL, "exp", NULL, 0, AOIDC_JOSE_EXPIRED},
@@ -651,6 +655,49 @@ static void test_claims_expect_required(void **state)
     /* a negative skew does not shorten the lifetime below exp */
     ex.skew = -100000;
     assert_int_equal(aoidc_jwt_validate(jwt, &ex), AOIDC_JOSE_OK);
+}
+
+/* ---- the one aud-contains test ---- */
+
+static void test_aud_contains(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *aud; /* JSON text, NULL: no aud at all */
+        const char *want;
+        int ok;
+    } rows[] = {
+        {"\"" CLIENT "\"", CLIENT, 1},
+        {"\"" CLIENT "\"", "client-", 0},            /* prefix */
+        {"\"client-\"", CLIENT, 0},
+        {"\"" CLIENT "x\"", CLIENT, 0},              /* suffix */
+        {"\"CLIENT-1\"", CLIENT, 0},                 /* case matters */
+        {"\"" CLIENT "\\u0000evil\"", CLIENT, 0},  /* embedded NUL */
+        {"[\"" CLIENT "\\u0000\"]", CLIENT, 0},
+        {"\"\"", "", 1},
+        {"[]", CLIENT, 0},
+        {"[\"a\",\"" CLIENT "\"]", CLIENT, 1},
+        {"[\"a\",7,null,{},\"" CLIENT "\"]", CLIENT, 1}, /* non-strings skipped */
+        {"[[\"" CLIENT "\"]]", CLIENT, 0},          /* no nesting */
+        {"{\"aud\":\"" CLIENT "\"}", CLIENT, 0},
+        {"7", CLIENT, 0},
+        {"null", CLIENT, 0},
+        {"true", CLIENT, 0},
+        {NULL, CLIENT, 0},
+        {"\"" CLIENT "\"", NULL, 0},
+        {"[\"" CLIENT "\"]", NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        json_t *aud = rows[i].aud ? json_loads(rows[i].aud, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
+        if (rows[i].aud && !aud) {
+            fail_msg("row %zu: bad JSON %s", i, rows[i].aud);
+        }
+        if (aoidc_aud_contains(aud, rows[i].want) != rows[i].ok) {
+            fail_msg("aud row %zu (%s contains %s): want %d", i, rows[i].aud ? rows[i].aud : "(none)",
+                     rows[i].want ? rows[i].want : "(null)", rows[i].ok);
+        }
+        json_decref(aud);
+    }
 }
 
 /* ---- JWKS parsing ---- */
@@ -875,6 +922,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parse_fields, setup_pool, teardown_pool),
         cmocka_unit_test_setup_teardown(test_claims, setup_pool, teardown_pool),
         cmocka_unit_test_setup_teardown(test_claims_expect_required, setup_pool, teardown_pool),
+        cmocka_unit_test_setup_teardown(test_aud_contains, setup_pool, teardown_pool),
         cmocka_unit_test_setup_teardown(test_jwks_good, setup_pool, teardown_pool),
         cmocka_unit_test_setup_teardown(test_jwks_errors, setup_pool, teardown_pool),
         cmocka_unit_test_setup_teardown(test_jwks_size_limit, setup_pool, teardown_pool),
