@@ -180,6 +180,12 @@ ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t
 
 /* Revoke the given sessions (ocon_session_t). *count: records deleted. */
 ocon_rc_t ocon_sessions_revoke(ocon_ctx_t *ctx, apr_pool_t *p, const apr_array_header_t *sessions, int *count);
+/* Before revoking a whole user (provider + sub) or a whole provider: raise
+ * its revocation epoch (aoidc_dir_revoke_epoch_set), which also ends the
+ * sessions the directory lost, at their next touch. Other filters: nothing.
+ * Call before finding the sessions (a login racing the revocation then
+ * sees the epoch). */
+ocon_rc_t ocon_revoke_epochs(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f);
 
 /* Provider names to try when a filter needs one (user, sid) and none was
  * given: from the node snapshots, then the config's `providers`. */

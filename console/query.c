@@ -455,6 +455,19 @@ ocon_rc_t ocon_sessions_revoke(ocon_ctx_t *ctx, apr_pool_t *p, const apr_array_h
     return OCON_OK;
 }
 
+ocon_rc_t ocon_revoke_epochs(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f)
+{
+    /* only a whole user of one provider, or a whole provider: other filters
+     * name sessions, which the walk that follows finds */
+    if (!f->provider || f->sid || f->email || f->name || f->q || f->handle) {
+        return OCON_OK;
+    }
+    if (aoidc_dir_revoke_epoch_set(ctx->store, p, f->provider, f->sub, now_sec()) != APR_SUCCESS) {
+        return classify(ctx, p);
+    }
+    return OCON_OK;
+}
+
 int ocon_provider_session_count(ocon_ctx_t *ctx, apr_pool_t *p, const char *provider)
 {
     cand_t c = {apr_array_make(p, 64, sizeof(aoidc_dir_entry_t)), apr_hash_make(p)};
