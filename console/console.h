@@ -59,6 +59,7 @@ typedef struct {
     const char *store_servers;  /* "host[:port] ..." as AuthOIDCSessionStore */
     int store_timeout_ms;
     const char *crypto_key_file;
+    const char *previous_crypto_key_file; /* optional: as the second AuthOIDCCryptoKeyFile argument */
     const char *admin_htpasswd; /* bcrypt entries only */
     const char *listen;         /* host:port, default 127.0.0.1:8089 */
     int allow_remote;           /* a non-loopback listen address needs this */

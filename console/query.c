@@ -58,6 +58,17 @@ int ocon_ctx_open(apr_pool_t *p, const ocon_config_t *cfg, int max_conns, ocon_c
         *err = apr_psprintf(p, "crypto_key_file: %s", *err);
         return OCON_EXIT_CONFIG;
     }
+    if (cfg->previous_crypto_key_file) {
+        aoidc_keys_t *prev = apr_pcalloc(p, sizeof(*prev));
+        if (aoidc_keys_load_file(p, cfg->previous_crypto_key_file, prev, err) != APR_SUCCESS) {
+            *err = apr_psprintf(p, "previous_crypto_key_file: %s", *err);
+            return OCON_EXIT_CONFIG;
+        }
+        if (aoidc_keys_set_previous(&ctx->keys, prev) != APR_SUCCESS) {
+            *err = "previous_crypto_key_file holds the same key as crypto_key_file";
+            return OCON_EXIT_CONFIG;
+        }
+    }
     if (aoidc_store_memcached_create(p, cfg->store_servers, max_conns, cfg->store_timeout_ms, &ctx->store,
                                      err) != APR_SUCCESS) {
         *err = apr_psprintf(p, "store_servers: %s", *err);

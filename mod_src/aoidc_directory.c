@@ -134,7 +134,7 @@ static apr_status_t list_encode(apr_pool_t *p, const aoidc_keys_t *keys, const c
         memcpy(w, e->id, idlen);
         w += idlen;
     }
-    return aoidc_aead_seal(p, keys->session, key, strlen(key), buf, cap, out, outlen);
+    return aoidc_keys_seal(p, keys, AOIDC_KEY_SESSION, key, strlen(key), buf, cap, out, outlen);
 }
 
 static apr_status_t list_decode(apr_pool_t *p, const aoidc_keys_t *keys, const char *key, const char *val,
@@ -142,8 +142,8 @@ static apr_status_t list_decode(apr_pool_t *p, const aoidc_keys_t *keys, const c
 {
     unsigned char *pt;
     apr_size_t left;
-    apr_status_t rv = aoidc_aead_open(p, keys->session, key, strlen(key), (const unsigned char *)val, len, &pt,
-                                      &left);
+    apr_status_t rv = aoidc_keys_open(p, keys, AOIDC_KEY_SESSION, key, strlen(key), (const unsigned char *)val, len,
+                                      &pt, &left, NULL);
     if (rv != APR_SUCCESS) {
         return rv;
     }

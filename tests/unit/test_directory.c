@@ -754,6 +754,34 @@ static void test_login_racing_revoke(void **state)
     assert_int_equal(aoidc_dir_add(st, &keys, p, h, &s3), APR_SUCCESS);
 }
 
+/* Lists written under the previous key stay readable during a rotation,
+ * and the next update rewrites them under the current key. */
+static void test_lists_across_rotation(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    aoidc_keys_t rolled;
+    aoidc_keys_derive((const unsigned char *)"another key, 32 bytes or more!!!", 32, &rolled);
+    assert_int_equal(aoidc_keys_set_previous(&rolled, &keys), APR_SUCCESS);
+    const char *h = login(p, st, "main", "alice", NULL, NULL, NULL, 3600); /* under keys */
+    aoidc_dir_query_t q = {AOIDC_DIR_Q_USER, "main", "alice", now(), 3600, 0, 0};
+    apr_array_header_t *infos;
+    int next;
+    assert_int_equal(aoidc_dir_query(st, &rolled, p, &q, &infos, &next), APR_SUCCESS);
+    assert_int_equal(infos->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(infos, 0, aoidc_dir_info_t).handle, h);
+    /* an update under the rolled keys keeps the old entry and re-seals */
+    const char *ukey = aoidc_dir_user_key(p, "main", "alice");
+    aoidc_dir_entry_t e = {aoidc_random_token(p, 32), now() + 60};
+    assert_int_equal(aoidc_dir_list_update(st, &rolled, p, ukey, &e, NULL, now(), NULL, NULL), APR_SUCCESS);
+    apr_size_t len;
+    const char *v = mem_store_peek(st, ukey, &len, NULL);
+    assert_int_equal((unsigned char)v[0], rolled.id);
+    apr_array_header_t *entries;
+    assert_int_equal(aoidc_dir_read_list(st, &other_keys, p, ukey, now(), &entries), APR_SUCCESS);
+    assert_int_equal(entries->nelts, 2);
+}
+
 static void test_ua_summary(void **state)
 {
     apr_pool_t *p = *state;
@@ -842,6 +870,7 @@ int main(void)
         T(test_ua_summary),       T(test_node_snapshot),
         T(test_add_strict),       T(test_user_cap_revokes_oldest),       T(test_bucket_full_refuses),
         T(test_epochs),           T(test_revoke_without_index),          T(test_login_racing_revoke),
+        T(test_lists_across_rotation),
     };
     return UNIT_RUN("directory", tests);
 }
