@@ -122,7 +122,10 @@ static int cmd_revoke(run_t *r)
         }
     }
     else {
-        rc = ocon_sessions_find(&r->ctx, r->p, &c->f, 1, 0, &pg);
+        rc = ocon_revoke_epochs(&r->ctx, r->p, &c->f);
+        if (rc == OCON_OK) {
+            rc = ocon_sessions_find(&r->ctx, r->p, &c->f, 1, 0, &pg);
+        }
         if (rc != OCON_OK) {
             return fail_rc(r, rc);
         }

@@ -3,6 +3,7 @@
  *   store_servers     = 127.0.0.1:11211 10.0.0.2:11211   (as AuthOIDCSessionStore, same order)
  *   store_timeout_ms  = 500
  *   crypto_key_file   = /etc/apache2/auth_oidc.key       (as AuthOIDCCryptoKeyFile)
+ *   previous_crypto_key_file = /etc/apache2/auth_oidc.key.old  (its optional second argument)
  *   admin_htpasswd    = /etc/oidc-console/htpasswd       (htpasswd -B: bcrypt only)
  *   listen            = 127.0.0.1:8089
  *   allow_remote      = no
@@ -42,6 +43,7 @@ static const key_t_ KEYS[] = {
     {"store_servers", K_STR, OFF(store_servers), 0, 0},
     {"store_timeout_ms", K_INT, OFF(store_timeout_ms), 10, 60000},
     {"crypto_key_file", K_STR, OFF(crypto_key_file), 0, 0},
+    {"previous_crypto_key_file", K_STR, OFF(previous_crypto_key_file), 0, 0},
     {"admin_htpasswd", K_STR, OFF(admin_htpasswd), 0, 0},
     {"listen", K_STR, OFF(listen), 0, 0},
     {"allow_remote", K_BOOL, OFF(allow_remote), 0, 1},

@@ -60,6 +60,7 @@ typedef struct {
     const char *store_servers;  /* "host[:port] ..." as AuthOIDCSessionStore */
     int store_timeout_ms;
     const char *crypto_key_file;
+    const char *previous_crypto_key_file; /* optional: as the second AuthOIDCCryptoKeyFile argument */
     const char *admin_htpasswd; /* bcrypt entries only */
     const char *listen;         /* host:port, default 127.0.0.1:8089 */
     int allow_remote;           /* a non-loopback listen address needs this */
@@ -180,6 +181,12 @@ ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t
 
 /* Revoke the given sessions (ocon_session_t). *count: records deleted. */
 ocon_rc_t ocon_sessions_revoke(ocon_ctx_t *ctx, apr_pool_t *p, const apr_array_header_t *sessions, int *count);
+/* Before revoking a whole user (provider + sub) or a whole provider: raise
+ * its revocation epoch (aoidc_dir_revoke_epoch_set), which also ends the
+ * sessions the directory lost, at their next touch. Other filters: nothing.
+ * Call before finding the sessions (a login racing the revocation then
+ * sees the epoch). */
+ocon_rc_t ocon_revoke_epochs(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f);
 
 /* Provider names to try when a filter needs one (user, sid) and none was
  * given: from the node snapshots, then the config's `providers`. */

@@ -32,8 +32,8 @@ ocon_rc_t ocon_read_json(ocon_ctx_t *ctx, apr_pool_t *p, const char *key, json_t
     if (!*out) {
         unsigned char *pt;
         apr_size_t ptlen;
-        if (aoidc_aead_open(p, ctx->keys.session, key, strlen(key), (const unsigned char *)v, n, &pt, &ptlen) ==
-            APR_SUCCESS) {
+        if (aoidc_keys_open(p, &ctx->keys, AOIDC_KEY_SESSION, key, strlen(key), (const unsigned char *)v, n, &pt,
+                            &ptlen, NULL) == APR_SUCCESS) {
             *out = json_loadb((const char *)pt, ptlen, JSON_REJECT_DUPLICATES, NULL);
         }
     }

@@ -58,6 +58,17 @@ int ocon_ctx_open(apr_pool_t *p, const ocon_config_t *cfg, int max_conns, ocon_c
         *err = apr_psprintf(p, "crypto_key_file: %s", *err);
         return OCON_EXIT_CONFIG;
     }
+    if (cfg->previous_crypto_key_file) {
+        aoidc_keys_t *prev = apr_pcalloc(p, sizeof(*prev));
+        if (aoidc_keys_load_file(p, cfg->previous_crypto_key_file, prev, err) != APR_SUCCESS) {
+            *err = apr_psprintf(p, "previous_crypto_key_file: %s", *err);
+            return OCON_EXIT_CONFIG;
+        }
+        if (aoidc_keys_set_previous(&ctx->keys, prev) != APR_SUCCESS) {
+            *err = "previous_crypto_key_file holds the same key as crypto_key_file";
+            return OCON_EXIT_CONFIG;
+        }
+    }
     if (aoidc_store_memcached_create(p, cfg->store_servers, max_conns, cfg->store_timeout_ms, &ctx->store,
                                      err) != APR_SUCCESS) {
         *err = apr_psprintf(p, "store_servers: %s", *err);
@@ -450,6 +461,19 @@ ocon_rc_t ocon_sessions_revoke(ocon_ctx_t *ctx, apr_pool_t *p, const apr_array_h
         return OCON_OK;
     }
     if (aoidc_dir_revoke_handles(ctx->store, &ctx->keys, p, handles, count) != APR_SUCCESS) {
+        return classify(ctx, p);
+    }
+    return OCON_OK;
+}
+
+ocon_rc_t ocon_revoke_epochs(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f)
+{
+    /* only a whole user of one provider, or a whole provider: other filters
+     * name sessions, which the walk that follows finds */
+    if (!f->provider || f->sid || f->email || f->name || f->q || f->handle) {
+        return OCON_OK;
+    }
+    if (aoidc_dir_revoke_epoch_set(ctx->store, p, f->provider, f->sub, now_sec()) != APR_SUCCESS) {
         return classify(ctx, p);
     }
     return OCON_OK;

@@ -546,7 +546,10 @@ static resp_t *h_revoke_user(call_t *c, const char *arg)
     if (!f.sub) {
         return error_resp(c, 400, "sub is required");
     }
-    ocon_rc_t rc = ocon_sessions_find(c->srv->ctx, c->p, &f, 1, 0, &pg);
+    ocon_rc_t rc = ocon_revoke_epochs(c->srv->ctx, c->p, &f);
+    if (rc == OCON_OK) {
+        rc = ocon_sessions_find(c->srv->ctx, c->p, &f, 1, 0, &pg);
+    }
     if (rc != OCON_OK) {
         return error_resp(c, rc_status(rc), ocon_rc_str(rc));
     }
@@ -578,7 +581,10 @@ static resp_t *h_revoke_provider(call_t *c, const char *arg)
     if (!json_is_true(confirm) && !(fconfirm && !strcmp(fconfirm, "yes"))) {
         return error_resp(c, 400, "revoking every session of a provider needs confirm");
     }
-    ocon_rc_t rc = ocon_sessions_find(c->srv->ctx, c->p, &f, 1, 0, &pg);
+    ocon_rc_t rc = ocon_revoke_epochs(c->srv->ctx, c->p, &f);
+    if (rc == OCON_OK) {
+        rc = ocon_sessions_find(c->srv->ctx, c->p, &f, 1, 0, &pg);
+    }
     if (rc != OCON_OK) {
         return error_resp(c, rc_status(rc), ocon_rc_str(rc));
     }

@@ -5,13 +5,13 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <pthread.h>
 #include <string.h>
 
-#define AEAD_VERSION 1
 
 /* OpenSSL 3 looks an algorithm up on every implicit use (EVP_aes_256_gcm()
  * in an Init call); fetching it once saves that on every request. Fetched
@@ -64,6 +64,24 @@ apr_status_t aoidc_keys_derive(const unsigned char *secret, apr_size_t len, aoid
         (rv = hkdf(secret, len, "session-index", out->index)) != APR_SUCCESS) {
         return rv;
     }
+    /* the key id: public (it is in every sealed value), derived so that
+     * every node finds the same id for the same file; 0 and 1 are never
+     * used (1 marks the values sealed before key ids existed) */
+    unsigned char idk[AOIDC_KEY_LEN];
+    if ((rv = hkdf(secret, len, "key-id", idk)) != APR_SUCCESS) {
+        return rv;
+    }
+    out->id = (unsigned char)(2 + idk[0] % 254);
+    out->previous = NULL;
+    return APR_SUCCESS;
+}
+
+apr_status_t aoidc_keys_set_previous(aoidc_keys_t *keys, const aoidc_keys_t *prev)
+{
+    if (prev && (prev->previous || CRYPTO_memcmp(prev->session, keys->session, AOIDC_KEY_LEN) == 0)) {
+        return APR_EINVAL;
+    }
+    keys->previous = prev;
     return APR_SUCCESS;
 }
 
@@ -123,19 +141,21 @@ apr_status_t aoidc_keys_load_file(apr_pool_t *p, const char *path, aoidc_keys_t 
     return rv;
 }
 
-apr_status_t aoidc_aead_seal(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LEN], const void *aad,
-                             apr_size_t aadlen, const void *pt, apr_size_t ptlen, unsigned char **out,
-                             apr_size_t *outlen)
+static apr_status_t seal(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LEN], unsigned char version,
+                         const void *aad, apr_size_t aadlen, const void *pt, apr_size_t ptlen, unsigned char **out,
+                         apr_size_t *outlen)
 {
     unsigned char *buf = apr_palloc(p, ptlen + AOIDC_AEAD_OVERHEAD);
     apr_status_t rv = APR_EGENERAL;
     int n = 0;
-    buf[0] = AEAD_VERSION;
+    buf[0] = version;
     if (aoidc_random(buf + 1, 12) != APR_SUCCESS) {
         return APR_EGENERAL;
     }
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    /* a key id is authenticated too (a legacy value's version byte was not) */
     if (ctx && EVP_EncryptInit_ex(ctx, cipher(), NULL, key, buf + 1) == 1 &&
+        (version == AOIDC_AEAD_LEGACY || EVP_EncryptUpdate(ctx, NULL, &n, buf, 1) == 1) &&
         (aadlen == 0 || EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aadlen) == 1) &&
         EVP_EncryptUpdate(ctx, buf + 13, &n, pt, (int)ptlen) == 1 &&
         EVP_EncryptFinal_ex(ctx, buf + 13 + n, &n) == 1 &&
@@ -148,11 +168,19 @@ apr_status_t aoidc_aead_seal(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LE
     return rv;
 }
 
-apr_status_t aoidc_aead_open(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LEN], const void *aad,
+apr_status_t aoidc_aead_seal(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LEN], const void *aad,
+                             apr_size_t aadlen, const void *pt, apr_size_t ptlen, unsigned char **out,
+                             apr_size_t *outlen)
+{
+    return seal(p, key, AOIDC_AEAD_LEGACY, aad, aadlen, pt, ptlen, out, outlen);
+}
+
+/* Open under one key, whatever key id the first byte names. */
+static apr_status_t open_raw(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LEN], const void *aad,
                              apr_size_t aadlen, const unsigned char *in, apr_size_t inlen, unsigned char **pt,
                              apr_size_t *ptlen)
 {
-    if (inlen < AOIDC_AEAD_OVERHEAD || in[0] != AEAD_VERSION || inlen > (apr_size_t)INT32_MAX) {
+    if (inlen < AOIDC_AEAD_OVERHEAD || inlen > (apr_size_t)INT32_MAX) {
         return APR_EINVAL;
     }
     apr_size_t ctlen = inlen - AOIDC_AEAD_OVERHEAD;
@@ -161,6 +189,7 @@ apr_status_t aoidc_aead_open(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LE
     int n = 0;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     if (ctx && EVP_DecryptInit_ex(ctx, cipher(), NULL, key, in + 1) == 1 &&
+        (in[0] == AOIDC_AEAD_LEGACY || EVP_DecryptUpdate(ctx, NULL, &n, in, 1) == 1) &&
         (aadlen == 0 || EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aadlen) == 1) &&
         EVP_DecryptUpdate(ctx, buf, &n, in + 13, (int)ctlen) == 1 &&
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, (void *)(in + 13 + ctlen)) == 1 &&
@@ -171,6 +200,59 @@ apr_status_t aoidc_aead_open(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LE
         rv = APR_SUCCESS;
     }
     EVP_CIPHER_CTX_free(ctx);
+    return rv;
+}
+
+apr_status_t aoidc_aead_open(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LEN], const void *aad,
+                             apr_size_t aadlen, const unsigned char *in, apr_size_t inlen, unsigned char **pt,
+                             apr_size_t *ptlen)
+{
+    if (inlen < AOIDC_AEAD_OVERHEAD || in[0] != AOIDC_AEAD_LEGACY) {
+        return APR_EINVAL;
+    }
+    return open_raw(p, key, aad, aadlen, in, inlen, pt, ptlen);
+}
+
+static const unsigned char *use_key(const aoidc_keys_t *k, aoidc_key_use_t use)
+{
+    return use == AOIDC_KEY_STATE ? k->state : k->session;
+}
+
+apr_status_t aoidc_keys_seal(apr_pool_t *p, const aoidc_keys_t *keys, aoidc_key_use_t use, const void *aad,
+                             apr_size_t aadlen, const void *pt, apr_size_t ptlen, unsigned char **out,
+                             apr_size_t *outlen)
+{
+    return seal(p, use_key(keys, use), keys->id, aad, aadlen, pt, ptlen, out, outlen);
+}
+
+apr_status_t aoidc_keys_open(apr_pool_t *p, const aoidc_keys_t *keys, aoidc_key_use_t use, const void *aad,
+                             apr_size_t aadlen, const unsigned char *in, apr_size_t inlen, unsigned char **pt,
+                             apr_size_t *ptlen, int *by_previous)
+{
+    const aoidc_keys_t *prev = keys->previous;
+    if (by_previous) {
+        *by_previous = 0;
+    }
+    if (inlen < AOIDC_AEAD_OVERHEAD) {
+        return APR_EINVAL;
+    }
+    /* which keys may have sealed it: the key id says (two files can share
+     * an id, 1 in 254: then both are tried, the tag decides) */
+    int cur_ok = in[0] == keys->id || in[0] == AOIDC_AEAD_LEGACY;
+    int prev_ok = prev && (in[0] == prev->id || in[0] == AOIDC_AEAD_LEGACY);
+    if (!cur_ok && !prev_ok) {
+        return APR_EGENERAL; /* a key we do not hold (dropped, or another cluster's): as a wrong key */
+    }
+    apr_status_t rv = APR_EGENERAL;
+    if (cur_ok) {
+        rv = open_raw(p, use_key(keys, use), aad, aadlen, in, inlen, pt, ptlen);
+    }
+    if (rv != APR_SUCCESS && prev_ok) {
+        rv = open_raw(p, use_key(prev, use), aad, aadlen, in, inlen, pt, ptlen);
+        if (rv == APR_SUCCESS && by_previous) {
+            *by_previous = 1;
+        }
+    }
     return rv;
 }
 

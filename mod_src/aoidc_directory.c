@@ -134,7 +134,7 @@ static apr_status_t list_encode(apr_pool_t *p, const aoidc_keys_t *keys, const c
         memcpy(w, e->id, idlen);
         w += idlen;
     }
-    return aoidc_aead_seal(p, keys->session, key, strlen(key), buf, cap, out, outlen);
+    return aoidc_keys_seal(p, keys, AOIDC_KEY_SESSION, key, strlen(key), buf, cap, out, outlen);
 }
 
 static apr_status_t list_decode(apr_pool_t *p, const aoidc_keys_t *keys, const char *key, const char *val,
@@ -142,8 +142,8 @@ static apr_status_t list_decode(apr_pool_t *p, const aoidc_keys_t *keys, const c
 {
     unsigned char *pt;
     apr_size_t left;
-    apr_status_t rv = aoidc_aead_open(p, keys->session, key, strlen(key), (const unsigned char *)val, len, &pt,
-                                      &left);
+    apr_status_t rv = aoidc_keys_open(p, keys, AOIDC_KEY_SESSION, key, strlen(key), (const unsigned char *)val, len,
+                                      &pt, &left, NULL);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -201,9 +201,14 @@ static void backoff(int attempt)
     apr_sleep((apr_interval_time_t)(1000 * attempt + (b & 0x3ff)));
 }
 
+/* revoke_evicted: the list holds session handles that must stay complete
+ * (a user's or a provider session's sessions): the entries the bound drops
+ * are revoked (their records deleted) before the list is written, so a
+ * session never outlives its index entry. A delete that fails fails the
+ * update and keeps the entries. */
 static apr_status_t list_update_ex(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *key,
                                    const aoidc_dir_entry_t *add, const char *remove_id, apr_int64_t now,
-                                   int *full, int *found, int *existed)
+                                   int *full, int *found, int *existed, int revoke_evicted)
 {
     if (add && (!add->id || !*add->id || strlen(add->id) > AOIDC_DIR_ID_MAX)) {
         return APR_EINVAL;
@@ -271,6 +276,13 @@ static apr_status_t list_update_ex(aoidc_store_t *st, const aoidc_keys_t *keys, 
             bytes -= entry_size(&APR_ARRAY_IDX(cur, drop, aoidc_dir_entry_t));
             drop++;
         }
+        for (int i = 0; revoke_evicted && i < drop; i++) {
+            const char *skey = aoidc_dir_store_key(p, APR_ARRAY_IDX(cur, i, aoidc_dir_entry_t).id);
+            aoidc_store_rc_t drc = skey ? st->del(st, skey) : AOIDC_STORE_MISSING;
+            if (drc != AOIDC_STORE_OK && drc != AOIDC_STORE_MISSING) {
+                return APR_EGENERAL;
+            }
+        }
         if (drop) {
             memmove(cur->elts, cur->elts + (apr_size_t)drop * sizeof(aoidc_dir_entry_t),
                     (apr_size_t)(cur->nelts - drop) * sizeof(aoidc_dir_entry_t));
@@ -315,7 +327,7 @@ apr_status_t aoidc_dir_list_update(aoidc_store_t *st, const aoidc_keys_t *keys, 
     if (full) {
         *full = 0;
     }
-    return list_update_ex(st, keys, p, key, add, remove_id, now, full, found, NULL);
+    return list_update_ex(st, keys, p, key, add, remove_id, now, full, found, NULL, 0);
 }
 
 apr_status_t aoidc_dir_read_list(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *key,
@@ -380,7 +392,7 @@ static apr_status_t page_add(aoidc_store_t *st, const aoidc_keys_t *keys, apr_po
     for (int page = 0; page < AOIDC_DIR_BUCKET_PAGES; page++) {
         int full = 0;
         apr_status_t rv = list_update_ex(st, keys, p, aoidc_dir_page_key(p, base, page), e, NULL, now, &full, NULL,
-                                         NULL);
+                                         NULL, 0);
         if (rv != APR_ENOSPC) {
             return rv;
         }
@@ -394,7 +406,7 @@ static apr_status_t page_remove(aoidc_store_t *st, const aoidc_keys_t *keys, apr
     for (int page = 0; page < AOIDC_DIR_BUCKET_PAGES; page++) {
         int found = 0, existed = 0;
         apr_status_t rv = list_update_ex(st, keys, p, aoidc_dir_page_key(p, base, page), NULL, id, now, NULL,
-                                         &found, &existed);
+                                         &found, &existed, 0);
         if (rv != APR_SUCCESS || found || !existed) {
             return rv;
         }
@@ -419,10 +431,122 @@ static apr_int64_t now_sec(void)
     return apr_time_sec(apr_time_now());
 }
 
+/* --- revocation epochs ------------------------------------------------- */
+
+const char *aoidc_dir_epoch_user_key(apr_pool_t *p, const char *provider, const char *sub)
+{
+    return hash2(p, "aoidc:r:u:", provider, sub);
+}
+
+const char *aoidc_dir_epoch_provider_key(apr_pool_t *p, const char *provider)
+{
+    return hash2(p, "aoidc:r:p:", provider, "");
+}
+
+/* An epoch value: decimal seconds. -1 when malformed. */
+static apr_int64_t epoch_parse(const char *val, apr_size_t len)
+{
+    apr_int64_t v = 0;
+    if (len == 0 || len > 18) {
+        return -1;
+    }
+    for (apr_size_t i = 0; i < len; i++) {
+        if (val[i] < '0' || val[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (val[i] - '0');
+    }
+    return v;
+}
+
+apr_status_t aoidc_dir_revoke_epoch_set(aoidc_store_t *st, apr_pool_t *p, const char *provider, const char *sub,
+                                        apr_int64_t now)
+{
+    if (!provider || !*provider || (sub && !*sub) || now <= 0) {
+        return APR_EINVAL;
+    }
+    const char *key = sub ? aoidc_dir_epoch_user_key(p, provider, sub) : aoidc_dir_epoch_provider_key(p, provider);
+    const char *val = apr_psprintf(p, "%" APR_INT64_T_FMT, now);
+    for (int attempt = 0; attempt < AOIDC_DIR_CAS_RETRIES; attempt++) {
+        char *old;
+        apr_size_t len;
+        uint64_t cas = 0;
+        aoidc_store_rc_t rc = st->get(st, p, key, &old, &len, &cas);
+        if (rc == AOIDC_STORE_OK && epoch_parse(old, len) >= now) {
+            return APR_SUCCESS; /* never decreasing */
+        }
+        if (rc == AOIDC_STORE_MISSING) {
+            rc = st->add(st, key, val, strlen(val), AOIDC_DIR_EPOCH_TTL);
+        }
+        else if (rc == AOIDC_STORE_OK) {
+            rc = cas ? st->cas(st, key, val, strlen(val), AOIDC_DIR_EPOCH_TTL, cas)
+                     : st->set(st, key, val, strlen(val), AOIDC_DIR_EPOCH_TTL);
+        }
+        if (rc == AOIDC_STORE_OK) {
+            return APR_SUCCESS;
+        }
+        if (rc != AOIDC_STORE_EXISTS && rc != AOIDC_STORE_MISSING) {
+            return APR_EGENERAL;
+        }
+        backoff(attempt);
+    }
+    return APR_EAGAIN;
+}
+
+/* Is the session older than (or as old as) the epoch at key? */
+static aoidc_dir_verdict_t epoch_check(aoidc_store_t *st, apr_pool_t *p, const char *key, apr_int64_t created)
+{
+    char *val;
+    apr_size_t len;
+    aoidc_store_rc_t rc = st->get(st, p, key, &val, &len, NULL);
+    if (rc == AOIDC_STORE_MISSING) {
+        return AOIDC_DIR_LIVE;
+    }
+    if (rc != AOIDC_STORE_OK) {
+        return AOIDC_DIR_UNKNOWN;
+    }
+    apr_int64_t epoch = epoch_parse(val, len);
+    /* a value we cannot read was not written by us: fail closed */
+    return epoch < 0 || created <= epoch ? AOIDC_DIR_REVOKED : AOIDC_DIR_LIVE;
+}
+
+aoidc_dir_verdict_t aoidc_dir_session_revoked(aoidc_store_t *st, apr_pool_t *p, const aoidc_session_t *s)
+{
+    if (!s->provider || !*s->provider || !s->sub || !*s->sub) {
+        return AOIDC_DIR_REVOKED;
+    }
+    aoidc_dir_verdict_t v = epoch_check(st, p, aoidc_dir_epoch_provider_key(p, s->provider), s->created);
+    if (v != AOIDC_DIR_LIVE) {
+        return v;
+    }
+    return epoch_check(st, p, aoidc_dir_epoch_user_key(p, s->provider, s->sub), s->created);
+}
+
 static void keep_first(apr_status_t *first, apr_status_t rv)
 {
     if (*first == APR_SUCCESS && rv != APR_SUCCESS) {
         *first = rv;
+    }
+}
+
+/* One handle list a session was added to, for the undo of a failed add. */
+typedef struct {
+    const char *key;
+    int paged;
+} added_t;
+
+static void undo_adds(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const added_t *done, int n,
+                      const char *handle, apr_int64_t now)
+{
+    /* best effort: an entry left behind points to a record the caller
+     * deletes, and readers skip entries whose record is gone */
+    for (int i = n - 1; i >= 0; i--) {
+        if (done[i].paged) {
+            (void)page_remove(st, keys, p, done[i].key, handle, now);
+        }
+        else {
+            (void)list_update_ex(st, keys, p, done[i].key, NULL, handle, now, NULL, NULL, NULL, 0);
+        }
     }
 }
 
@@ -433,30 +557,68 @@ apr_status_t aoidc_dir_add(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool
         return APR_EINVAL;
     }
     apr_int64_t now = now_sec(), bucket = s->created / AOIDC_DIR_BUCKET;
-    apr_status_t first = APR_SUCCESS;
     aoidc_dir_entry_t e = {handle, s->expires};
-    keep_first(&first, page_add(st, keys, p, aoidc_dir_bucket_key(p, bucket), &e, now));
-    keep_first(&first, page_add(st, keys, p, aoidc_dir_provider_bucket_key(p, s->provider, bucket), &e, now));
-    keep_first(&first, aoidc_dir_list_update(st, keys, p, aoidc_dir_user_key(p, s->provider, s->sub), &e, NULL, now,
-                                             NULL, NULL));
-    if (s->sid && *s->sid) {
-        keep_first(&first, aoidc_dir_list_update(st, keys, p, aoidc_dir_sid_key(p, s->provider, s->sid), &e, NULL,
-                                                 now, NULL, NULL));
+    added_t done[4];
+    int n = 0;
+    apr_status_t rv;
+    /* the handle lists first: they are what revocation walks */
+    done[n].key = aoidc_dir_bucket_key(p, bucket);
+    done[n].paged = 1;
+    if ((rv = page_add(st, keys, p, done[n].key, &e, now)) != APR_SUCCESS) {
+        goto fail;
     }
+    n++;
+    done[n].key = aoidc_dir_provider_bucket_key(p, s->provider, bucket);
+    done[n].paged = 1;
+    if ((rv = page_add(st, keys, p, done[n].key, &e, now)) != APR_SUCCESS) {
+        goto fail;
+    }
+    n++;
+    done[n].key = aoidc_dir_user_key(p, s->provider, s->sub);
+    done[n].paged = 0;
+    if ((rv = list_update_ex(st, keys, p, done[n].key, &e, NULL, now, NULL, NULL, NULL, 1)) != APR_SUCCESS) {
+        goto fail;
+    }
+    n++;
+    if (s->sid && *s->sid) {
+        done[n].key = aoidc_dir_sid_key(p, s->provider, s->sid);
+        done[n].paged = 0;
+        if ((rv = list_update_ex(st, keys, p, done[n].key, &e, NULL, now, NULL, NULL, NULL, 1)) != APR_SUCCESS) {
+            goto fail;
+        }
+        n++;
+    }
+    /* the user indexes (search only: not undone, since the user may have
+     * other sessions; an entry of a user without sessions is harmless) */
     const char *uid = apr_pstrcat(p, s->provider, "\t", s->sub, NULL);
     aoidc_dir_entry_t ue = {uid, s->expires};
     const char *email = claim(s, "email"), *name = claim(s, "name");
     if (strlen(uid) <= AOIDC_DIR_ID_MAX) {
-        if (email) {
-            keep_first(&first, aoidc_dir_list_update(st, keys, p, aoidc_dir_email_key(p, email), &ue, NULL, now,
-                                                     NULL, NULL));
+        if (email && (rv = aoidc_dir_list_update(st, keys, p, aoidc_dir_email_key(p, email), &ue, NULL, now, NULL,
+                                                 NULL)) != APR_SUCCESS) {
+            goto fail;
         }
-        if (name) {
-            keep_first(&first, aoidc_dir_list_update(st, keys, p, aoidc_dir_name_key(p, name), &ue, NULL, now, NULL,
-                                                     NULL));
+        if (name && (rv = aoidc_dir_list_update(st, keys, p, aoidc_dir_name_key(p, name), &ue, NULL, now, NULL,
+                                                NULL)) != APR_SUCCESS) {
+            goto fail;
         }
     }
-    return first;
+    /* a revocation of this user or provider that raced the login: it wrote
+     * its epoch before walking the lists, we read the epochs after writing
+     * them, so either its walk saw our entries or we see its epoch */
+    switch (aoidc_dir_session_revoked(st, p, s)) {
+    case AOIDC_DIR_LIVE:
+        return APR_SUCCESS;
+    case AOIDC_DIR_REVOKED:
+        rv = APR_EACCES;
+        break;
+    default:
+        rv = APR_EGENERAL;
+        break;
+    }
+fail:
+    undo_adds(st, keys, p, done, n, handle, now);
+    return rv;
 }
 
 apr_status_t aoidc_dir_remove(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *handle,
@@ -743,7 +905,11 @@ apr_status_t aoidc_dir_revoke_user(aoidc_store_t *st, const aoidc_keys_t *keys, 
                                    const char *sub, apr_int64_t now, int *count)
 {
     aoidc_dir_query_t q = {AOIDC_DIR_Q_USER, provider, sub, now, 0, 0, 0};
-    return aoidc_dir_revoke_query(st, keys, p, &q, NULL, count);
+    *count = 0;
+    /* the epoch first: it ends the sessions the walk cannot find */
+    apr_status_t erv = aoidc_dir_revoke_epoch_set(st, p, provider, sub, now);
+    apr_status_t rv = aoidc_dir_revoke_query(st, keys, p, &q, NULL, count);
+    return erv != APR_SUCCESS ? erv : rv;
 }
 
 apr_status_t aoidc_dir_revoke_sid(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *provider,
@@ -757,5 +923,8 @@ apr_status_t aoidc_dir_revoke_provider(aoidc_store_t *st, const aoidc_keys_t *ke
                                        const char *provider, apr_int64_t now, apr_int64_t window, int *count)
 {
     aoidc_dir_query_t q = {AOIDC_DIR_Q_PROVIDER, provider, NULL, now, window, 0, 0};
-    return aoidc_dir_revoke_query(st, keys, p, &q, NULL, count);
+    *count = 0;
+    apr_status_t erv = aoidc_dir_revoke_epoch_set(st, p, provider, NULL, now);
+    apr_status_t rv = aoidc_dir_revoke_query(st, keys, p, &q, NULL, count);
+    return erv != APR_SUCCESS ? erv : rv;
 }

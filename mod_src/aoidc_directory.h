@@ -22,6 +22,8 @@
  *   aoidc:n:<node>, aoidc:n:index  node configuration snapshots: plain JSON,
  *                               no secrets (aoidc_node.h)
  *   aoidc:j:<h(iss,jti)>        back-channel logout token ids already used
+ *   aoidc:r:u:<h(provider,sub)>, aoidc:r:p:<h(provider,"")>
+ *                               revocation epochs (see aoidc_dir_revoke_epoch_set)
  * h() is base64url(SHA-256("aoidc dir v1" 0 a 0 b)): it bounds the key
  * length and keeps client-chosen text (sub, email) out of the key syntax.
  * It is not keyed, so whoever can read memcached can test a guessed user for
@@ -32,8 +34,12 @@
  * Every list is updated with get + CAS (add when missing) and retried on a
  * lost race, never with append (not replicated) nor a blind set; each update
  * drops entries whose expiry has passed and keeps at most AOIDC_DIR_LIST_MAX
- * entries and AOIDC_DIR_LIST_BYTES bytes (the oldest go first), and each
- * list key expires shortly after its newest entry. An entry outlives its
+ * entries and AOIDC_DIR_LIST_BYTES bytes, and each list key expires shortly
+ * after its newest entry. What happens at the bound keeps the index
+ * complete: a full bucket page sends the login to the next page, and when
+ * all pages are full the login is refused; a user's (or sid's) list revokes
+ * its oldest sessions to make room (a per-user session cap); only the
+ * email/name lists, a search index of users, drop their oldest entries. An entry outlives its
  * session when the session ends by inactivity (its record expires earlier):
  * readers skip entries whose record is gone, updates drop them at expiry.
  *
@@ -41,10 +47,12 @@
  * max lifetime / AOIDC_DIR_BUCKET, p = pages per bucket, usually 1; each
  * "update" is 1 get + 1 cas or add, plus 1 get + 1 cas per lost race):
  *   login    1 add (record, as before) + 4 to 6 updates (bucket, provider
- *            bucket, user, and sid / email / name when present) = 9 to 13
+ *            bucket, user, and sid / email / name when present) + 2 gets
+ *            (revocation epochs) = 11 to 15
  *   logout   1 get + 1 delete (as before) + 3 or 4 updates (bucket,
  *            provider bucket, user, sid) = 8 to 10
- *   request  0: the hot path is unchanged (1 get, 1 cas per touch interval)
+ *   request  0: the hot path is unchanged (1 get); once per touch interval
+ *            2 gets (revocation epochs) before the cas of the last-seen time
  *   listing  all / provider: B * p gets of lists + 1 get per session shown;
  *            user / sid: 1 get + n gets; email / name: 1 get + per user
  *            (1 + its sessions) gets. (Loops of single gets for now: a
@@ -72,6 +80,7 @@
 #define AOIDC_DIR_CAS_RETRIES 8
 #define AOIDC_DIR_WINDOW_MAX (30 * 86400) /* longest window a listing walks */
 #define AOIDC_HANDLE_LEN 43
+#define AOIDC_DIR_EPOCH_TTL (30 * 86400) /* >= the longest session lifetime; memcached's TTL limit */
 
 typedef struct {
     const char *id;     /* handle, or "provider\tsub" in the email/name lists */
@@ -86,11 +95,20 @@ const char *aoidc_dir_handle(const char *store_key);
 const char *aoidc_dir_store_key(apr_pool_t *p, const char *handle);
 
 /* Record a new session in every list (bucket, provider bucket, user, sid,
- * email, name; email and name come from the session's claims). now is the
- * current time (seconds). Returns APR_SUCCESS, or the first failure
- * (APR_EGENERAL store down or error, APR_EAGAIN too many lost races); the
- * other lists are still attempted, and the session itself stays valid: a
- * directory miss must never log a user out. */
+ * email, name; email and name come from the session's claims), then check
+ * the revocation epochs of its user and provider (a revocation that raced
+ * the login). Strict: the index must be complete for revocation to find
+ * every session, so when any list cannot be written the entries already
+ * written are removed again and an error is returned; the caller must then
+ * delete the session record and refuse the login (503). Returns
+ * APR_SUCCESS; APR_EGENERAL store down or error; APR_EAGAIN too many lost
+ * races; APR_ENOSPC every page of the current bucket is full
+ * (AOIDC_DIR_BUCKET_PAGES x AOIDC_DIR_LIST_MAX logins in AOIDC_DIR_BUCKET
+ * seconds); APR_EACCES the user or provider was revoked at or after the
+ * session's creation time (delete it and refuse the login); APR_EINVAL
+ * malformed handle or session. A user (or provider session id) that
+ * already has AOIDC_DIR_LIST_MAX live sessions keeps at most that many:
+ * the oldest are revoked (their records deleted) to make room. */
 apr_status_t aoidc_dir_add(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *handle,
                            const aoidc_session_t *s);
 
@@ -190,7 +208,34 @@ apr_status_t aoidc_dir_revoke_handles(aoidc_store_t *st, const aoidc_keys_t *key
 apr_status_t aoidc_dir_revoke_query(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p,
                                     const aoidc_dir_query_t *q, const char *sub, int *count);
 
-/* Shorthands the console and the back-channel logout call. */
+/* Revocation epochs: "every session of this user (provider, sub) / of this
+ * provider (sub NULL) created at or before this time is revoked". Keys
+ * aoidc:r:u:<h(provider,sub)> and aoidc:r:p:<h(provider,"")>, value decimal
+ * seconds, never decreasing (get + CAS), expiring after
+ * AOIDC_DIR_EPOCH_TTL, when every session it covers has ended. They make
+ * revocation by user or provider independent of the index: a session the
+ * lists lost is refused the next time it is touched. Returns APR_SUCCESS
+ * (also when a later epoch is already there), APR_EGENERAL store failure,
+ * APR_EAGAIN too many lost races, APR_EINVAL bad arguments. */
+apr_status_t aoidc_dir_revoke_epoch_set(aoidc_store_t *st, apr_pool_t *p, const char *provider, const char *sub,
+                                        apr_int64_t now);
+const char *aoidc_dir_epoch_user_key(apr_pool_t *p, const char *provider, const char *sub);
+const char *aoidc_dir_epoch_provider_key(apr_pool_t *p, const char *provider);
+
+typedef enum {
+    AOIDC_DIR_LIVE = 0, /* no epoch covers the session */
+    AOIDC_DIR_REVOKED,  /* created <= the epoch of its user or provider (or an epoch is unreadable) */
+    AOIDC_DIR_UNKNOWN   /* the store did not answer */
+} aoidc_dir_verdict_t;
+
+/* Is the session revoked by an epoch? Two gets (provider, user). Called
+ * when a session is touched (the last-seen write-back, which writes
+ * anyway) and at the end of aoidc_dir_add. */
+aoidc_dir_verdict_t aoidc_dir_session_revoked(aoidc_store_t *st, apr_pool_t *p, const aoidc_session_t *s);
+
+/* Shorthands the console and the back-channel logout call. revoke_user and
+ * revoke_provider first raise the epoch (aoidc_dir_revoke_epoch_set), then
+ * delete the sessions the index finds; they return the first failure. */
 apr_status_t aoidc_dir_revoke_user(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *provider,
                                    const char *sub, apr_int64_t now, int *count);
 apr_status_t aoidc_dir_revoke_sid(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *provider,

@@ -120,7 +120,7 @@ apr_status_t aoidc_session_encode(apr_pool_t *p, const aoidc_keys_t *keys, const
     if (w.overflow) {
         return APR_ENOSPC;
     }
-    return aoidc_aead_seal(p, keys->session, store_key, strlen(store_key), w.buf, w.len, out, outlen);
+    return aoidc_keys_seal(p, keys, AOIDC_KEY_SESSION, store_key, strlen(store_key), w.buf, w.len, out, outlen);
 }
 
 typedef struct {
@@ -174,7 +174,8 @@ apr_status_t aoidc_session_decode(apr_pool_t *p, const aoidc_keys_t *keys, const
 {
     unsigned char *pt;
     apr_size_t ptlen;
-    apr_status_t rv = aoidc_aead_open(p, keys->session, store_key, strlen(store_key), in, inlen, &pt, &ptlen);
+    apr_status_t rv = aoidc_keys_open(p, keys, AOIDC_KEY_SESSION, store_key, strlen(store_key), in, inlen, &pt,
+                                      &ptlen, NULL);
     if (rv != APR_SUCCESS) {
         return rv;
     }

@@ -5,7 +5,9 @@
  * does not reveal the cookie; it does not depend on the crypto key, so a node
  * with another key finds the record and reports that it does not decrypt. The record is a compact binary layout encrypted with
  * AES-256-GCM under the session key with the store key as AAD, so a record
- * cannot be moved to another key. Decoding is one AEAD open and a linear scan
+ * cannot be moved to another key. It is written under the current crypto
+ * key and read under the current or the previous one (aoidc_keys_open: the
+ * key id is its first byte), so the key can be rolled (README). Decoding is one AEAD open and a linear scan
  * with zero copies: no JSON on the request path. */
 #ifndef AOIDC_SESSION_H
 #define AOIDC_SESSION_H

@@ -58,7 +58,7 @@ apr_status_t aoidc_state_encode(apr_pool_t *p, const aoidc_keys_t *keys, const a
     const char *name = aoidc_state_cookie_name(p, st->state);
     unsigned char *ct;
     apr_size_t ctlen;
-    apr_status_t rv = aoidc_aead_seal(p, keys->state, name, strlen(name), js, strlen(js), &ct, &ctlen);
+    apr_status_t rv = aoidc_keys_seal(p, keys, AOIDC_KEY_STATE, name, strlen(name), js, strlen(js), &ct, &ctlen);
     free(js);
     if (rv == APR_SUCCESS) {
         *value = aoidc_b64url_encode(p, ct, ctlen);
@@ -81,7 +81,7 @@ apr_status_t aoidc_state_decode(apr_pool_t *p, const aoidc_keys_t *keys, const c
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = aoidc_aead_open(p, keys->state, cookie_name, strlen(cookie_name), ct, ctlen, &pt, &ptlen);
+    rv = aoidc_keys_open(p, keys, AOIDC_KEY_STATE, cookie_name, strlen(cookie_name), ct, ctlen, &pt, &ptlen, NULL);
     if (rv != APR_SUCCESS) {
         return rv;
     }

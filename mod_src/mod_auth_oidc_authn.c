@@ -4,6 +4,7 @@
  * older than the touch interval (then a CAS, so parallel requests of one
  * session write once). */
 #include "mod_auth_oidc.h"
+#include "aoidc_directory.h"
 
 #include <apr_time.h>
 
@@ -291,6 +292,20 @@ int aoidc_check_authn(request_rec *r)
                       lp ? lp->name : "(none)");
         return unauthenticated(r, sc, dc);
     }
+    /* a write-back is due: read the revocation epochs first (they catch a
+     * session that revocation by user or provider could not find in the
+     * index); a session that is not due is not touched and costs nothing */
+    int touch_due = now - ctx->session.last_seen >= sc->touch_interval;
+    if (touch_due) {
+        aoidc_dir_verdict_t v = aoidc_dir_session_revoked(sc->store, r->pool, &ctx->session);
+        if (v == AOIDC_DIR_REVOKED) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(710)
+                          "session revoked (its user or provider was revoked after it was created)");
+            sc->store->del(sc->store, ctx->store_key);
+            return unauthenticated(r, sc, dc);
+        }
+        touch_due = v == AOIDC_DIR_LIVE; /* store trouble: serve it, try again next request */
+    }
     const char *claim = aoidc_remote_user_claim(dc);
     const char *user = strcmp(claim, "sub") == 0
                            ? ctx->session.sub
@@ -306,7 +321,7 @@ int aoidc_check_authn(request_rec *r)
     r->user = (char *)user;
     aoidc_cookie_strip(r, sc->cookie_name);
     aoidc_pass_claims(r, dc, &ctx->session);
-    if (now - ctx->session.last_seen >= sc->touch_interval) {
+    if (touch_due) {
         touch(r, sc, ctx, cas, now);
     }
     return OK;

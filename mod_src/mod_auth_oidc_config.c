@@ -592,7 +592,9 @@ static const char *cmd_metadata_ttl(cmd_parms *cmd, void *m, const char *arg)
 
 /* --- server-wide directives -------------------------------------------- */
 
-static const char *cmd_crypto_key_file(cmd_parms *cmd, void *m, const char *arg)
+/* AuthOIDCCryptoKeyFile current [previous]: the previous key is only read
+ * (key rotation, README "Rolling the crypto key"). */
+static const char *cmd_crypto_key_file(cmd_parms *cmd, void *m, const char *arg, const char *arg2)
 {
     const char *err = need_server_context(cmd);
     if (err) {
@@ -606,6 +608,19 @@ static const char *cmd_crypto_key_file(cmd_parms *cmd, void *m, const char *arg)
     }
     if (aoidc_keys_load_file(cmd->pool, path, keys, &err) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "AuthOIDCCryptoKeyFile: %s", err);
+    }
+    if (arg2) {
+        const char *prev_path = ap_server_root_relative(cmd->pool, arg2);
+        aoidc_keys_t *prev = apr_pcalloc(cmd->pool, sizeof(*prev));
+        if (!prev_path) {
+            return apr_psprintf(cmd->pool, "AuthOIDCCryptoKeyFile: invalid path '%s'", arg2);
+        }
+        if (aoidc_keys_load_file(cmd->pool, prev_path, prev, &err) != APR_SUCCESS) {
+            return apr_psprintf(cmd->pool, "AuthOIDCCryptoKeyFile: previous key: %s", err);
+        }
+        if (aoidc_keys_set_previous(keys, prev) != APR_SUCCESS) {
+            return "AuthOIDCCryptoKeyFile: the previous key file holds the same key as the current one";
+        }
     }
     sc->crypto_key_file = path;
     sc->keys = keys;
@@ -1017,8 +1032,9 @@ const command_rec aoidc_cmds[] = {
     AP_INIT_TAKE1("AuthOIDCJWKSRefreshInterval", cmd_jwks_refresh, NULL, SRV,
                   "Seconds between JWKS refetches on an unknown key id"),
     AP_INIT_TAKE1("AuthOIDCMetadataTTL", cmd_metadata_ttl, NULL, SRV, "Seconds discovery metadata is kept"),
-    AP_INIT_TAKE1("AuthOIDCCryptoKeyFile", cmd_crypto_key_file, NULL, SRV,
-                  "File with at least 32 bytes of secret from which cookie and session keys are derived"),
+    AP_INIT_TAKE12("AuthOIDCCryptoKeyFile", cmd_crypto_key_file, NULL, SRV,
+                   "File with at least 32 bytes of secret from which cookie and session keys are derived, "
+                   "and optionally the previous such file (still read, never written)"),
     AP_INIT_TAKE_ARGV("AuthOIDCSessionStore", cmd_session_store, NULL, SRV, "memcached host[:port] ..."),
     AP_INIT_TAKE1("AuthOIDCStoreTimeout", cmd_store_timeout, NULL, SRV, "memcached timeout in milliseconds"),
     AP_INIT_TAKE1("AuthOIDCRedirectURI", cmd_redirect_uri, NULL, SRV, "Callback path or URL registered at the OP"),

@@ -212,10 +212,17 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
     apr_status_t drv = aoidc_dir_add(sc->store, sc->keys, r->pool, aoidc_dir_handle(key), &s);
     if (drv != APR_SUCCESS) {
         aoidc_store_rc_t drc = sc->store->del(sc->store, key);
+        const char *fate = drc == AOIDC_STORE_OK || drc == AOIDC_STORE_MISSING ? "deleted" : "left to expire";
+        if (drv == APR_EACCES) {
+            /* the user or provider was revoked while this login ran */
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AOIDC_LOGNO(670)
+                          "login of '%.128s' refused: revoked while it was made (record %s)",
+                          ap_escape_logitem(r->pool, s.sub), fate);
+            return AOIDC_R_FORBIDDEN;
+        }
         ap_log_rerror(APLOG_MARK, APLOG_ERR, drv, r, AOIDC_LOGNO(660)
                       "login of '%.128s' refused: the session directory cannot be written (record %s)",
-                      ap_escape_logitem(r->pool, s.sub),
-                      drc == AOIDC_STORE_OK || drc == AOIDC_STORE_MISSING ? "deleted" : "left to expire");
+                      ap_escape_logitem(r->pool, s.sub), fate);
         return AOIDC_R_STORE_DOWN;
     }
     /* a session cookie of the browser: the store decides when it ends */

@@ -346,6 +346,10 @@ class Memcached:
     def flush_all(self) -> None:
         self.command("flush_all", end=(b"OK\r\n",))
 
+    def delete(self, key: str) -> bool:
+        """Delete one key behind the module's back; True when it existed."""
+        return self.command(f"delete {key}", end=(b"DELETED\r\n", b"NOT_FOUND\r\n")).startswith("DELETED")
+
 
 def _user_exists(name: str) -> bool:
     import pwd

@@ -35,10 +35,13 @@ static int on_pair(void *c, const char *name, apr_size_t nlen, const char *val, 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int init;
-    static aoidc_keys_t keys;
+    static aoidc_keys_t keys, previous;
     if (!init) {
         apr_initialize();
         aoidc_keys_derive((const unsigned char *)"0123456789abcdef0123456789abcdef", 32, &keys);
+        /* a key rotation under way: both keys' paths of aoidc_keys_open */
+        aoidc_keys_derive((const unsigned char *)"the previous key of this fuzz target", 36, &previous);
+        aoidc_keys_set_previous(&keys, &previous);
         init = 1;
     }
     if (size < 1) {

@@ -21,6 +21,7 @@ struct mem_store {
     int down;
     mem_store_hook_t hook;
     void *baton;
+    const char *fail_prefix; /* mem_store_fail_writes */
 };
 
 static item_t *live(mem_store_t *ms, const char *key)
@@ -74,10 +75,13 @@ static aoidc_store_rc_t m_get(aoidc_store_t *s, apr_pool_t *p, const char *key, 
     return AOIDC_STORE_OK;
 }
 
-static aoidc_store_rc_t check(mem_store_t *ms, apr_size_t len, long ttl)
+static aoidc_store_rc_t check(mem_store_t *ms, const char *key, apr_size_t len, long ttl)
 {
     if (ms->down) {
         return AOIDC_STORE_DOWN;
+    }
+    if (ms->fail_prefix && strncmp(key, ms->fail_prefix, strlen(ms->fail_prefix)) == 0) {
+        return AOIDC_STORE_ERROR;
     }
     return len > AOIDC_STORE_VALUE_MAX || ttl <= 0 ? AOIDC_STORE_ERROR : AOIDC_STORE_OK;
 }
@@ -85,7 +89,7 @@ static aoidc_store_rc_t check(mem_store_t *ms, apr_size_t len, long ttl)
 static aoidc_store_rc_t m_set(aoidc_store_t *s, const char *key, const void *val, apr_size_t len, long ttl)
 {
     mem_store_t *ms = (mem_store_t *)s;
-    aoidc_store_rc_t rc = check(ms, len, ttl);
+    aoidc_store_rc_t rc = check(ms, key, len, ttl);
     s->stats.sets++;
     if (rc == AOIDC_STORE_OK) {
         put(ms, key, val, len, ttl);
@@ -96,7 +100,7 @@ static aoidc_store_rc_t m_set(aoidc_store_t *s, const char *key, const void *val
 static aoidc_store_rc_t m_add(aoidc_store_t *s, const char *key, const void *val, apr_size_t len, long ttl)
 {
     mem_store_t *ms = (mem_store_t *)s;
-    aoidc_store_rc_t rc = check(ms, len, ttl);
+    aoidc_store_rc_t rc = check(ms, key, len, ttl);
     s->stats.adds++;
     if (rc != AOIDC_STORE_OK) {
         return rc;
@@ -113,7 +117,7 @@ static aoidc_store_rc_t m_cas(aoidc_store_t *s, const char *key, const void *val
                               uint64_t cas)
 {
     mem_store_t *ms = (mem_store_t *)s;
-    aoidc_store_rc_t rc = check(ms, len, ttl);
+    aoidc_store_rc_t rc = check(ms, key, len, ttl);
     s->stats.cas++;
     if (rc != AOIDC_STORE_OK) {
         return rc;
@@ -136,6 +140,9 @@ static aoidc_store_rc_t m_del(aoidc_store_t *s, const char *key)
     s->stats.deletes++;
     if (ms->down) {
         return AOIDC_STORE_DOWN;
+    }
+    if (ms->fail_prefix && strncmp(key, ms->fail_prefix, strlen(ms->fail_prefix)) == 0) {
+        return AOIDC_STORE_ERROR;
     }
     if (!live(ms, key)) {
         return AOIDC_STORE_MISSING;
@@ -179,6 +186,12 @@ void mem_store_set_hook(aoidc_store_t *st, mem_store_hook_t hook, void *baton)
 {
     ((mem_store_t *)st)->hook = hook;
     ((mem_store_t *)st)->baton = baton;
+}
+
+void mem_store_fail_writes(aoidc_store_t *st, const char *prefix)
+{
+    mem_store_t *ms = (mem_store_t *)st;
+    ms->fail_prefix = prefix ? apr_pstrdup(ms->pool, prefix) : NULL;
 }
 
 void mem_store_set_down(aoidc_store_t *st, int down)

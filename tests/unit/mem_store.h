@@ -20,6 +20,9 @@ void mem_store_set_now(aoidc_store_t *st, apr_int64_t now);
 void mem_store_set_hook(aoidc_store_t *st, mem_store_hook_t hook, void *baton);
 /* Simulate an outage: every call answers AOIDC_STORE_DOWN while down. */
 void mem_store_set_down(aoidc_store_t *st, int down);
+/* Failure injection: every set/add/cas/delete of a key that starts with
+ * prefix answers AOIDC_STORE_ERROR (NULL: none). Reads still work. */
+void mem_store_fail_writes(aoidc_store_t *st, const char *prefix);
 /* Live keys with the prefix. */
 int mem_store_count(aoidc_store_t *st, const char *prefix);
 /* The raw value of a live key (NULL when absent) and its remaining TTL. */

@@ -46,6 +46,79 @@ static void test_aead(void **state)
     assert_int_equal(aoidc_aead_open(p, k.session, "aad", 3, ct, AOIDC_AEAD_OVERHEAD - 1, &pt, &ptlen), APR_EINVAL);
 }
 
+static const unsigned char secret_b[] = "a brand new key, 32 bytes or more, for rotation";
+static const unsigned char secret_c[] = "a third key that nobody here holds, 32+ bytes";
+
+/* Key rotation: written under the current key, read under current or
+ * previous, refused cleanly under a key we do not hold. */
+static void test_rotation(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_keys_t a, b, b_with_a, c;
+    assert_int_equal(aoidc_keys_derive(secret, sizeof(secret) - 1, &a), APR_SUCCESS);
+    assert_int_equal(aoidc_keys_derive(secret_b, sizeof(secret_b) - 1, &b), APR_SUCCESS);
+    assert_int_equal(aoidc_keys_derive(secret_c, sizeof(secret_c) - 1, &c), APR_SUCCESS);
+    assert_int_equal(aoidc_keys_derive(secret_b, sizeof(secret_b) - 1, &b_with_a), APR_SUCCESS);
+    assert_int_equal(aoidc_keys_set_previous(&b_with_a, &a), APR_SUCCESS);
+    assert_true(a.id >= 2 && b.id >= 2 && c.id >= 2);
+    assert_null(a.previous);
+    /* the key id is stable: every node derives the same from the same file */
+    aoidc_keys_t a2;
+    aoidc_keys_derive(secret, sizeof(secret) - 1, &a2);
+    assert_int_equal(a.id, a2.id);
+    if (a.id == b.id || a.id == c.id || b.id == c.id) {
+        skip(); /* 1 in 254: the test keys would need changing */
+    }
+    unsigned char *ct_a, *ct_b, *pt;
+    apr_size_t la, lb, ptlen;
+    int by_prev = -1;
+    assert_int_equal(aoidc_keys_seal(p, &a, AOIDC_KEY_SESSION, "k", 1, "old", 3, &ct_a, &la), APR_SUCCESS);
+    assert_int_equal(ct_a[0], a.id);
+    /* a node on "B A" writes under B ... */
+    assert_int_equal(aoidc_keys_seal(p, &b_with_a, AOIDC_KEY_SESSION, "k", 1, "new", 3, &ct_b, &lb), APR_SUCCESS);
+    assert_int_equal(ct_b[0], b.id);
+    /* ... reads both, and says which key opened it */
+    assert_int_equal(aoidc_keys_open(p, &b_with_a, AOIDC_KEY_SESSION, "k", 1, ct_a, la, &pt, &ptlen, &by_prev),
+                     APR_SUCCESS);
+    assert_string_equal((char *)pt, "old");
+    assert_int_equal(by_prev, 1);
+    assert_int_equal(aoidc_keys_open(p, &b_with_a, AOIDC_KEY_SESSION, "k", 1, ct_b, lb, &pt, &ptlen, &by_prev),
+                     APR_SUCCESS);
+    assert_string_equal((char *)pt, "new");
+    assert_int_equal(by_prev, 0);
+    /* a node still on A alone reads A, refuses B cleanly (unknown key id) */
+    assert_int_equal(aoidc_keys_open(p, &a, AOIDC_KEY_SESSION, "k", 1, ct_a, la, &pt, &ptlen, NULL), APR_SUCCESS);
+    assert_int_equal(aoidc_keys_open(p, &a, AOIDC_KEY_SESSION, "k", 1, ct_b, lb, &pt, &ptlen, NULL), APR_EGENERAL);
+    /* after A is dropped: B alone refuses A's values, so does an unrelated C */
+    assert_int_equal(aoidc_keys_open(p, &b, AOIDC_KEY_SESSION, "k", 1, ct_a, la, &pt, &ptlen, NULL), APR_EGENERAL);
+    assert_int_equal(aoidc_keys_open(p, &c, AOIDC_KEY_SESSION, "k", 1, ct_b, lb, &pt, &ptlen, NULL), APR_EGENERAL);
+    /* the purposes stay apart under rotation too */
+    assert_int_equal(aoidc_keys_open(p, &b_with_a, AOIDC_KEY_STATE, "k", 1, ct_a, la, &pt, &ptlen, NULL),
+                     APR_EGENERAL);
+    /* the key id is authenticated: relabelling A's value as B's fails */
+    ct_a[0] = b.id;
+    assert_int_equal(aoidc_keys_open(p, &b_with_a, AOIDC_KEY_SESSION, "k", 1, ct_a, la, &pt, &ptlen, NULL),
+                     APR_EGENERAL);
+    /* values sealed before key ids (version byte 1) open under either key */
+    unsigned char *legacy;
+    apr_size_t ll;
+    assert_int_equal(aoidc_aead_seal(p, a.session, "k", 1, "legacy", 6, &legacy, &ll), APR_SUCCESS);
+    assert_int_equal(legacy[0], AOIDC_AEAD_LEGACY);
+    assert_int_equal(aoidc_keys_open(p, &a, AOIDC_KEY_SESSION, "k", 1, legacy, ll, &pt, &ptlen, NULL), APR_SUCCESS);
+    assert_int_equal(aoidc_keys_open(p, &b_with_a, AOIDC_KEY_SESSION, "k", 1, legacy, ll, &pt, &ptlen, &by_prev),
+                     APR_SUCCESS);
+    assert_int_equal(by_prev, 1);
+    assert_int_equal(aoidc_keys_open(p, &b, AOIDC_KEY_SESSION, "k", 1, legacy, ll, &pt, &ptlen, NULL), APR_EGENERAL);
+    /* too short */
+    assert_int_equal(aoidc_keys_open(p, &b, AOIDC_KEY_SESSION, "k", 1, ct_b, 5, &pt, &ptlen, NULL), APR_EINVAL);
+    /* one step only, and never to itself */
+    aoidc_keys_t b2;
+    aoidc_keys_derive(secret_b, sizeof(secret_b) - 1, &b2);
+    assert_int_equal(aoidc_keys_set_previous(&b2, &b), APR_EINVAL);
+    assert_int_equal(aoidc_keys_set_previous(&c, &b_with_a), APR_EINVAL);
+    assert_int_equal(aoidc_keys_set_previous(&c, NULL), APR_SUCCESS);
+}
+
 static const char *write_tmp(apr_pool_t *p, const char *content)
 {
     char *path = apr_pstrdup(p, "/tmp/aoidc-unit-XXXXXX");
@@ -85,6 +158,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_keys_differ_per_purpose), UNIT_TEST(test_aead), UNIT_TEST(test_key_file),
+        UNIT_TEST(test_rotation),
     };
     return UNIT_RUN("crypto", tests);
 }

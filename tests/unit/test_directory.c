@@ -529,6 +529,259 @@ static void test_store_down(void **state)
     assert_int_equal(aoidc_dir_add(st, &keys, p, "bad handle", &s), APR_EINVAL);
 }
 
+/* A session as login() makes it, not yet stored nor listed. */
+static aoidc_session_t mk_session(const char *provider, const char *sub, const char *sid, const char *email,
+                                  apr_int64_t created)
+{
+    static aoidc_claim_t claim;
+    aoidc_session_t s = {0};
+    s.created = s.last_seen = created;
+    s.expires = created + 3600;
+    s.provider = provider;
+    s.sub = s.user = sub;
+    s.sid = sid ? sid : "";
+    if (email) {
+        claim.name = "email";
+        claim.value = email;
+        s.claims = &claim;
+        s.nclaims = 1;
+    }
+    return s;
+}
+
+static int list_has(apr_pool_t *p, aoidc_store_t *st, const char *key, const char *id)
+{
+    apr_array_header_t *entries;
+    if (aoidc_dir_read_list(st, &keys, p, key, now(), &entries) != APR_SUCCESS) {
+        return 0;
+    }
+    for (int i = 0; i < entries->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(entries, i, aoidc_dir_entry_t).id, id) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Strict add: a list that cannot be written fails the add, and the lists
+ * written before are cleaned up (the caller deletes the record). */
+static void test_add_strict(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const failing[] = {"aoidc:d:b:", "aoidc:d:p:", "aoidc:d:u:", "aoidc:d:sid:", "aoidc:d:m:"};
+    for (size_t i = 0; i < sizeof(failing) / sizeof(failing[0]); i++) {
+        aoidc_store_t *st = mem_store_create(p, now());
+        aoidc_session_t s = mk_session("main", "alice", "sid-1", "alice@example.org", now());
+        const char *h = aoidc_random_token(p, 32);
+        apr_int64_t b = s.created / AOIDC_DIR_BUCKET;
+        mem_store_fail_writes(st, failing[i]);
+        assert_int_equal(aoidc_dir_add(st, &keys, p, h, &s), APR_EGENERAL);
+        mem_store_fail_writes(st, NULL);
+        assert_false(list_has(p, st, aoidc_dir_bucket_key(p, b), h));
+        assert_false(list_has(p, st, aoidc_dir_provider_bucket_key(p, "main", b), h));
+        assert_false(list_has(p, st, aoidc_dir_user_key(p, "main", "alice"), h));
+        assert_false(list_has(p, st, aoidc_dir_sid_key(p, "main", "sid-1"), h));
+        /* and it works once the store does */
+        assert_int_equal(aoidc_dir_add(st, &keys, p, h, &s), APR_SUCCESS);
+        assert_true(list_has(p, st, aoidc_dir_bucket_key(p, b), h));
+        assert_true(list_has(p, st, aoidc_dir_user_key(p, "main", "alice"), h));
+        assert_true(list_has(p, st, aoidc_dir_sid_key(p, "main", "sid-1"), h));
+    }
+}
+
+/* A full user list revokes its oldest sessions instead of forgetting them. */
+static void test_user_cap_revokes_oldest(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    const char *ukey = aoidc_dir_user_key(p, "main", "alice");
+    const char *first = NULL, *second = NULL;
+    for (int i = 0; i < AOIDC_DIR_LIST_MAX; i++) {
+        const char *h = aoidc_random_token(p, 32);
+        aoidc_dir_entry_t e = {h, now() + 3600};
+        assert_int_equal(aoidc_dir_list_update(st, &keys, p, ukey, &e, NULL, now(), NULL, NULL), APR_SUCCESS);
+        if (i < 2) {
+            /* a record for the oldest two (its content does not matter here) */
+            assert_int_equal(st->set(st, aoidc_dir_store_key(p, h), "x", 1, 3600), AOIDC_STORE_OK);
+            *(i == 0 ? &first : &second) = h;
+        }
+    }
+    const char *h = login(p, st, "main", "alice", NULL, NULL, NULL, 3600);
+    apr_array_header_t *entries;
+    assert_int_equal(aoidc_dir_read_list(st, &keys, p, ukey, now(), &entries), APR_SUCCESS);
+    assert_int_equal(entries->nelts, AOIDC_DIR_LIST_MAX);
+    assert_true(list_has(p, st, ukey, h));
+    assert_false(list_has(p, st, ukey, first));
+    /* the session that left the index was revoked with it */
+    assert_null(mem_store_peek(st, aoidc_dir_store_key(p, first), NULL, NULL));
+    assert_non_null(mem_store_peek(st, aoidc_dir_store_key(p, second), NULL, NULL));
+    assert_non_null(mem_store_peek(st, aoidc_dir_store_key(p, h), NULL, NULL));
+    /* a delete that fails keeps the list as it was (and refuses the login) */
+    aoidc_session_t s = mk_session("main", "alice", NULL, NULL, now());
+    const char *h2 = aoidc_random_token(p, 32);
+    mem_store_fail_writes(st, "aoidc:s:");
+    assert_int_equal(aoidc_dir_add(st, &keys, p, h2, &s), APR_EGENERAL);
+    mem_store_fail_writes(st, NULL);
+    assert_true(list_has(p, st, ukey, second));
+    assert_false(list_has(p, st, ukey, h2));
+    assert_non_null(mem_store_peek(st, aoidc_dir_store_key(p, second), NULL, NULL));
+}
+
+/* Every page of a bucket full: the login is refused (the index stays whole). */
+static void test_bucket_full_refuses(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_int64_t t0 = (now() / AOIDC_DIR_BUCKET) * AOIDC_DIR_BUCKET + 1;
+    aoidc_store_t *st = mem_store_create(p, t0);
+    const char *base = aoidc_dir_bucket_key(p, t0 / AOIDC_DIR_BUCKET);
+    /* long ids fill a page by its byte bound in ~120 entries (then handles
+     * the rest): cheaper than AOIDC_DIR_LIST_MAX handles, and the same "full" */
+    for (int page = 0; page < AOIDC_DIR_BUCKET_PAGES; page++) {
+        for (int i = 0, full = 0, w = 490; w > 0; i++) {
+            aoidc_dir_entry_t e = {apr_psprintf(p, "%02d%0*d", page, w, i), t0 + 86400};
+            apr_status_t rv = aoidc_dir_list_update(st, &keys, p, aoidc_dir_page_key(p, base, page), &e, NULL, t0,
+                                                    &full, NULL);
+            assert_int_equal(rv, full ? APR_ENOSPC : APR_SUCCESS);
+            if (full) {
+                w = w == 490 ? 41 : 0;
+                full = 0;
+            }
+        }
+    }
+    aoidc_session_t s = mk_session("main", "bob", NULL, NULL, t0);
+    const char *h = aoidc_random_token(p, 32);
+    assert_int_equal(aoidc_dir_add(st, &keys, p, h, &s), APR_ENOSPC);
+    assert_false(list_has(p, st, aoidc_dir_user_key(p, "main", "bob"), h));
+}
+
+static void test_epochs(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_int64_t t = now();
+    aoidc_store_t *st = mem_store_create(p, t);
+    aoidc_session_t old = mk_session("main", "alice", NULL, NULL, t - 10);
+    aoidc_session_t same = mk_session("main", "alice", NULL, NULL, t);
+    aoidc_session_t later = mk_session("main", "alice", NULL, NULL, t + 1);
+    aoidc_session_t bob = mk_session("main", "bob", NULL, NULL, t - 10);
+    aoidc_session_t other = mk_session("other", "alice", NULL, NULL, t - 10);
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &old), AOIDC_DIR_LIVE);
+    assert_int_equal(aoidc_dir_revoke_epoch_set(st, p, "main", "alice", t), APR_SUCCESS);
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &old), AOIDC_DIR_REVOKED);
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &same), AOIDC_DIR_REVOKED);
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &later), AOIDC_DIR_LIVE);
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &bob), AOIDC_DIR_LIVE);
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &other), AOIDC_DIR_LIVE);
+    /* never decreasing */
+    assert_int_equal(aoidc_dir_revoke_epoch_set(st, p, "main", "alice", t - 100), APR_SUCCESS);
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &same), AOIDC_DIR_REVOKED);
+    apr_size_t len;
+    long ttl;
+    const char *v = mem_store_peek(st, aoidc_dir_epoch_user_key(p, "main", "alice"), &len, &ttl);
+    assert_non_null(v);
+    assert_string_equal(v, apr_psprintf(p, "%" APR_INT64_T_FMT, t));
+    assert_int_equal(ttl, AOIDC_DIR_EPOCH_TTL);
+    assert_int_equal(aoidc_dir_revoke_epoch_set(st, p, "main", "alice", t + 5), APR_SUCCESS);
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &later), AOIDC_DIR_REVOKED);
+    /* the provider's epoch covers every user of it */
+    assert_int_equal(aoidc_dir_revoke_epoch_set(st, p, "other", NULL, t), APR_SUCCESS);
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &other), AOIDC_DIR_REVOKED);
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &bob), AOIDC_DIR_LIVE);
+    /* a value we did not write fails closed */
+    assert_int_equal(st->set(st, aoidc_dir_epoch_user_key(p, "main", "bob"), "12x", 3, 60), AOIDC_STORE_OK);
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &bob), AOIDC_DIR_REVOKED);
+    /* store down: unknown, and the epoch cannot be set */
+    mem_store_set_down(st, 1);
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &old), AOIDC_DIR_UNKNOWN);
+    assert_int_equal(aoidc_dir_revoke_epoch_set(st, p, "main", "carol", t), APR_EGENERAL);
+    mem_store_set_down(st, 0);
+    assert_int_equal(aoidc_dir_revoke_epoch_set(st, p, "", NULL, t), APR_EINVAL);
+}
+
+/* The index lost a session (its user list was overwritten): revoke by user
+ * and by provider still end it, through the epoch. */
+static void test_revoke_without_index(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    const char *h = login(p, st, "main", "alice", NULL, NULL, NULL, 3600);
+    const char *h2 = login(p, st, "other", "dave", NULL, NULL, NULL, 3600);
+    aoidc_session_t s;
+    apr_size_t len;
+    const char *val = mem_store_peek(st, aoidc_dir_store_key(p, h), &len, NULL);
+    assert_int_equal(aoidc_session_decode(p, &keys, aoidc_dir_store_key(p, h), (const unsigned char *)val, len, &s),
+                     APR_SUCCESS);
+    assert_int_equal(st->del(st, aoidc_dir_user_key(p, "main", "alice")), AOIDC_STORE_OK);
+    int count = -1;
+    apr_int64_t later = now() + 1; /* a revocation after the login */
+    assert_int_equal(aoidc_dir_revoke_user(st, &keys, p, "main", "alice", later, &count), APR_SUCCESS);
+    assert_int_equal(count, 0); /* the walk found nothing ... */
+    assert_non_null(mem_store_peek(st, aoidc_dir_store_key(p, h), NULL, NULL));
+    /* ... but the session is refused at its next touch */
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &s), AOIDC_DIR_REVOKED);
+    /* the same for a provider whose buckets lost it */
+    aoidc_session_t s2;
+    val = mem_store_peek(st, aoidc_dir_store_key(p, h2), &len, NULL);
+    assert_int_equal(aoidc_session_decode(p, &keys, aoidc_dir_store_key(p, h2), (const unsigned char *)val, len, &s2),
+                     APR_SUCCESS);
+    apr_int64_t b = s2.created / AOIDC_DIR_BUCKET;
+    assert_int_equal(st->del(st, aoidc_dir_provider_bucket_key(p, "other", b)), AOIDC_STORE_OK);
+    assert_int_equal(aoidc_dir_revoke_provider(st, &keys, p, "other", later, 3600, &count), APR_SUCCESS);
+    assert_int_equal(count, 0);
+    assert_int_equal(aoidc_dir_session_revoked(st, p, &s2), AOIDC_DIR_REVOKED);
+}
+
+/* A login that races a revocation of its user: the revocation wrote its
+ * epoch before walking, the login reads the epochs after writing the
+ * lists, so the add fails and cleans up. */
+static void test_login_racing_revoke(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_int64_t t = now();
+    aoidc_store_t *st = mem_store_create(p, t);
+    assert_int_equal(aoidc_dir_revoke_epoch_set(st, p, "main", "alice", t), APR_SUCCESS);
+    aoidc_session_t s = mk_session("main", "alice", "sid-9", NULL, t);
+    const char *h = aoidc_random_token(p, 32);
+    assert_int_equal(aoidc_dir_add(st, &keys, p, h, &s), APR_EACCES);
+    assert_false(list_has(p, st, aoidc_dir_user_key(p, "main", "alice"), h));
+    assert_false(list_has(p, st, aoidc_dir_bucket_key(p, t / AOIDC_DIR_BUCKET), h));
+    assert_false(list_has(p, st, aoidc_dir_sid_key(p, "main", "sid-9"), h));
+    /* a provider revocation likewise */
+    assert_int_equal(aoidc_dir_revoke_epoch_set(st, p, "other", NULL, t), APR_SUCCESS);
+    aoidc_session_t s2 = mk_session("other", "bob", NULL, NULL, t);
+    assert_int_equal(aoidc_dir_add(st, &keys, p, h, &s2), APR_EACCES);
+    /* a later login is fine */
+    aoidc_session_t s3 = mk_session("main", "alice", NULL, NULL, t + 1);
+    assert_int_equal(aoidc_dir_add(st, &keys, p, h, &s3), APR_SUCCESS);
+}
+
+/* Lists written under the previous key stay readable during a rotation,
+ * and the next update rewrites them under the current key. */
+static void test_lists_across_rotation(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *st = mem_store_create(p, now());
+    aoidc_keys_t rolled;
+    aoidc_keys_derive((const unsigned char *)"another key, 32 bytes or more!!!", 32, &rolled);
+    assert_int_equal(aoidc_keys_set_previous(&rolled, &keys), APR_SUCCESS);
+    const char *h = login(p, st, "main", "alice", NULL, NULL, NULL, 3600); /* under keys */
+    aoidc_dir_query_t q = {AOIDC_DIR_Q_USER, "main", "alice", now(), 3600, 0, 0};
+    apr_array_header_t *infos;
+    int next;
+    assert_int_equal(aoidc_dir_query(st, &rolled, p, &q, &infos, &next), APR_SUCCESS);
+    assert_int_equal(infos->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(infos, 0, aoidc_dir_info_t).handle, h);
+    /* an update under the rolled keys keeps the old entry and re-seals */
+    const char *ukey = aoidc_dir_user_key(p, "main", "alice");
+    aoidc_dir_entry_t e = {aoidc_random_token(p, 32), now() + 60};
+    assert_int_equal(aoidc_dir_list_update(st, &rolled, p, ukey, &e, NULL, now(), NULL, NULL), APR_SUCCESS);
+    apr_size_t len;
+    const char *v = mem_store_peek(st, ukey, &len, NULL);
+    assert_int_equal((unsigned char)v[0], rolled.id);
+    apr_array_header_t *entries;
+    assert_int_equal(aoidc_dir_read_list(st, &other_keys, p, ukey, now(), &entries), APR_SUCCESS);
+    assert_int_equal(entries->nelts, 2);
+}
+
 static void test_node_snapshot(void **state)
 {
     apr_pool_t *p = *state;
@@ -590,6 +843,9 @@ int main(void)
         T(test_bucket_pages),     T(test_cas_race_loses_nothing),         T(test_concurrent_logins),
         T(test_revoke),           T(test_paging),                         T(test_store_down),
         T(test_node_snapshot),
+        T(test_add_strict),       T(test_user_cap_revokes_oldest),       T(test_bucket_full_refuses),
+        T(test_epochs),           T(test_revoke_without_index),          T(test_login_racing_revoke),
+        T(test_lists_across_rotation),
     };
     return UNIT_RUN("directory", tests);
 }

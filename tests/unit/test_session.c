@@ -77,6 +77,33 @@ static void test_bound_to_key(void **state)
     assert_int_equal(aoidc_session_decode(p, &keys, key, val, 5, &back), APR_EINVAL);
 }
 
+/* A record written before a key rotation (key A) reads on a node that runs
+ * "B A", and is refused cleanly (APR_EGENERAL, as any wrong key) once A is
+ * gone. */
+static void test_rotation(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_keys_t b, b_with_a;
+    aoidc_keys_derive((const unsigned char *)"the new key of the cluster: 32 bytes+", 37, &b);
+    aoidc_keys_derive((const unsigned char *)"the new key of the cluster: 32 bytes+", 37, &b_with_a);
+    assert_int_equal(aoidc_keys_set_previous(&b_with_a, &keys), APR_SUCCESS);
+    aoidc_session_t s = sample(), back;
+    const char *key = aoidc_session_store_key(p, &keys, "x");
+    unsigned char *val, *val2;
+    apr_size_t len, len2;
+    assert_int_equal(aoidc_session_encode(p, &keys, key, &s, &val, &len), APR_SUCCESS);
+    assert_int_equal(aoidc_session_decode(p, &b_with_a, key, val, len, &back), APR_SUCCESS);
+    assert_string_equal(back.sub, "alice");
+    /* written again (a touch) it moves to the new key */
+    assert_int_equal(aoidc_session_encode(p, &b_with_a, key, &back, &val2, &len2), APR_SUCCESS);
+    assert_int_equal(val2[0], b.id);
+    assert_int_equal(aoidc_session_decode(p, &b, key, val2, len2, &back), APR_SUCCESS);
+    if (b.id != keys.id) {
+        assert_int_equal(aoidc_session_decode(p, &b, key, val, len, &back), APR_EGENERAL);
+        assert_int_equal(aoidc_session_decode(p, &keys, key, val2, len2, &back), APR_EGENERAL);
+    }
+}
+
 static void test_store_key(void **state)
 {
     apr_pool_t *p = *state;
@@ -124,6 +151,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roundtrip, keys_setup, unit_teardown),
         cmocka_unit_test_setup_teardown(test_bound_to_key, keys_setup, unit_teardown),
         cmocka_unit_test_setup_teardown(test_store_key, keys_setup, unit_teardown),
+        cmocka_unit_test_setup_teardown(test_rotation, keys_setup, unit_teardown),
         UNIT_TEST(test_remaining),
         cmocka_unit_test_setup_teardown(test_field_too_long, keys_setup, unit_teardown),
     };
