@@ -226,35 +226,3 @@ int aoidc_query_param(apr_pool_t *p, const char *query, const char *name, const 
     }
     return found;
 }
-
-void aoidc_cookie_walk(const char *h, aoidc_cookie_fn fn, void *ctx)
-{
-    const char *s = h;
-    while (s && *s) {
-        while (*s == ' ' || *s == ';' || *s == '\t') {
-            s++;
-        }
-        const char *end = strchr(s, ';');
-        apr_size_t len = end ? (apr_size_t)(end - s) : strlen(s);
-        const char *eq = memchr(s, '=', len);
-        if (eq) {
-            apr_size_t nlen = (apr_size_t)(eq - s);
-            while (nlen > 0 && (s[nlen - 1] == ' ' || s[nlen - 1] == '\t')) {
-                nlen--;
-            }
-            const char *v = eq + 1;
-            apr_size_t vlen = len - (apr_size_t)(v - s);
-            while (vlen > 0 && (*v == ' ' || *v == '"')) {
-                v++;
-                vlen--;
-            }
-            while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '"' || v[vlen - 1] == '\t')) {
-                vlen--;
-            }
-            if (!fn(ctx, s, nlen, v, vlen)) {
-                return;
-            }
-        }
-        s = end;
-    }
-}

@@ -52,11 +52,4 @@ int aoidc_is_local_path(const char *target);
  * -1 when present more than once or malformed. */
 int aoidc_query_param(apr_pool_t *p, const char *query, const char *name, const char **value);
 
-/* Walk the "a=b; c=d" pairs of a Cookie header (untrusted input): calls fn
- * with pointers into h for each pair that has an '='; name and value are
- * trimmed of blanks, the value also of surrounding double quotes. Stops when
- * fn returns 0. The caller bounds the length of h. */
-typedef int (*aoidc_cookie_fn)(void *ctx, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen);
-void aoidc_cookie_walk(const char *h, aoidc_cookie_fn fn, void *ctx);
-
 #endif

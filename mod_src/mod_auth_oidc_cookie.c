@@ -1,8 +1,8 @@
 /* Cookies: read ours from the Cookie header, write and clear them, and strip
  * them before the request reaches the backend. */
 #include "mod_auth_oidc.h"
+#include "aoidc_cookie.h"
 #include "aoidc_state.h"
-#include "aoidc_util.h"
 
 APLOG_USE_MODULE(auth_oidc);
 
@@ -140,35 +140,8 @@ void aoidc_cookie_clear(request_rec *r, const aoidc_srv_cfg_t *sc, const char *n
     apr_table_addn(r->err_headers_out, "Set-Cookie", c);
 }
 
-typedef struct {
-    const char *session_name;
-    apr_size_t snlen;
-    char *out;
-    apr_size_t olen;
-    int removed;
-} strip_ctx_t;
-
-static int strip_one(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
-{
-    strip_ctx_t *st = c;
-    if ((nlen == st->snlen && memcmp(name, st->session_name, nlen) == 0) ||
-        (nlen > sizeof(AOIDC_STATE_COOKIE_PREFIX) - 1 &&
-         memcmp(name, AOIDC_STATE_COOKIE_PREFIX, sizeof(AOIDC_STATE_COOKIE_PREFIX) - 1) == 0)) {
-        st->removed = 1;
-        return 1;
-    }
-    if (st->olen) {
-        memcpy(st->out + st->olen, "; ", 2);
-        st->olen += 2;
-    }
-    memcpy(st->out + st->olen, name, nlen);
-    st->olen += nlen;
-    st->out[st->olen++] = '=';
-    memcpy(st->out + st->olen, val, vlen);
-    st->olen += vlen;
-    return 1;
-}
-
+/* header_parser and authn: our cookies leave the Cookie header before the
+ * backend can see it (aoidc_cookie_strip_ours does the rewrite). */
 void aoidc_cookie_strip(request_rec *r, const char *session_name)
 {
     const char *h = apr_table_get(r->headers_in, "Cookie");
@@ -178,19 +151,21 @@ void aoidc_cookie_strip(request_rec *r, const char *session_name)
     if (!apr_table_get(r->notes, COOKIE_NOTE)) {
         apr_table_setn(r->notes, COOKIE_NOTE, h);
     }
-    if (strlen(h) > COOKIE_HEADER_MAX) {
+    apr_size_t len = strlen(h);
+    if (len > COOKIE_HEADER_MAX) {
         /* too long to search: do not pass what we cannot vouch for */
         apr_table_unset(r->headers_in, "Cookie");
         return;
     }
-    strip_ctx_t st = {session_name, strlen(session_name), apr_palloc(r->pool, strlen(h) + 3), 0, 0};
-    aoidc_cookie_walk(h, strip_one, &st);
-    if (!st.removed) {
+    /* the rewrite never grows the header: len + 1 bytes are enough */
+    char *out = apr_palloc(r->pool, len + 1);
+    apr_size_t olen = 0;
+    int removed = aoidc_cookie_strip_ours(h, len, session_name, AOIDC_STATE_COOKIE_PREFIX, out, len + 1, &olen);
+    if (removed == 0) {
         return;
     }
-    st.out[st.olen] = '\0';
-    if (st.olen) {
-        apr_table_setn(r->headers_in, "Cookie", st.out);
+    if (removed > 0 && olen) {
+        apr_table_setn(r->headers_in, "Cookie", out);
     }
     else {
         apr_table_unset(r->headers_in, "Cookie");

@@ -5,3 +5,4 @@ B=${AOIDC_BUILD:-.}
 C=${AOIDC_CORPUS:-tests/fuzz/corpus}
 "$B/tests/fuzz/replay_jose" "$C/jose"
 "$B/tests/fuzz/replay_codecs" "$C/codecs"
+"$B/tests/fuzz/replay_cookie" "$C/cookie"

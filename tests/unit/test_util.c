@@ -99,55 +99,11 @@ static void test_url_encode_and_ct(void **state)
     assert_string_not_equal(t1, t2);
 }
 
-typedef struct {
-    char names[8][32];
-    char values[8][32];
-    int n;
-} pairs_t;
-
-static int collect_pair(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
-{
-    pairs_t *p = c;
-    if (p->n < 8 && nlen < 32 && vlen < 32) {
-        memcpy(p->names[p->n], name, nlen);
-        p->names[p->n][nlen] = '\0';
-        memcpy(p->values[p->n], val, vlen);
-        p->values[p->n][vlen] = '\0';
-    }
-    return ++p->n < 8;
-}
-
-static void test_cookie_walk(void **state)
-{
-    pairs_t p = {0};
-    aoidc_cookie_walk(" a=1;b = \"two\" ;;novalue; c=; =x;d=4=5", collect_pair, &p);
-    assert_int_equal(p.n, 5);
-    assert_string_equal(p.names[0], "a");
-    assert_string_equal(p.values[0], "1");
-    assert_string_equal(p.names[1], "b");
-    assert_string_equal(p.values[1], "two");
-    assert_string_equal(p.names[2], "c");
-    assert_string_equal(p.values[2], "");
-    assert_string_equal(p.names[3], "");
-    assert_string_equal(p.values[3], "x");
-    assert_string_equal(p.names[4], "d");
-    assert_string_equal(p.values[4], "4=5");
-    pairs_t q = {0};
-    aoidc_cookie_walk("", collect_pair, &q);
-    aoidc_cookie_walk(";;;", collect_pair, &q);
-    aoidc_cookie_walk(NULL, collect_pair, &q);
-    assert_int_equal(q.n, 0);
-    /* the walk stops when the callback says so */
-    pairs_t r = {0};
-    aoidc_cookie_walk("a=1;a=1;a=1;a=1;a=1;a=1;a=1;a=1;a=1;a=1", collect_pair, &r);
-    assert_int_equal(r.n, 8);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_b64url_roundtrip), UNIT_TEST(test_b64url_rejects), UNIT_TEST(test_local_path),
-        UNIT_TEST(test_query_param), UNIT_TEST(test_url_encode_and_ct), UNIT_TEST(test_cookie_walk),
+        UNIT_TEST(test_query_param), UNIT_TEST(test_url_encode_and_ct),
     };
     return UNIT_RUN("util", tests);
 }
