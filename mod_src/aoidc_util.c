@@ -30,6 +30,32 @@ char *aoidc_b64url_encode(apr_pool_t *p, const unsigned char *in, apr_size_t len
     return out;
 }
 
+int aoidc_b64url_char(int c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+int aoidc_b64url_is(const char *s, apr_size_t len)
+{
+    if (!s) {
+        return 0;
+    }
+    apr_size_t n = 0;
+    for (; n < len && aoidc_b64url_char((unsigned char)s[n]); n++) {
+    }
+    return n == len && s[n] == '\0';
+}
+
+/* The 6-bit value of a base64url character (already checked). */
+static unsigned b64url_value(char c)
+{
+    return c >= 'A' && c <= 'Z'   ? (unsigned)(c - 'A')
+           : c >= 'a' && c <= 'z' ? (unsigned)(c - 'a' + 26)
+           : c >= '0' && c <= '9' ? (unsigned)(c - '0' + 52)
+           : c == '-'             ? 62u
+                                  : 63u;
+}
+
 apr_status_t aoidc_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen, apr_size_t max_in,
                                  unsigned char **out, apr_size_t *outlen)
 {
@@ -43,20 +69,22 @@ apr_status_t aoidc_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen
     if (inlen % 4 == 1) {
         return APR_EINVAL;
     }
+    for (apr_size_t i = 0; i < inlen; i++) {
+        if (!aoidc_b64url_char((unsigned char)in[i])) {
+            return APR_EINVAL;
+        }
+    }
+    /* the last character of a 2- or 3-character group carries 4 or 2 bits
+     * that no byte uses: they must be zero (RFC 4648 section 3.5) */
+    if ((inlen % 4 == 2 && (b64url_value(in[inlen - 1]) & 0x0f)) ||
+        (inlen % 4 == 3 && (b64url_value(in[inlen - 1]) & 0x03))) {
+        return APR_EINVAL;
+    }
     apr_size_t padded = (inlen + 3) / 4 * 4;
     char *std = apr_palloc(p, padded + 1);
     for (apr_size_t i = 0; i < inlen; i++) {
         char c = in[i];
-        if (c == '-') {
-            c = '+';
-        }
-        else if (c == '_') {
-            c = '/';
-        }
-        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
-            return APR_EINVAL;
-        }
-        std[i] = c;
+        std[i] = c == '-' ? '+' : c == '_' ? '/' : c;
     }
     for (apr_size_t i = inlen; i < padded; i++) {
         std[i] = '=';

@@ -11,8 +11,16 @@
  * Encode: returns a NUL-terminated string allocated from p; never fails. */
 char *aoidc_b64url_encode(apr_pool_t *p, const unsigned char *in, apr_size_t len);
 
+/* Is c in the base64url alphabet (RFC 4648 section 5: A-Z a-z 0-9 - _)?
+ * The one alphabet check of the code base; padding '=' is not in it. */
+int aoidc_b64url_char(int c);
+
+/* Is s (NUL-terminated, may be NULL) exactly len base64url characters? */
+int aoidc_b64url_is(const char *s, apr_size_t len);
+
 /* Decode base64url (padding tolerated only at the end, other characters
- * refused). On success *out is allocated from p (NUL-terminated for
+ * refused, and so are non-zero bits in the last character that the decoded
+ * bytes do not use: each byte string has exactly one encoding). On success *out is allocated from p (NUL-terminated for
  * convenience, *outlen excludes that NUL) and APR_SUCCESS is returned.
  * Returns APR_EINVAL for malformed input, APR_ENOSPC when in is longer than
  * max_in (checked before decoding). */

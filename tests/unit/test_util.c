@@ -37,6 +37,59 @@ static void test_b64url_rejects(void **state)
     assert_int_equal(dec[1], 0xff);
 }
 
+/* RFC 4648 section 3.5: the bits of the last character that no decoded byte
+ * uses must be zero, so that each byte string has exactly one encoding (a
+ * signature or key with altered trailing bits is not the same value). */
+static void test_b64url_rejects_nonzero_padding_bits(void **state)
+{
+    apr_pool_t *p = *state;
+    unsigned char *dec;
+    apr_size_t dlen;
+    static const struct {
+        const char *in;
+        apr_status_t rv;
+        const char *out;
+    } cases[] = {
+        {"QQ", APR_SUCCESS, "A"},   {"QR", APR_EINVAL, NULL},   {"QX", APR_EINVAL, NULL},
+        {"QQ==", APR_SUCCESS, "A"}, {"QR==", APR_EINVAL, NULL}, {"QUI", APR_SUCCESS, "AB"},
+        {"QUJ", APR_EINVAL, NULL},  {"QUL", APR_EINVAL, NULL},  {"QUI=", APR_SUCCESS, "AB"},
+        {"QUJ=", APR_EINVAL, NULL}, {"QUJD", APR_SUCCESS, "ABC"}, {"QUJDRA", APR_SUCCESS, "ABCD"},
+        {"QUJDRB", APR_EINVAL, NULL}, {"QUJDRA_", APR_EINVAL, NULL}, {"-_8", APR_SUCCESS, "\xfb\xff"},
+        {"-_9", APR_EINVAL, NULL},  {"-_-", APR_EINVAL, NULL},  {"__", APR_EINVAL, NULL},
+        {"_w", APR_SUCCESS, "\xff"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        apr_status_t rv = aoidc_b64url_decode(p, cases[i].in, strlen(cases[i].in), 100, &dec, &dlen);
+        if (rv != cases[i].rv) {
+            fail_msg("aoidc_b64url_decode(\"%s\") = %d, want %d", cases[i].in, rv, cases[i].rv);
+        }
+        if (rv == APR_SUCCESS) {
+            assert_int_equal(dlen, strlen(cases[i].out));
+            assert_memory_equal(dec, cases[i].out, dlen);
+        }
+    }
+}
+
+static void test_b64url_alphabet(void **state)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int n = 0;
+    for (int c = -1; c < 256; c++) {
+        if (aoidc_b64url_char(c)) {
+            assert_non_null(memchr(alphabet, c, 64));
+            n++;
+        }
+    }
+    assert_int_equal(n, 64);
+    assert_true(aoidc_b64url_is("ab-_", 4));
+    assert_true(aoidc_b64url_is("", 0));
+    assert_false(aoidc_b64url_is("ab-_", 3));
+    assert_false(aoidc_b64url_is("ab-_", 5));
+    assert_false(aoidc_b64url_is("ab+/", 4));
+    assert_false(aoidc_b64url_is("ab==", 4));
+    assert_false(aoidc_b64url_is(NULL, 0));
+}
+
 static void test_local_path(void **state)
 {
     static const struct {
@@ -102,7 +155,8 @@ static void test_url_encode_and_ct(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(test_b64url_roundtrip), UNIT_TEST(test_b64url_rejects), UNIT_TEST(test_local_path),
+        UNIT_TEST(test_b64url_roundtrip), UNIT_TEST(test_b64url_rejects), UNIT_TEST(test_b64url_rejects_nonzero_padding_bits),
+        UNIT_TEST(test_b64url_alphabet), UNIT_TEST(test_local_path),
         UNIT_TEST(test_query_param), UNIT_TEST(test_url_encode_and_ct),
     };
     return UNIT_RUN("util", tests);
