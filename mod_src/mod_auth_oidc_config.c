@@ -202,11 +202,14 @@ static void find_default_node_name(apr_pool_t *pconf)
  * so that the request path never sees an unset value). */
 static void apply_defaults(aoidc_srv_cfg_t *sc)
 {
-    if (!sc->cookie_name) {
-        sc->cookie_name = DEF_COOKIE_NAME;
-    }
     if (sc->cookie_secure == AOIDC_UNSET) {
         sc->cookie_secure = 1;
+    }
+    if (!sc->cookie_name) {
+        /* a browser takes a __Host- cookie only with Secure, Path=/ and no
+         * Domain (all of which aoidc_cookie_set gives), so a sibling
+         * subdomain cannot plant one for us */
+        sc->cookie_name = sc->cookie_secure ? "__Host-" DEF_COOKIE_NAME : DEF_COOKIE_NAME;
     }
     if (!sc->cookie_samesite) {
         sc->cookie_samesite = "Lax";
