@@ -6,3 +6,4 @@ C=${AOIDC_CORPUS:-tests/fuzz/corpus}
 "$B/tests/fuzz/replay_jose" "$C/jose"
 "$B/tests/fuzz/replay_codecs" "$C/codecs"
 "$B/tests/fuzz/replay_cookie" "$C/cookie"
+"$B/tests/fuzz/replay_backend" "$C/backend"
