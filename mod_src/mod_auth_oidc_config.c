@@ -732,6 +732,7 @@ static const char *cmd_cookie_name(cmd_parms *cmd, void *m, const char *arg)
         return apr_psprintf(cmd->pool, "AuthOIDCCookieName: '%s' must be letters, digits, '-' or '_' and not start "
                             "with " AOIDC_STATE_COOKIE_PREFIX, arg);
     }
+    note_line(cmd);
     cmd_srv(cmd)->cookie_name = arg;
     return NULL;
 }
@@ -1080,6 +1081,14 @@ int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
                          "auth_oidc: AuthOIDCCookieSameSite None%s needs AuthOIDCCookieSecure On (Off%s)",
                          where_set(ptemp, sv, s, "AuthOIDCCookieSameSite"),
                          where_set(ptemp, sv, s, "AuthOIDCCookieSecure"));
+            rc = HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (!sc->cookie_secure &&
+            (strncasecmp(sc->cookie_name, "__Host-", 7) == 0 || strncasecmp(sc->cookie_name, "__Secure-", 9) == 0)) {
+            /* browsers drop such a cookie without Secure: every login would loop */
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(600)
+                         "auth_oidc: AuthOIDCCookieName %s%s needs AuthOIDCCookieSecure On (Off%s)", sc->cookie_name,
+                         where_set(ptemp, sv, s, "AuthOIDCCookieName"), where_set(ptemp, sv, s, "AuthOIDCCookieSecure"));
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
     }

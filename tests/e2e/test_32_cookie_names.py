@@ -99,3 +99,13 @@ def test_the_old_default_name_is_not_a_session_with_secure_on(make_apache, op):
     r = new_browser().get(a.url("/open/env"), headers={"Cookie": f"aoidc_session=x; __Host-aoidc_session={sid}"},
                           timeout=15)
     assert r.status_code == 200 and r.json()["HTTP_COOKIE"] == "aoidc_session=x"
+
+
+@pytest.mark.parametrize("name", ["__Host-sess", "__Secure-sess", "__host-sess"])
+def test_prefixed_name_needs_secure(make_apache, name):
+    """A browser drops a __Host-/__Secure- cookie without Secure: refused at configtest."""
+    rc, out = make_apache.configtest(oidc={"cookie_secure": "Off", "extra": f"AuthOIDCCookieName {name}"})
+    assert rc != 0
+    assert f"AuthOIDCCookieName {name} at " in out and "needs AuthOIDCCookieSecure On (Off at " in out, out
+    rc, out = make_apache.configtest(oidc={"cookie_secure": "On", "extra": f"AuthOIDCCookieName {name}"})
+    assert rc == 0, out
