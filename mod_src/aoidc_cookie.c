@@ -2,6 +2,7 @@
  * and to strip ours, so that what we read and what we remove cannot differ. */
 #include "aoidc_cookie.h"
 
+#include <apr_strings.h>
 #include <assert.h>
 #include <string.h>
 
@@ -75,6 +76,77 @@ void aoidc_cookie_walk(const char *h, aoidc_cookie_fn fn, void *ctx)
             return;
         }
     }
+}
+
+static int searchable(const char *h)
+{
+    return h && strnlen(h, AOIDC_COOKIE_HEADER_MAX + 1) <= AOIDC_COOKIE_HEADER_MAX;
+}
+
+typedef struct {
+    apr_pool_t *p;
+    const char *name, *prefix;
+    apr_size_t nlen;
+    int max, count;
+    const char *value;
+    apr_array_header_t *out;
+} find_ctx_t;
+
+static int find_one(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
+{
+    find_ctx_t *f = c;
+    if (nlen == f->nlen && memcmp(name, f->name, nlen) == 0 && f->count++ == 0) {
+        f->value = apr_pstrmemdup(f->p, val, vlen);
+    }
+    return 1;
+}
+
+const char *aoidc_cookie_header_get(apr_pool_t *p, const char *h, const char *name, int *count)
+{
+    find_ctx_t f = {p, name, NULL, strlen(name), 0, 0, NULL, NULL};
+    if (searchable(h)) {
+        aoidc_cookie_walk(h, find_one, &f);
+    }
+    if (count) {
+        *count = f.count;
+    }
+    return f.value;
+}
+
+static int find_all(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
+{
+    find_ctx_t *f = c;
+    if (nlen == f->nlen && memcmp(name, f->name, nlen) == 0) {
+        APR_ARRAY_PUSH(f->out, const char *) = apr_pstrmemdup(f->p, val, vlen);
+    }
+    return f->out->nelts < f->max;
+}
+
+apr_array_header_t *aoidc_cookie_header_values(apr_pool_t *p, const char *h, const char *name, int max)
+{
+    find_ctx_t f = {p, name, NULL, strlen(name), max, 0, NULL, apr_array_make(p, 2, sizeof(const char *))};
+    if (searchable(h) && max > 0) {
+        aoidc_cookie_walk(h, find_all, &f);
+    }
+    return f.out;
+}
+
+static int find_prefix(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
+{
+    find_ctx_t *f = c;
+    if (nlen > f->nlen && memcmp(name, f->prefix, f->nlen) == 0) {
+        APR_ARRAY_PUSH(f->out, const char *) = apr_pstrmemdup(f->p, name, nlen);
+    }
+    return f->out->nelts < f->max;
+}
+
+apr_array_header_t *aoidc_cookie_header_names(apr_pool_t *p, const char *h, const char *prefix, int max)
+{
+    find_ctx_t f = {p, NULL, prefix, strlen(prefix), max, 0, NULL, apr_array_make(p, 4, sizeof(const char *))};
+    if (searchable(h) && max > 0) {
+        aoidc_cookie_walk(h, find_prefix, &f);
+    }
+    return f.out;
 }
 
 int aoidc_cookie_is_ours(const char *name, apr_size_t nlen, const char *session_name, const char *state_prefix)

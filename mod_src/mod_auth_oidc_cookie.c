@@ -6,7 +6,6 @@
 
 APLOG_USE_MODULE(auth_oidc);
 
-#define COOKIE_HEADER_MAX 16384 /* a longer Cookie header is not searched */
 /* r->notes key: the Cookie header as the client sent it, saved by the first
  * aoidc_cookie_strip() of the request */
 #define COOKIE_NOTE "aoidc-cookie-in"
@@ -26,90 +25,20 @@ static const char *cookie_header(request_rec *r)
     return apr_table_get(r->headers_in, "Cookie");
 }
 
-typedef struct {
-    apr_pool_t *p;
-    const char *name;
-    apr_size_t nlen;
-    const char *value;
-    int count;
-} find_ctx_t;
-
-static int find_one(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
-{
-    find_ctx_t *f = c;
-    if (nlen == f->nlen && memcmp(name, f->name, nlen) == 0) {
-        if (f->count++ == 0) {
-            f->value = apr_pstrmemdup(f->p, val, vlen);
-        }
-    }
-    return 1;
-}
-
 const char *aoidc_cookie_get(request_rec *r, const char *name, int *count)
 {
-    const char *h = cookie_header(r);
-    find_ctx_t f = {r->pool, name, strlen(name), NULL, 0};
-    if (h && strlen(h) <= COOKIE_HEADER_MAX) {
-        aoidc_cookie_walk(h, find_one, &f);
-    }
-    if (count) {
-        *count = f.count;
-    }
-    return f.value;
-}
-
-typedef struct {
-    apr_pool_t *p;
-    const char *name;
-    apr_size_t nlen;
-    int max;
-    apr_array_header_t *values;
-} all_ctx_t;
-
-static int find_all(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
-{
-    all_ctx_t *f = c;
-    if (nlen == f->nlen && memcmp(name, f->name, nlen) == 0) {
-        APR_ARRAY_PUSH(f->values, const char *) = apr_pstrmemdup(f->p, val, vlen);
-    }
-    return f->values->nelts < f->max;
+    return aoidc_cookie_header_get(r->pool, cookie_header(r), name, count);
 }
 
 /* The values of every cookie called name, in the order sent, at most max. */
 apr_array_header_t *aoidc_cookie_values(request_rec *r, const char *name, int max)
 {
-    const char *h = cookie_header(r);
-    all_ctx_t f = {r->pool, name, strlen(name), max, apr_array_make(r->pool, 2, sizeof(const char *))};
-    if (h && strlen(h) <= COOKIE_HEADER_MAX && max > 0) {
-        aoidc_cookie_walk(h, find_all, &f);
-    }
-    return f.values;
-}
-
-typedef struct {
-    apr_pool_t *p;
-    const char *prefix;
-    apr_array_header_t *names;
-} prefix_ctx_t;
-
-static int find_prefix(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
-{
-    prefix_ctx_t *f = c;
-    apr_size_t plen = strlen(f->prefix);
-    if (nlen > plen && strncmp(name, f->prefix, plen) == 0 && f->names->nelts < 64) {
-        APR_ARRAY_PUSH(f->names, const char *) = apr_pstrmemdup(f->p, name, nlen);
-    }
-    return 1;
+    return aoidc_cookie_header_values(r->pool, cookie_header(r), name, max);
 }
 
 apr_array_header_t *aoidc_cookie_names_with_prefix(request_rec *r, const char *prefix)
 {
-    const char *h = cookie_header(r);
-    prefix_ctx_t f = {r->pool, prefix, apr_array_make(r->pool, 4, sizeof(const char *))};
-    if (h && strlen(h) <= COOKIE_HEADER_MAX) {
-        aoidc_cookie_walk(h, find_prefix, &f);
-    }
-    return f.names;
+    return aoidc_cookie_header_names(r->pool, cookie_header(r), prefix, 64);
 }
 
 static const char *attrs(const aoidc_srv_cfg_t *sc, const char *samesite)
@@ -152,7 +81,7 @@ void aoidc_cookie_strip(request_rec *r, const char *session_name)
         apr_table_setn(r->notes, COOKIE_NOTE, h);
     }
     apr_size_t len = strlen(h);
-    if (len > COOKIE_HEADER_MAX) {
+    if (len > AOIDC_COOKIE_HEADER_MAX) {
         /* too long to search: do not pass what we cannot vouch for */
         apr_table_unset(r->headers_in, "Cookie");
         return;

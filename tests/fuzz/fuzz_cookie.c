@@ -9,6 +9,7 @@
  * default, or one character, which makes collisions likely). */
 #include "aoidc_cookie.h"
 
+#include <apr_general.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const sessions[] = {"aoidc_session", "__Host-aoidc_session", "s", "p"};
     static const char *const prefix = "aoidc_state_";
+    static int init;
+    if (!init) {
+        apr_initialize();
+        init = 1;
+    }
     if (size < 1) {
         return 0;
     }
@@ -81,6 +87,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         }
     }
+    /* the finders agree with the walk */
+    apr_pool_t *p;
+    apr_pool_create(&p, NULL);
+    int count = -1;
+    const char *first = aoidc_cookie_header_get(p, z, session, &count);
+    apr_array_header_t *vals = aoidc_cookie_header_values(p, z, session, 1 << 30);
+    apr_array_header_t *names = aoidc_cookie_header_names(p, z, pfx, 1 << 30);
+    int nsess = 0, nstate = 0;
+    plist_t all = {NULL, 0, 0, NULL, NULL, 0, 0};
+    aoidc_cookie_walk(z, push_pair, &all);
+    for (int i = 0; i < all.n; i++) {
+        size_t sl = strlen(session), pl = strlen(pfx);
+        if (all.v[i].nlen == sl && memcmp(all.v[i].name, session, sl) == 0) {
+            if (nsess < vals->nelts && (strlen(APR_ARRAY_IDX(vals, nsess, const char *)) != all.v[i].vlen ||
+                                        memcmp(APR_ARRAY_IDX(vals, nsess, const char *), all.v[i].val, all.v[i].vlen))) {
+                __builtin_trap();
+            }
+            nsess++;
+        }
+        if (all.v[i].nlen > pl && memcmp(all.v[i].name, pfx, pl) == 0) {
+            nstate++;
+        }
+    }
+    if (n <= AOIDC_COOKIE_HEADER_MAX &&
+        (count != nsess || vals->nelts != nsess || names->nelts != nstate || (nsess > 0) != (first != NULL))) {
+        __builtin_trap();
+    }
+    if (n > AOIDC_COOKIE_HEADER_MAX && (first || vals->nelts || names->nelts)) {
+        __builtin_trap();
+    }
+    free(all.v);
+    apr_pool_destroy(p);
     /* a too small buffer is refused, not overrun */
     if (n > 0 && aoidc_cookie_strip_ours(in, n, session, pfx, out, n, NULL) != -1) {
         __builtin_trap();

@@ -163,6 +163,47 @@ static void test_is_ours(void **state)
     assert_false(aoidc_cookie_is_ours("x", 1, NULL, ""));
 }
 
+/* ------------------------------------------------------------ find */
+
+static void test_header_get_values_names(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *h = "a=1; " SESSION "=\"first\"; " PREFIX "x=s1;" SESSION "=second; " PREFIX "=no; " PREFIX "yy=s2";
+    int count = -1;
+    assert_string_equal(aoidc_cookie_header_get(p, h, SESSION, &count), "first");
+    assert_int_equal(count, 2);
+    assert_null(aoidc_cookie_header_get(p, h, "b", &count));
+    assert_int_equal(count, 0);
+    assert_null(aoidc_cookie_header_get(p, NULL, "a", &count));
+    assert_string_equal(aoidc_cookie_header_get(p, h, "a", NULL), "1");
+    apr_array_header_t *v = aoidc_cookie_header_values(p, h, SESSION, 5);
+    assert_int_equal(v->nelts, 2);
+    assert_string_equal(APR_ARRAY_IDX(v, 0, const char *), "first");
+    assert_string_equal(APR_ARRAY_IDX(v, 1, const char *), "second");
+    assert_int_equal(aoidc_cookie_header_values(p, h, SESSION, 1)->nelts, 1);
+    assert_int_equal(aoidc_cookie_header_values(p, h, SESSION, 0)->nelts, 0);
+    apr_array_header_t *n = aoidc_cookie_header_names(p, h, PREFIX, 64);
+    assert_int_equal(n->nelts, 2);
+    assert_string_equal(APR_ARRAY_IDX(n, 0, const char *), PREFIX "x");
+    assert_string_equal(APR_ARRAY_IDX(n, 1, const char *), PREFIX "yy");
+    assert_int_equal(aoidc_cookie_header_names(p, h, PREFIX, 1)->nelts, 1);
+}
+
+static void test_header_too_long_is_not_searched(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_size_t n = AOIDC_COOKIE_HEADER_MAX + 1;
+    char *h = malloc(n + 1);
+    memset(h, ' ', n);
+    memcpy(h, SESSION "=x", sizeof(SESSION) + 1);
+    h[n] = '\0';
+    assert_null(aoidc_cookie_header_get(p, h, SESSION, NULL));
+    assert_int_equal(aoidc_cookie_header_values(p, h, SESSION, 4)->nelts, 0);
+    h[n - 1] = '\0'; /* exactly the limit: searched */
+    assert_string_equal(aoidc_cookie_header_get(p, h, SESSION, NULL), "x");
+    free(h);
+}
+
 /* ------------------------------------------------------------ strip */
 
 static void test_strip_semicolon_only_separators(void **state)
@@ -311,6 +352,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_walk),
         UNIT_TEST(test_is_ours),
+        UNIT_TEST(test_header_get_values_names),
+        UNIT_TEST(test_header_too_long_is_not_searched),
         UNIT_TEST(test_strip_semicolon_only_separators),
         UNIT_TEST(test_strip_empty_names_and_values),
         UNIT_TEST(test_strip_thousands_of_tiny_cookies),
