@@ -103,7 +103,7 @@ static int find_one(void *c, const char *name, apr_size_t nlen, const char *val,
 
 const char *aoidc_cookie_header_get(apr_pool_t *p, const char *h, const char *name, int *count)
 {
-    find_ctx_t f = {p, name, NULL, strlen(name), 0, 0, NULL, NULL};
+    find_ctx_t f = {.p = p, .name = name, .nlen = strlen(name)};
     if (searchable(h)) {
         aoidc_cookie_walk(h, find_one, &f);
     }
@@ -124,7 +124,8 @@ static int find_all(void *c, const char *name, apr_size_t nlen, const char *val,
 
 apr_array_header_t *aoidc_cookie_header_values(apr_pool_t *p, const char *h, const char *name, int max)
 {
-    find_ctx_t f = {p, name, NULL, strlen(name), max, 0, NULL, apr_array_make(p, 2, sizeof(const char *))};
+    find_ctx_t f = {.p = p, .name = name, .nlen = strlen(name), .max = max};
+    f.out = apr_array_make(p, 2, sizeof(const char *));
     if (searchable(h) && max > 0) {
         aoidc_cookie_walk(h, find_all, &f);
     }
@@ -142,14 +143,16 @@ static int find_prefix(void *c, const char *name, apr_size_t nlen, const char *v
 
 apr_array_header_t *aoidc_cookie_header_names(apr_pool_t *p, const char *h, const char *prefix, int max)
 {
-    find_ctx_t f = {p, NULL, prefix, strlen(prefix), max, 0, NULL, apr_array_make(p, 4, sizeof(const char *))};
+    find_ctx_t f = {.p = p, .prefix = prefix, .nlen = strlen(prefix), .max = max};
+    f.out = apr_array_make(p, 4, sizeof(const char *));
     if (searchable(h) && max > 0) {
         aoidc_cookie_walk(h, find_prefix, &f);
     }
     return f.out;
 }
 
-int aoidc_cookie_is_ours(const char *name, apr_size_t nlen, const char *session_name, const char *state_prefix)
+int aoidc_cookie_is_ours(const char *name, apr_size_t nlen, const char *session_name,
+                         const char *state_prefix)
 {
     if (session_name && nlen == strlen(session_name) && memcmp(name, session_name, nlen) == 0) {
         return 1;
@@ -158,8 +161,8 @@ int aoidc_cookie_is_ours(const char *name, apr_size_t nlen, const char *session_
     return plen > 0 && nlen > plen && memcmp(name, state_prefix, plen) == 0;
 }
 
-int aoidc_cookie_strip_ours(const char *h, apr_size_t hlen, const char *session_name, const char *state_prefix,
-                            char *out, apr_size_t outsize, apr_size_t *outlen)
+int aoidc_cookie_strip_ours(const char *h, apr_size_t hlen, const char *session_name,
+                            const char *state_prefix, char *out, apr_size_t outsize, apr_size_t *outlen)
 {
     if (!h || !out || outsize < hlen + 1) {
         return -1;
@@ -176,7 +179,8 @@ int aoidc_cookie_strip_ours(const char *h, apr_size_t hlen, const char *session_
     apr_size_t o = 0, slen, nlen, vlen;
     int removed = 0;
     while (next_segment(&pos, end, &seg, &slen)) {
-        if (split_pair(seg, slen, &nlen, &val, &vlen) && aoidc_cookie_is_ours(seg, nlen, session_name, state_prefix)) {
+        if (split_pair(seg, slen, &nlen, &val, &vlen) &&
+            aoidc_cookie_is_ours(seg, nlen, session_name, state_prefix)) {
             removed++;
             continue;
         }

@@ -13,7 +13,8 @@
  * of blanks (SP, HTAB), the value also of surrounding double quotes. Segments
  * without '=' are skipped. Stops when fn returns 0. h may be NULL. The caller
  * bounds the length of h. */
-typedef int (*aoidc_cookie_fn)(void *ctx, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen);
+typedef int (*aoidc_cookie_fn)(void *ctx, const char *name, apr_size_t nlen, const char *val,
+                               apr_size_t vlen);
 void aoidc_cookie_walk(const char *h, aoidc_cookie_fn fn, void *ctx);
 
 /* A longer Cookie header is not searched (and not passed on by the glue). */
@@ -36,7 +37,8 @@ apr_array_header_t *aoidc_cookie_header_names(apr_pool_t *p, const char *h, cons
 /* Is this cookie name one of ours: exactly session_name, or state_prefix
  * followed by at least one character? (The same test for the strip below and
  * for anyone checking its result.) */
-int aoidc_cookie_is_ours(const char *name, apr_size_t nlen, const char *session_name, const char *state_prefix);
+int aoidc_cookie_is_ours(const char *name, apr_size_t nlen, const char *session_name,
+                         const char *state_prefix);
 
 /* Copy the Cookie header h (hlen bytes, no NUL needed) to out without our
  * cookies (aoidc_cookie_is_ours, names as aoidc_cookie_walk sees them). Kept
@@ -47,7 +49,7 @@ int aoidc_cookie_is_ours(const char *name, apr_size_t nlen, const char *session_
  * NUL-terminated and *outlen (may be NULL) excludes the NUL.
  * Returns the number of cookies removed (0: out is a trimmed copy of h, which
  * the caller may ignore), or -1 when outsize < hlen + 1 (nothing written). */
-int aoidc_cookie_strip_ours(const char *h, apr_size_t hlen, const char *session_name, const char *state_prefix,
-                            char *out, apr_size_t outsize, apr_size_t *outlen);
+int aoidc_cookie_strip_ours(const char *h, apr_size_t hlen, const char *session_name,
+                            const char *state_prefix, char *out, apr_size_t outsize, apr_size_t *outlen);
 
 #endif

@@ -100,8 +100,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < all.n; i++) {
         size_t sl = strlen(session), pl = strlen(pfx);
         if (all.v[i].nlen == sl && memcmp(all.v[i].name, session, sl) == 0) {
-            if (nsess < vals->nelts && (strlen(APR_ARRAY_IDX(vals, nsess, const char *)) != all.v[i].vlen ||
-                                        memcmp(APR_ARRAY_IDX(vals, nsess, const char *), all.v[i].val, all.v[i].vlen))) {
+            if (nsess < vals->nelts &&
+                (strlen(APR_ARRAY_IDX(vals, nsess, const char *)) != all.v[i].vlen ||
+                 memcmp(APR_ARRAY_IDX(vals, nsess, const char *), all.v[i].val, all.v[i].vlen))) {
                 __builtin_trap();
             }
             nsess++;
@@ -110,8 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             nstate++;
         }
     }
-    if (n <= AOIDC_COOKIE_HEADER_MAX &&
-        (count != nsess || vals->nelts != nsess || names->nelts != nstate || (nsess > 0) != (first != NULL))) {
+    if (n <= AOIDC_COOKIE_HEADER_MAX && (count != nsess || vals->nelts != nsess || names->nelts != nstate ||
+                                         (nsess > 0) != (first != NULL))) {
         __builtin_trap();
     }
     if (n > AOIDC_COOKIE_HEADER_MAX && (first || vals->nelts || names->nelts)) {

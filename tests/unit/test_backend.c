@@ -13,9 +13,10 @@ static void test_name_has_prefix(void **state)
         const char *name;
         int match;
     } cases[] = {
-        {"OIDC_CLAIM_email", 1}, {"oidc-claim-email", 1}, {"OIDC-Claim_x", 1}, {"oIdC_cLaIm_", 1},
-        {"OIDC_CLAIM", 0},       {"OIDC_CLAIMS", 0},      {"OIDC.CLAIM_x", 0}, {"XOIDC_CLAIM_x", 0},
-        {"", 0},                 {"OIDC CLAIM_x", 0},     {"OIDC__CLAIM_x", 0},
+        {"OIDC_CLAIM_email", 1}, {"oidc-claim-email", 1}, {"OIDC-Claim_x", 1},
+        {"oIdC_cLaIm_", 1},      {"OIDC_CLAIM", 0},       {"OIDC_CLAIMS", 0},
+        {"OIDC.CLAIM_x", 0},     {"XOIDC_CLAIM_x", 0},    {"", 0},
+        {"OIDC CLAIM_x", 0},     {"OIDC__CLAIM_x", 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         if (aoidc_backend_name_has_prefix(cases[i].name, "OIDC_CLAIM_") != cases[i].match) {
@@ -100,8 +101,11 @@ static void test_vars_at_the_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(test_name_has_prefix), UNIT_TEST(test_header_name), UNIT_TEST(test_join),
-        UNIT_TEST(test_vars), UNIT_TEST(test_vars_at_the_limits),
+        UNIT_TEST(test_name_has_prefix),
+        UNIT_TEST(test_header_name),
+        UNIT_TEST(test_join),
+        UNIT_TEST(test_vars),
+        UNIT_TEST(test_vars_at_the_limits),
     };
     return UNIT_RUN("backend", tests);
 }

@@ -168,7 +168,8 @@ static void test_is_ours(void **state)
 static void test_header_get_values_names(void **state)
 {
     apr_pool_t *p = *state;
-    const char *h = "a=1; " SESSION "=\"first\"; " PREFIX "x=s1;" SESSION "=second; " PREFIX "=no; " PREFIX "yy=s2";
+    const char *h =
+        "a=1; " SESSION "=\"first\"; " PREFIX "x=s1;" SESSION "=second; " PREFIX "=no; " PREFIX "yy=s2";
     int count = -1;
     assert_string_equal(aoidc_cookie_header_get(p, h, SESSION, &count), "first");
     assert_int_equal(count, 2);
