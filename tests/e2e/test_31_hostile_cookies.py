@@ -45,6 +45,9 @@ def site(make_apache):
         f'ScriptAlias /pass/env "{HTDOCS}/cgi/env.py"',
         "<Location /open>\n    AuthType oidc\n    Require all granted\n</Location>",
         "<Location /pass>\n    AuthType oidc\n    AuthOIDCUnauthAction pass\n    Require valid-user\n</Location>",
+        f'ScriptAlias /api/env "{HTDOCS}/cgi/env.py"',
+        "<Location /api>\n    AuthType oidc-bearer\n    AuthOIDCBearerAudience https://api.example.test\n"
+        "    Require valid-user\n</Location>",
     ])
     return make_apache(snippet)
 
@@ -73,6 +76,9 @@ def test_hostile_cookie_header_gets_a_sane_answer(site, name):
         assert SESSION not in json.loads(body).get("HTTP_COOKIE", "")
         status, _, body = send(site, "/pass/env", cookie)
         assert status == 200, (name, status)
+        # bearer locations strip our cookies in the same header_parser
+        status, head, _ = send(site, "/api/env", cookie)
+        assert status == 401 and "WWW-Authenticate: Bearer" in head, (name, status)
     # the module logged nothing about its worker dying and every child is still there
     assert not site.error_log_text().count("exit signal"), site.error_log_tail()
 
