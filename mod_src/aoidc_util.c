@@ -1,7 +1,6 @@
 /* Encoding, randomness and small checks shared by the core. */
 #include "aoidc_util.h"
 
-#include <apr_base64.h>
 #include <apr_strings.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -11,22 +10,30 @@
 
 char *aoidc_b64url_encode(apr_pool_t *p, const unsigned char *in, apr_size_t len)
 {
-    char *out = apr_palloc(p, apr_base64_encode_len((int)len));
-    int n = apr_base64_encode_binary(out, in, (int)len);
-    /* apr counts the NUL in its return value */
-    n = (n > 0) ? n - 1 : 0;
-    while (n > 0 && out[n - 1] == '=') {
-        n--;
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    /* 4 characters per whole 3 bytes, 2 or 3 for a rest of 1 or 2, a NUL:
+     * computed in apr_size_t (apr_base64_encode_len takes an int) */
+    apr_size_t size = len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0) + 1;
+    char *out = apr_palloc(p, size), *o = out;
+    apr_size_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        unsigned long v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 | in[i + 2];
+        *o++ = abc[v >> 18 & 63];
+        *o++ = abc[v >> 12 & 63];
+        *o++ = abc[v >> 6 & 63];
+        *o++ = abc[v & 63];
     }
-    out[n] = '\0';
-    for (int i = 0; i < n; i++) {
-        if (out[i] == '+') {
-            out[i] = '-';
-        }
-        else if (out[i] == '/') {
-            out[i] = '_';
-        }
+    if (len - i == 1) {
+        *o++ = abc[in[i] >> 2];
+        *o++ = abc[(in[i] & 3) << 4];
     }
+    else if (len - i == 2) {
+        unsigned v = (unsigned)in[i] << 8 | in[i + 1];
+        *o++ = abc[v >> 10 & 63];
+        *o++ = abc[v >> 4 & 63];
+        *o++ = abc[(v & 15) << 2];
+    }
+    *o = '\0';
     return out;
 }
 

@@ -21,6 +21,33 @@ static void test_b64url_roundtrip(void **state)
     }
 }
 
+/* RFC 4648 section 10, and bytes that use '-' and '_' */
+static void test_b64url_vectors(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const vec[][2] = {
+        {"", ""},         {"f", "Zg"},         {"fo", "Zm8"},          {"foo", "Zm9v"},
+        {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff\xbf", "-_-_"},
+    };
+    for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+        assert_string_equal(aoidc_b64url_encode(p, (const unsigned char *)vec[i][0], strlen(vec[i][0])), vec[i][1]);
+    }
+    /* every length up to 300 round-trips through exact-size buffers */
+    unsigned char buf[300];
+    for (int i = 0; i < 300; i++) {
+        buf[i] = (unsigned char)(i * 37 + 11);
+    }
+    for (apr_size_t n = 0; n <= sizeof(buf); n++) {
+        char *enc = aoidc_b64url_encode(p, buf, n);
+        assert_int_equal(strlen(enc), n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0));
+        unsigned char *dec;
+        apr_size_t dlen;
+        assert_int_equal(aoidc_b64url_decode(p, enc, strlen(enc), 1000, &dec, &dlen), APR_SUCCESS);
+        assert_int_equal(dlen, n);
+        assert_memory_equal(dec, buf, n);
+    }
+}
+
 static void test_b64url_rejects(void **state)
 {
     apr_pool_t *p = *state;
@@ -155,7 +182,7 @@ static void test_url_encode_and_ct(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(test_b64url_roundtrip), UNIT_TEST(test_b64url_rejects), UNIT_TEST(test_b64url_rejects_nonzero_padding_bits),
+        UNIT_TEST(test_b64url_roundtrip), UNIT_TEST(test_b64url_vectors), UNIT_TEST(test_b64url_rejects), UNIT_TEST(test_b64url_rejects_nonzero_padding_bits),
         UNIT_TEST(test_b64url_alphabet), UNIT_TEST(test_local_path),
         UNIT_TEST(test_query_param), UNIT_TEST(test_url_encode_and_ct),
     };
