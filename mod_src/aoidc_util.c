@@ -242,13 +242,22 @@ int aoidc_query_param(apr_pool_t *p, const char *query, const char *name, const 
     while (*s) {
         const char *amp = strchr(s, '&');
         apr_size_t plen = amp ? (apr_size_t)(amp - s) : strlen(s);
-        if (plen >= nlen && strncmp(s, name, nlen) == 0 && (plen == nlen || s[nlen] == '=')) {
+        const char *eq = memchr(s, '=', plen);
+        apr_size_t klen = eq ? (apr_size_t)(eq - s) : plen;
+        int match = klen == nlen && strncmp(s, name, nlen) == 0;
+        if (!match && memchr(s, '%', klen)) {
+            /* an encoded name ("st%61te") is the same parameter to any
+             * decoder: it counts, so that a duplicate is seen */
+            const char *k = aoidc_url_decode(p, s, klen);
+            match = k && strcmp(k, name) == 0; /* a malformed name is not ours */
+        }
+        if (match) {
             if (found) {
                 return -1;
             }
             found = 1;
-            const char *v = (plen == nlen) ? "" : s + nlen + 1;
-            apr_size_t vlen = (plen == nlen) ? 0 : plen - nlen - 1;
+            const char *v = eq ? eq + 1 : "";
+            apr_size_t vlen = eq ? plen - klen - 1 : 0;
             *value = aoidc_url_decode(p, v, vlen);
             if (*value == NULL) {
                 return -1;

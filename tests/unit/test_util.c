@@ -165,6 +165,13 @@ static void test_query_param(void **state)
     assert_int_equal(aoidc_query_param(p, NULL, "code", &v), 0);
     assert_int_equal(aoidc_query_param(p, "code", "code", &v), 1);
     assert_string_equal(v, "");
+    /* an encoded name is the same parameter: a duplicate is refused */
+    assert_int_equal(aoidc_query_param(p, "code=a&c%6fde=b", "code", &v), -1);
+    assert_int_equal(aoidc_query_param(p, "st%61te=x", "state", &v), 1);
+    assert_string_equal(v, "x");
+    assert_int_equal(aoidc_query_param(p, "x%zz=1&code=a", "code", &v), 1);
+    assert_int_equal(aoidc_query_param(p, "codex=1&code=a", "code", &v), 1);
+    assert_string_equal(v, "a");
 }
 
 static void test_url_encode_and_ct(void **state)
