@@ -1,7 +1,6 @@
 /* Encoding, randomness and small checks shared by the core. */
 #include "aoidc_util.h"
 
-#include <apr_base64.h>
 #include <apr_strings.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -11,23 +10,57 @@
 
 char *aoidc_b64url_encode(apr_pool_t *p, const unsigned char *in, apr_size_t len)
 {
-    char *out = apr_palloc(p, apr_base64_encode_len((int)len));
-    int n = apr_base64_encode_binary(out, in, (int)len);
-    /* apr counts the NUL in its return value */
-    n = (n > 0) ? n - 1 : 0;
-    while (n > 0 && out[n - 1] == '=') {
-        n--;
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    /* 4 characters per whole 3 bytes, 2 or 3 for a rest of 1 or 2, a NUL:
+     * computed in apr_size_t (apr_base64_encode_len takes an int) */
+    apr_size_t size = len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0) + 1;
+    char *out = apr_palloc(p, size), *o = out;
+    apr_size_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        unsigned long v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 | in[i + 2];
+        *o++ = abc[v >> 18 & 63];
+        *o++ = abc[v >> 12 & 63];
+        *o++ = abc[v >> 6 & 63];
+        *o++ = abc[v & 63];
     }
-    out[n] = '\0';
-    for (int i = 0; i < n; i++) {
-        if (out[i] == '+') {
-            out[i] = '-';
-        }
-        else if (out[i] == '/') {
-            out[i] = '_';
-        }
+    if (len - i == 1) {
+        *o++ = abc[in[i] >> 2];
+        *o++ = abc[(in[i] & 3) << 4];
     }
+    else if (len - i == 2) {
+        unsigned v = (unsigned)in[i] << 8 | in[i + 1];
+        *o++ = abc[v >> 10 & 63];
+        *o++ = abc[v >> 4 & 63];
+        *o++ = abc[(v & 15) << 2];
+    }
+    *o = '\0';
     return out;
+}
+
+int aoidc_b64url_char(int c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+int aoidc_b64url_is(const char *s, apr_size_t len)
+{
+    if (!s) {
+        return 0;
+    }
+    apr_size_t n = 0;
+    for (; n < len && aoidc_b64url_char((unsigned char)s[n]); n++) {
+    }
+    return n == len && s[n] == '\0';
+}
+
+/* The 6-bit value of a base64url character (already checked). */
+static unsigned b64url_value(char c)
+{
+    return c >= 'A' && c <= 'Z'   ? (unsigned)(c - 'A')
+           : c >= 'a' && c <= 'z' ? (unsigned)(c - 'a' + 26)
+           : c >= '0' && c <= '9' ? (unsigned)(c - '0' + 52)
+           : c == '-'             ? 62u
+                                  : 63u;
 }
 
 apr_status_t aoidc_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen, apr_size_t max_in,
@@ -43,20 +76,22 @@ apr_status_t aoidc_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen
     if (inlen % 4 == 1) {
         return APR_EINVAL;
     }
+    for (apr_size_t i = 0; i < inlen; i++) {
+        if (!aoidc_b64url_char((unsigned char)in[i])) {
+            return APR_EINVAL;
+        }
+    }
+    /* the last character of a 2- or 3-character group carries 4 or 2 bits
+     * that no byte uses: they must be zero (RFC 4648 section 3.5) */
+    if ((inlen % 4 == 2 && (b64url_value(in[inlen - 1]) & 0x0f)) ||
+        (inlen % 4 == 3 && (b64url_value(in[inlen - 1]) & 0x03))) {
+        return APR_EINVAL;
+    }
     apr_size_t padded = (inlen + 3) / 4 * 4;
     char *std = apr_palloc(p, padded + 1);
     for (apr_size_t i = 0; i < inlen; i++) {
         char c = in[i];
-        if (c == '-') {
-            c = '+';
-        }
-        else if (c == '_') {
-            c = '/';
-        }
-        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
-            return APR_EINVAL;
-        }
-        std[i] = c;
+        std[i] = c == '-' ? '+' : c == '_' ? '/' : c;
     }
     for (apr_size_t i = inlen; i < padded; i++) {
         std[i] = '=';
@@ -207,13 +242,22 @@ int aoidc_query_param(apr_pool_t *p, const char *query, const char *name, const 
     while (*s) {
         const char *amp = strchr(s, '&');
         apr_size_t plen = amp ? (apr_size_t)(amp - s) : strlen(s);
-        if (plen >= nlen && strncmp(s, name, nlen) == 0 && (plen == nlen || s[nlen] == '=')) {
+        const char *eq = memchr(s, '=', plen);
+        apr_size_t klen = eq ? (apr_size_t)(eq - s) : plen;
+        int match = klen == nlen && strncmp(s, name, nlen) == 0;
+        if (!match && memchr(s, '%', klen)) {
+            /* an encoded name ("st%61te") is the same parameter to any
+             * decoder: it counts, so that a duplicate is seen */
+            const char *k = aoidc_url_decode(p, s, klen);
+            match = k && strcmp(k, name) == 0; /* a malformed name is not ours */
+        }
+        if (match) {
             if (found) {
                 return -1;
             }
             found = 1;
-            const char *v = (plen == nlen) ? "" : s + nlen + 1;
-            apr_size_t vlen = (plen == nlen) ? 0 : plen - nlen - 1;
+            const char *v = eq ? eq + 1 : "";
+            apr_size_t vlen = eq ? plen - klen - 1 : 0;
             *value = aoidc_url_decode(p, v, vlen);
             if (*value == NULL) {
                 return -1;
@@ -225,36 +269,4 @@ int aoidc_query_param(apr_pool_t *p, const char *query, const char *name, const 
         s = amp + 1;
     }
     return found;
-}
-
-void aoidc_cookie_walk(const char *h, aoidc_cookie_fn fn, void *ctx)
-{
-    const char *s = h;
-    while (s && *s) {
-        while (*s == ' ' || *s == ';' || *s == '\t') {
-            s++;
-        }
-        const char *end = strchr(s, ';');
-        apr_size_t len = end ? (apr_size_t)(end - s) : strlen(s);
-        const char *eq = memchr(s, '=', len);
-        if (eq) {
-            apr_size_t nlen = (apr_size_t)(eq - s);
-            while (nlen > 0 && (s[nlen - 1] == ' ' || s[nlen - 1] == '\t')) {
-                nlen--;
-            }
-            const char *v = eq + 1;
-            apr_size_t vlen = len - (apr_size_t)(v - s);
-            while (vlen > 0 && (*v == ' ' || *v == '"')) {
-                v++;
-                vlen--;
-            }
-            while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '"' || v[vlen - 1] == '\t')) {
-                vlen--;
-            }
-            if (!fn(ctx, s, nlen, v, vlen)) {
-                return;
-            }
-        }
-        s = end;
-    }
 }

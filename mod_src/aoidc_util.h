@@ -11,8 +11,16 @@
  * Encode: returns a NUL-terminated string allocated from p; never fails. */
 char *aoidc_b64url_encode(apr_pool_t *p, const unsigned char *in, apr_size_t len);
 
+/* Is c in the base64url alphabet (RFC 4648 section 5: A-Z a-z 0-9 - _)?
+ * The one alphabet check of the code base; padding '=' is not in it. */
+int aoidc_b64url_char(int c);
+
+/* Is s (NUL-terminated, may be NULL) exactly len base64url characters? */
+int aoidc_b64url_is(const char *s, apr_size_t len);
+
 /* Decode base64url (padding tolerated only at the end, other characters
- * refused). On success *out is allocated from p (NUL-terminated for
+ * refused, and so are non-zero bits in the last character that the decoded
+ * bytes do not use: each byte string has exactly one encoding). On success *out is allocated from p (NUL-terminated for
  * convenience, *outlen excludes that NUL) and APR_SUCCESS is returned.
  * Returns APR_EINVAL for malformed input, APR_ENOSPC when in is longer than
  * max_in (checked before decoding). */
@@ -51,12 +59,5 @@ int aoidc_is_local_path(const char *target);
  * 1 when found exactly once (*value decoded, from p), 0 when absent,
  * -1 when present more than once or malformed. */
 int aoidc_query_param(apr_pool_t *p, const char *query, const char *name, const char **value);
-
-/* Walk the "a=b; c=d" pairs of a Cookie header (untrusted input): calls fn
- * with pointers into h for each pair that has an '='; name and value are
- * trimmed of blanks, the value also of surrounding double quotes. Stops when
- * fn returns 0. The caller bounds the length of h. */
-typedef int (*aoidc_cookie_fn)(void *ctx, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen);
-void aoidc_cookie_walk(const char *h, aoidc_cookie_fn fn, void *ctx);
 
 #endif

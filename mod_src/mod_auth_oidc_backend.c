@@ -2,30 +2,9 @@
  * before anything is set, then the session's claims are passed as headers
  * and/or environment variables. */
 #include "mod_auth_oidc.h"
+#include "aoidc_backend.h"
 
 APLOG_USE_MODULE(auth_oidc);
-
-/* Case-insensitive prefix match where '-' and '_' are equal: CGI turns both
- * into '_', so a client must not be able to sneak one in as the other. */
-static int env_prefix_match(const char *name, const char *prefix)
-{
-    for (; *prefix; name++, prefix++) {
-        char a = *name, b = *prefix;
-        if (!a) {
-            return 0;
-        }
-        if (a == '-') {
-            a = '_';
-        }
-        if (b == '-') {
-            b = '_';
-        }
-        if (apr_tolower(a) != apr_tolower(b)) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 typedef struct {
     const char *prefix;
@@ -35,7 +14,7 @@ typedef struct {
 static int collect(void *c, const char *key, const char *val)
 {
     scrub_ctx_t *s = c;
-    if (env_prefix_match(key, s->prefix)) {
+    if (aoidc_backend_name_has_prefix(key, s->prefix)) {
         APR_ARRAY_PUSH(s->drop, const char *) = key;
     }
     return 1;
@@ -57,33 +36,12 @@ int aoidc_scrub_headers(request_rec *r)
     for (int i = 0; i < s.drop->nelts; i++) {
         const char *key = APR_ARRAY_IDX(s.drop, i, const char *);
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOIDC_LOGNO(100)
-                      "removed client header '%.64s' that uses the claim prefix", key);
+                      "removed client header '%.64s' that uses the claim prefix", ap_escape_logitem(r->pool, key));
         apr_table_unset(r->headers_in, key);
     }
     /* our cookies too: authn reads them from the saved original */
     aoidc_cookie_strip(r, aoidc_srv_cfg(r->server)->cookie_name);
     return DECLINED;
-}
-
-/* Header values must not carry CR/LF or other controls onward. */
-static const char *header_safe(apr_pool_t *p, const char *v)
-{
-    const char *c;
-    for (c = v; *c; c++) {
-        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-            break;
-        }
-    }
-    if (!*c) {
-        return v;
-    }
-    char *o = apr_pstrdup(p, v);
-    for (char *d = o; *d; d++) {
-        if ((unsigned char)*d < 0x20 || *d == 0x7f) {
-            *d = ' ';
-        }
-    }
-    return o;
 }
 
 void aoidc_pass_claims(request_rec *r, const aoidc_dir_cfg_t *dc, const aoidc_session_t *s)
@@ -92,31 +50,14 @@ void aoidc_pass_claims(request_rec *r, const aoidc_dir_cfg_t *dc, const aoidc_se
     if (how == AOIDC_PASS_NONE) {
         return;
     }
-    const char *prefix = aoidc_claim_prefix(dc);
-    /* the values of an array claim are adjacent (aoidc_claims_flatten), so
-     * each run of one name is joined in one pass over the claims */
-    for (int i = 0; i < s->nclaims;) {
-        const char *name = s->claims[i].name;
-        const char *val = s->claims[i].value;
-        int j = i + 1;
-        for (; j < s->nclaims && strcmp(s->claims[j].name, name) == 0; j++) {
-            val = apr_pstrcat(r->pool, val, ",", s->claims[j].value, NULL);
-        }
-        i = j;
-        const char *env = apr_pstrcat(r->pool, prefix, name, NULL);
+    apr_array_header_t *vars = aoidc_backend_vars(r->pool, aoidc_claim_prefix(dc), s->claims, s->nclaims);
+    for (int i = 0; i < vars->nelts; i++) {
+        const aoidc_backend_var_t *v = &APR_ARRAY_IDX(vars, i, aoidc_backend_var_t);
         if (how & AOIDC_PASS_ENV) {
-            apr_table_setn(r->subprocess_env, env, val);
+            apr_table_setn(r->subprocess_env, v->env, v->value);
         }
         if (how & AOIDC_PASS_HEADERS) {
-            /* '-' in header names: Apache 2.4 drops headers with '_' from
-             * the CGI environment */
-            char *hdr = apr_pstrdup(r->pool, env);
-            for (char *c = hdr; *c; c++) {
-                if (*c == '_' || *c == '.' || *c == ':') {
-                    *c = '-';
-                }
-            }
-            apr_table_setn(r->headers_in, hdr, header_safe(r->pool, val));
+            apr_table_setn(r->headers_in, v->header, v->header_value);
         }
     }
 }

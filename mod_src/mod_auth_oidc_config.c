@@ -201,11 +201,14 @@ static void find_default_node_name(apr_pool_t *pconf)
  * so that the request path never sees an unset value). */
 static void apply_defaults(aoidc_srv_cfg_t *sc)
 {
-    if (!sc->cookie_name) {
-        sc->cookie_name = DEF_COOKIE_NAME;
-    }
     if (sc->cookie_secure == AOIDC_UNSET) {
         sc->cookie_secure = 1;
+    }
+    if (!sc->cookie_name) {
+        /* a browser takes a __Host- cookie only with Secure, Path=/ and no
+         * Domain (all of which aoidc_cookie_set gives), so a sibling
+         * subdomain cannot plant one for us */
+        sc->cookie_name = sc->cookie_secure ? "__Host-" DEF_COOKIE_NAME : DEF_COOKIE_NAME;
     }
     if (!sc->cookie_samesite) {
         sc->cookie_samesite = "Lax";
@@ -748,6 +751,7 @@ static const char *cmd_cookie_name(cmd_parms *cmd, void *m, const char *arg)
         return apr_psprintf(cmd->pool, "AuthOIDCCookieName: '%s' must be letters, digits, '-' or '_' and not start "
                             "with " AOIDC_STATE_COOKIE_PREFIX, arg);
     }
+    note_line(cmd);
     cmd_srv(cmd)->cookie_name = arg;
     return NULL;
 }
@@ -1138,6 +1142,14 @@ int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
                          "auth_oidc: AuthOIDCCookieSameSite None%s needs AuthOIDCCookieSecure On (Off%s)",
                          where_set(ptemp, sv, s, "AuthOIDCCookieSameSite"),
                          where_set(ptemp, sv, s, "AuthOIDCCookieSecure"));
+            rc = HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (!sc->cookie_secure &&
+            (strncasecmp(sc->cookie_name, "__Host-", 7) == 0 || strncasecmp(sc->cookie_name, "__Secure-", 9) == 0)) {
+            /* browsers drop such a cookie without Secure: every login would loop */
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(600)
+                         "auth_oidc: AuthOIDCCookieName %s%s needs AuthOIDCCookieSecure On (Off%s)", sc->cookie_name,
+                         where_set(ptemp, sv, s, "AuthOIDCCookieName"), where_set(ptemp, sv, s, "AuthOIDCCookieSecure"));
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
     }

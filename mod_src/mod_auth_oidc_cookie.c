@@ -1,12 +1,11 @@
 /* Cookies: read ours from the Cookie header, write and clear them, and strip
  * them before the request reaches the backend. */
 #include "mod_auth_oidc.h"
+#include "aoidc_cookie.h"
 #include "aoidc_state.h"
-#include "aoidc_util.h"
 
 APLOG_USE_MODULE(auth_oidc);
 
-#define COOKIE_HEADER_MAX 16384 /* a longer Cookie header is not searched */
 /* r->notes key: the Cookie header as the client sent it, saved by the first
  * aoidc_cookie_strip() of the request */
 #define COOKIE_NOTE "aoidc-cookie-in"
@@ -26,90 +25,20 @@ static const char *cookie_header(request_rec *r)
     return apr_table_get(r->headers_in, "Cookie");
 }
 
-typedef struct {
-    apr_pool_t *p;
-    const char *name;
-    apr_size_t nlen;
-    const char *value;
-    int count;
-} find_ctx_t;
-
-static int find_one(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
-{
-    find_ctx_t *f = c;
-    if (nlen == f->nlen && memcmp(name, f->name, nlen) == 0) {
-        if (f->count++ == 0) {
-            f->value = apr_pstrmemdup(f->p, val, vlen);
-        }
-    }
-    return 1;
-}
-
 const char *aoidc_cookie_get(request_rec *r, const char *name, int *count)
 {
-    const char *h = cookie_header(r);
-    find_ctx_t f = {r->pool, name, strlen(name), NULL, 0};
-    if (h && strlen(h) <= COOKIE_HEADER_MAX) {
-        aoidc_cookie_walk(h, find_one, &f);
-    }
-    if (count) {
-        *count = f.count;
-    }
-    return f.value;
-}
-
-typedef struct {
-    apr_pool_t *p;
-    const char *name;
-    apr_size_t nlen;
-    int max;
-    apr_array_header_t *values;
-} all_ctx_t;
-
-static int find_all(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
-{
-    all_ctx_t *f = c;
-    if (nlen == f->nlen && memcmp(name, f->name, nlen) == 0) {
-        APR_ARRAY_PUSH(f->values, const char *) = apr_pstrmemdup(f->p, val, vlen);
-    }
-    return f->values->nelts < f->max;
+    return aoidc_cookie_header_get(r->pool, cookie_header(r), name, count);
 }
 
 /* The values of every cookie called name, in the order sent, at most max. */
 apr_array_header_t *aoidc_cookie_values(request_rec *r, const char *name, int max)
 {
-    const char *h = cookie_header(r);
-    all_ctx_t f = {r->pool, name, strlen(name), max, apr_array_make(r->pool, 2, sizeof(const char *))};
-    if (h && strlen(h) <= COOKIE_HEADER_MAX && max > 0) {
-        aoidc_cookie_walk(h, find_all, &f);
-    }
-    return f.values;
-}
-
-typedef struct {
-    apr_pool_t *p;
-    const char *prefix;
-    apr_array_header_t *names;
-} prefix_ctx_t;
-
-static int find_prefix(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
-{
-    prefix_ctx_t *f = c;
-    apr_size_t plen = strlen(f->prefix);
-    if (nlen > plen && strncmp(name, f->prefix, plen) == 0 && f->names->nelts < 64) {
-        APR_ARRAY_PUSH(f->names, const char *) = apr_pstrmemdup(f->p, name, nlen);
-    }
-    return 1;
+    return aoidc_cookie_header_values(r->pool, cookie_header(r), name, max);
 }
 
 apr_array_header_t *aoidc_cookie_names_with_prefix(request_rec *r, const char *prefix)
 {
-    const char *h = cookie_header(r);
-    prefix_ctx_t f = {r->pool, prefix, apr_array_make(r->pool, 4, sizeof(const char *))};
-    if (h && strlen(h) <= COOKIE_HEADER_MAX) {
-        aoidc_cookie_walk(h, find_prefix, &f);
-    }
-    return f.names;
+    return aoidc_cookie_header_names(r->pool, cookie_header(r), prefix, 64);
 }
 
 static const char *attrs(const aoidc_srv_cfg_t *sc, const char *samesite)
@@ -140,35 +69,8 @@ void aoidc_cookie_clear(request_rec *r, const aoidc_srv_cfg_t *sc, const char *n
     apr_table_addn(r->err_headers_out, "Set-Cookie", c);
 }
 
-typedef struct {
-    const char *session_name;
-    apr_size_t snlen;
-    char *out;
-    apr_size_t olen;
-    int removed;
-} strip_ctx_t;
-
-static int strip_one(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
-{
-    strip_ctx_t *st = c;
-    if ((nlen == st->snlen && memcmp(name, st->session_name, nlen) == 0) ||
-        (nlen > sizeof(AOIDC_STATE_COOKIE_PREFIX) - 1 &&
-         memcmp(name, AOIDC_STATE_COOKIE_PREFIX, sizeof(AOIDC_STATE_COOKIE_PREFIX) - 1) == 0)) {
-        st->removed = 1;
-        return 1;
-    }
-    if (st->olen) {
-        memcpy(st->out + st->olen, "; ", 2);
-        st->olen += 2;
-    }
-    memcpy(st->out + st->olen, name, nlen);
-    st->olen += nlen;
-    st->out[st->olen++] = '=';
-    memcpy(st->out + st->olen, val, vlen);
-    st->olen += vlen;
-    return 1;
-}
-
+/* header_parser and authn: our cookies leave the Cookie header before the
+ * backend can see it (aoidc_cookie_strip_ours does the rewrite). */
 void aoidc_cookie_strip(request_rec *r, const char *session_name)
 {
     const char *h = apr_table_get(r->headers_in, "Cookie");
@@ -178,19 +80,21 @@ void aoidc_cookie_strip(request_rec *r, const char *session_name)
     if (!apr_table_get(r->notes, COOKIE_NOTE)) {
         apr_table_setn(r->notes, COOKIE_NOTE, h);
     }
-    if (strlen(h) > COOKIE_HEADER_MAX) {
+    apr_size_t len = strlen(h);
+    if (len > AOIDC_COOKIE_HEADER_MAX) {
         /* too long to search: do not pass what we cannot vouch for */
         apr_table_unset(r->headers_in, "Cookie");
         return;
     }
-    strip_ctx_t st = {session_name, strlen(session_name), apr_palloc(r->pool, strlen(h) + 3), 0, 0};
-    aoidc_cookie_walk(h, strip_one, &st);
-    if (!st.removed) {
+    /* the rewrite never grows the header: len + 1 bytes are enough */
+    char *out = apr_palloc(r->pool, len + 1);
+    apr_size_t olen = 0;
+    int removed = aoidc_cookie_strip_ours(h, len, session_name, AOIDC_STATE_COOKIE_PREFIX, out, len + 1, &olen);
+    if (removed == 0) {
         return;
     }
-    st.out[st.olen] = '\0';
-    if (st.olen) {
-        apr_table_setn(r->headers_in, "Cookie", st.out);
+    if (removed > 0 && olen) {
+        apr_table_setn(r->headers_in, "Cookie", out);
     }
     else {
         apr_table_unset(r->headers_in, "Cookie");

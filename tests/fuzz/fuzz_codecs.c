@@ -3,6 +3,7 @@
  * parameters and return paths, discovery, token response, claims, Cookie
  * header, introspection response). */
 #include "aoidc_claims.h"
+#include "aoidc_cookie.h"
 #include "aoidc_introspect.h"
 #include "aoidc_provider.h"
 #include "aoidc_session.h"

@@ -8,3 +8,5 @@ C=${AOIDC_CORPUS:-tests/fuzz/corpus}
 "$B/tests/fuzz/replay_console" "$C/console"
 "$B/tests/fuzz/replay_login" "$C/login"
 "$B/tests/fuzz/replay_bearer" "$C/bearer"
+"$B/tests/fuzz/replay_cookie" "$C/cookie"
+"$B/tests/fuzz/replay_backend" "$C/backend"

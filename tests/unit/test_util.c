@@ -21,6 +21,33 @@ static void test_b64url_roundtrip(void **state)
     }
 }
 
+/* RFC 4648 section 10, and bytes that use '-' and '_' */
+static void test_b64url_vectors(void **state)
+{
+    apr_pool_t *p = *state;
+    static const char *const vec[][2] = {
+        {"", ""},         {"f", "Zg"},         {"fo", "Zm8"},          {"foo", "Zm9v"},
+        {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff\xbf", "-_-_"},
+    };
+    for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+        assert_string_equal(aoidc_b64url_encode(p, (const unsigned char *)vec[i][0], strlen(vec[i][0])), vec[i][1]);
+    }
+    /* every length up to 300 round-trips through exact-size buffers */
+    unsigned char buf[300];
+    for (int i = 0; i < 300; i++) {
+        buf[i] = (unsigned char)(i * 37 + 11);
+    }
+    for (apr_size_t n = 0; n <= sizeof(buf); n++) {
+        char *enc = aoidc_b64url_encode(p, buf, n);
+        assert_int_equal(strlen(enc), n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0));
+        unsigned char *dec;
+        apr_size_t dlen;
+        assert_int_equal(aoidc_b64url_decode(p, enc, strlen(enc), 1000, &dec, &dlen), APR_SUCCESS);
+        assert_int_equal(dlen, n);
+        assert_memory_equal(dec, buf, n);
+    }
+}
+
 static void test_b64url_rejects(void **state)
 {
     apr_pool_t *p = *state;
@@ -35,6 +62,59 @@ static void test_b64url_rejects(void **state)
     assert_int_equal(dlen, 2);
     assert_int_equal(dec[0], 0xfb);
     assert_int_equal(dec[1], 0xff);
+}
+
+/* RFC 4648 section 3.5: the bits of the last character that no decoded byte
+ * uses must be zero, so that each byte string has exactly one encoding (a
+ * signature or key with altered trailing bits is not the same value). */
+static void test_b64url_rejects_nonzero_padding_bits(void **state)
+{
+    apr_pool_t *p = *state;
+    unsigned char *dec;
+    apr_size_t dlen;
+    static const struct {
+        const char *in;
+        apr_status_t rv;
+        const char *out;
+    } cases[] = {
+        {"QQ", APR_SUCCESS, "A"},   {"QR", APR_EINVAL, NULL},   {"QX", APR_EINVAL, NULL},
+        {"QQ==", APR_SUCCESS, "A"}, {"QR==", APR_EINVAL, NULL}, {"QUI", APR_SUCCESS, "AB"},
+        {"QUJ", APR_EINVAL, NULL},  {"QUL", APR_EINVAL, NULL},  {"QUI=", APR_SUCCESS, "AB"},
+        {"QUJ=", APR_EINVAL, NULL}, {"QUJD", APR_SUCCESS, "ABC"}, {"QUJDRA", APR_SUCCESS, "ABCD"},
+        {"QUJDRB", APR_EINVAL, NULL}, {"QUJDRA_", APR_EINVAL, NULL}, {"-_8", APR_SUCCESS, "\xfb\xff"},
+        {"-_9", APR_EINVAL, NULL},  {"-_-", APR_EINVAL, NULL},  {"__", APR_EINVAL, NULL},
+        {"_w", APR_SUCCESS, "\xff"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        apr_status_t rv = aoidc_b64url_decode(p, cases[i].in, strlen(cases[i].in), 100, &dec, &dlen);
+        if (rv != cases[i].rv) {
+            fail_msg("aoidc_b64url_decode(\"%s\") = %d, want %d", cases[i].in, rv, cases[i].rv);
+        }
+        if (rv == APR_SUCCESS) {
+            assert_int_equal(dlen, strlen(cases[i].out));
+            assert_memory_equal(dec, cases[i].out, dlen);
+        }
+    }
+}
+
+static void test_b64url_alphabet(void **state)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int n = 0;
+    for (int c = -1; c < 256; c++) {
+        if (aoidc_b64url_char(c)) {
+            assert_non_null(memchr(alphabet, c, 64));
+            n++;
+        }
+    }
+    assert_int_equal(n, 64);
+    assert_true(aoidc_b64url_is("ab-_", 4));
+    assert_true(aoidc_b64url_is("", 0));
+    assert_false(aoidc_b64url_is("ab-_", 3));
+    assert_false(aoidc_b64url_is("ab-_", 5));
+    assert_false(aoidc_b64url_is("ab+/", 4));
+    assert_false(aoidc_b64url_is("ab==", 4));
+    assert_false(aoidc_b64url_is(NULL, 0));
 }
 
 static void test_local_path(void **state)
@@ -85,6 +165,13 @@ static void test_query_param(void **state)
     assert_int_equal(aoidc_query_param(p, NULL, "code", &v), 0);
     assert_int_equal(aoidc_query_param(p, "code", "code", &v), 1);
     assert_string_equal(v, "");
+    /* an encoded name is the same parameter: a duplicate is refused */
+    assert_int_equal(aoidc_query_param(p, "code=a&c%6fde=b", "code", &v), -1);
+    assert_int_equal(aoidc_query_param(p, "st%61te=x", "state", &v), 1);
+    assert_string_equal(v, "x");
+    assert_int_equal(aoidc_query_param(p, "x%zz=1&code=a", "code", &v), 1);
+    assert_int_equal(aoidc_query_param(p, "codex=1&code=a", "code", &v), 1);
+    assert_string_equal(v, "a");
 }
 
 static void test_url_encode_and_ct(void **state)
@@ -99,55 +186,12 @@ static void test_url_encode_and_ct(void **state)
     assert_string_not_equal(t1, t2);
 }
 
-typedef struct {
-    char names[8][32];
-    char values[8][32];
-    int n;
-} pairs_t;
-
-static int collect_pair(void *c, const char *name, apr_size_t nlen, const char *val, apr_size_t vlen)
-{
-    pairs_t *p = c;
-    if (p->n < 8 && nlen < 32 && vlen < 32) {
-        memcpy(p->names[p->n], name, nlen);
-        p->names[p->n][nlen] = '\0';
-        memcpy(p->values[p->n], val, vlen);
-        p->values[p->n][vlen] = '\0';
-    }
-    return ++p->n < 8;
-}
-
-static void test_cookie_walk(void **state)
-{
-    pairs_t p = {0};
-    aoidc_cookie_walk(" a=1;b = \"two\" ;;novalue; c=; =x;d=4=5", collect_pair, &p);
-    assert_int_equal(p.n, 5);
-    assert_string_equal(p.names[0], "a");
-    assert_string_equal(p.values[0], "1");
-    assert_string_equal(p.names[1], "b");
-    assert_string_equal(p.values[1], "two");
-    assert_string_equal(p.names[2], "c");
-    assert_string_equal(p.values[2], "");
-    assert_string_equal(p.names[3], "");
-    assert_string_equal(p.values[3], "x");
-    assert_string_equal(p.names[4], "d");
-    assert_string_equal(p.values[4], "4=5");
-    pairs_t q = {0};
-    aoidc_cookie_walk("", collect_pair, &q);
-    aoidc_cookie_walk(";;;", collect_pair, &q);
-    aoidc_cookie_walk(NULL, collect_pair, &q);
-    assert_int_equal(q.n, 0);
-    /* the walk stops when the callback says so */
-    pairs_t r = {0};
-    aoidc_cookie_walk("a=1;a=1;a=1;a=1;a=1;a=1;a=1;a=1;a=1;a=1", collect_pair, &r);
-    assert_int_equal(r.n, 8);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(test_b64url_roundtrip), UNIT_TEST(test_b64url_rejects), UNIT_TEST(test_local_path),
-        UNIT_TEST(test_query_param), UNIT_TEST(test_url_encode_and_ct), UNIT_TEST(test_cookie_walk),
+        UNIT_TEST(test_b64url_roundtrip), UNIT_TEST(test_b64url_vectors), UNIT_TEST(test_b64url_rejects), UNIT_TEST(test_b64url_rejects_nonzero_padding_bits),
+        UNIT_TEST(test_b64url_alphabet), UNIT_TEST(test_local_path),
+        UNIT_TEST(test_query_param), UNIT_TEST(test_url_encode_and_ct),
     };
     return UNIT_RUN("util", tests);
 }
