@@ -13,18 +13,7 @@
 
 int aoidc_session_id_ok(const char *id)
 {
-    apr_size_t n = 0;
-    if (!id) {
-        return 0;
-    }
-    for (const char *c = id; *c; c++, n++) {
-        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
-              *c == '_') ||
-            n >= AOIDC_SESSION_ID_LEN) {
-            return 0;
-        }
-    }
-    return n == AOIDC_SESSION_ID_LEN;
+    return aoidc_b64url_is(id, AOIDC_SESSION_ID_LEN);
 }
 
 /* Deliberately not keyed with the crypto key: the id is 256 random bits, so a

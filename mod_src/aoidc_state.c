@@ -26,15 +26,7 @@ apr_status_t aoidc_state_new(apr_pool_t *p, const char *provider, const char *re
 
 int aoidc_state_param_ok(const char *state)
 {
-    apr_size_t n = 0;
-    for (const char *c = state; *c; c++, n++) {
-        if (n >= AOIDC_STATE_LEN ||
-            !((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
-              *c == '_')) {
-            return 0;
-        }
-    }
-    return n == AOIDC_STATE_LEN;
+    return aoidc_b64url_is(state, AOIDC_STATE_LEN);
 }
 
 const char *aoidc_state_cookie_name(apr_pool_t *p, const char *state)
@@ -136,18 +128,13 @@ long aoidc_state_ttl_left(const aoidc_login_state_t *st, apr_int64_t now)
     return left < 1 ? 1 : left > AOIDC_STATE_TTL ? AOIDC_STATE_TTL : (long)left;
 }
 
-static int b64url_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
 static int handle_ok(const char *h, apr_size_t len)
 {
     if (len != MARKER_HANDLE_LEN) {
         return 0;
     }
     for (apr_size_t i = 0; i < len; i++) {
-        if (!b64url_char(h[i])) {
+        if (!aoidc_b64url_char((unsigned char)h[i])) {
             return 0;
         }
     }
