@@ -67,7 +67,15 @@ static aoidc_result_t validate_jwt(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_di
         return AOIDC_R_UNAUTHORIZED;
     }
     aoidc_http_opts_t ho = aoidc_http_opts(sc);
-    jr = aoidc_provider_verify(pr, r->pool, &ho, jwt, &err);
+    int unavailable = 0;
+    jr = aoidc_provider_verify_ex(pr, r->pool, &ho, jwt, &err, &unavailable);
+    if (unavailable) {
+        /* no keys can be had now (provider down, backing off, or another
+         * thread fetching): the provider's fault, not the token's */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOIDC_LOGNO(780) "keys of %s cannot be had now: %s", pr->name,
+                      err ? ap_escape_logitem(r->pool, err) : "");
+        return AOIDC_R_PROVIDER_DOWN;
+    }
     if (jr == AOIDC_JOSE_OK) {
         aoidc_jwt_expect_t ex = {0};
         ex.issuer = pr->issuer;
@@ -93,21 +101,6 @@ static aoidc_result_t validate_jwt(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_di
     return AOIDC_R_OK;
 }
 
-/* Does this location accept tokens of the provider with this name
- * (AuthOIDCBearerProviders, default all)? */
-static int provider_accepted(const aoidc_dir_cfg_t *dc, const char *name)
-{
-    if (!dc->bearer_providers) {
-        return 1;
-    }
-    for (int j = 0; j < dc->bearer_providers->nelts; j++) {
-        if (name && strcmp(APR_ARRAY_IDX(dc->bearer_providers, j, const char *), name) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Opaque tokens: what the provider said about the token (from the memcached
  * cache, else by introspection), checked against this location's audience
  * on every request: the cache holds what was learnt, never a verdict. */
@@ -120,7 +113,7 @@ static aoidc_result_t validate_opaque(request_rec *r, aoidc_srv_cfg_t *sc, aoidc
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(510) "no provider to introspect opaque tokens");
         return AOIDC_R_INTERNAL;
     }
-    if (!provider_accepted(dc, pr->name)) {
+    if (!aoidc_bearer_accepts(dc, pr->name)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(690)
                       "opaque token refused: it would be introspected at %s, which AuthOIDCBearerProviders "
                       "does not accept here", pr->name);
@@ -213,7 +206,7 @@ static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg
     const char *ckey = apr_pstrcat(r->pool, dc->bearer_audience, "\n", token, NULL);
     apr_size_t ckeylen = strlen(dc->bearer_audience) + 1 + toklen;
     if (token_cache && aoidc_token_cache_get(token_cache, r->pool, ckey, ckeylen, now, &pr) &&
-        provider_accepted(dc, pr.provider)) {
+        aoidc_bearer_accepts(dc, pr.provider)) {
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "bearer token from the process cache");
     }
     else if (aoidc_bearer_is_jwt(token)) {

@@ -229,3 +229,22 @@ def test_backchannel_logout_without_keys_is_502(make_apache, op, memcached, expe
         assert r.status_code == 502, (r.status_code, r.text[:200])
     finally:
         op.config(jwks_down=False)
+
+
+def test_bearer_token_without_keys_is_503_not_401(make_apache, op, memcached, expect_log):
+    """A JWT access token at a fresh node while the provider's key set cannot be had: the
+    client is told to retry (503 temporarily_unavailable), not that its token is invalid."""
+    expect_log(r"AOIDC780", required=True)
+    expect_log(r"AOIDC6[23]\d|jwks|key set", required=False)
+    a = make_apache(one_process(BEARER))
+    op.config(jwks_down=True)
+    try:
+        r = requests.get(a.url("/api/env"), headers={"Authorization": f"Bearer {at_jwt(op, 'rsa-a')}"})
+        assert r.status_code == 503, (r.status_code, r.text[:200])
+        assert r.json()["error"] == "temporarily_unavailable"
+        assert "Retry-After" in r.headers
+    finally:
+        op.config(jwks_down=False)
+    time.sleep(BACKOFF_MIN + 0.5)
+    r = requests.get(a.url("/api/env"), headers={"Authorization": f"Bearer {at_jwt(op, 'rsa-a')}"})
+    assert r.status_code == 200
