@@ -145,6 +145,9 @@ static apr_status_t seal(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LEN], 
                          const void *aad, apr_size_t aadlen, const void *pt, apr_size_t ptlen, unsigned char **out,
                          apr_size_t *outlen)
 {
+    if (ptlen > (apr_size_t)INT32_MAX - AOIDC_AEAD_OVERHEAD) {
+        return APR_EINVAL; /* OpenSSL takes int lengths */
+    }
     unsigned char *buf = apr_palloc(p, ptlen + AOIDC_AEAD_OVERHEAD);
     apr_status_t rv = APR_EGENERAL;
     int n = 0;

@@ -114,7 +114,13 @@ static apr_status_t list_encode(apr_pool_t *p, const aoidc_keys_t *keys, const c
 {
     apr_size_t cap = LIST_HEADER;
     for (int i = 0; i < entries->nelts; i++) {
-        cap += entry_size(&APR_ARRAY_IDX(entries, i, aoidc_dir_entry_t));
+        const aoidc_dir_entry_t *e = &APR_ARRAY_IDX(entries, i, aoidc_dir_entry_t);
+        /* the codec writes an id length in 16 bits; the decoder refuses
+         * more than AOIDC_DIR_ID_MAX, so never write what cannot be read */
+        if (strlen(e->id) > AOIDC_DIR_ID_MAX) {
+            return APR_EINVAL;
+        }
+        cap += entry_size(e);
     }
     unsigned char *buf = apr_palloc(p, cap), *w = buf;
     uint32_t n = (uint32_t)entries->nelts;
