@@ -35,8 +35,11 @@ int aoidc_scrub_headers(request_rec *r)
     apr_table_do(collect, &s, r->headers_in, NULL);
     for (int i = 0; i < s.drop->nelts; i++) {
         const char *key = APR_ARRAY_IDX(s.drop, i, const char *);
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOIDC_LOGNO(100)
-                      "removed client header '%.64s' that uses the claim prefix", ap_escape_logitem(r->pool, key));
+        /* an internal redirect or subrequest inherits its first request's
+         * headers, ours included: removing them is routine, not a client's doing */
+        ap_log_rerror(APLOG_MARK, r->prev || r->main ? APLOG_DEBUG : APLOG_WARNING, 0, r, AOIDC_LOGNO(100)
+                      "removed %s header '%.64s' that uses the claim prefix", r->prev || r->main ? "inherited" : "client",
+                      ap_escape_logitem(r->pool, key));
         apr_table_unset(r->headers_in, key);
     }
     /* our cookies too: authn reads them from the saved original */
