@@ -154,3 +154,18 @@ aoidc_xsite_t aoidc_logout_xsite(int is_post, const char *sec_fetch_site, const 
     }
     return AOIDC_XS_ALLOW;
 }
+
+int aoidc_request_is_navigation(const char *sec_fetch_mode, const char *x_requested_with, const char *accept,
+                                int is_get)
+{
+    if (sec_fetch_mode) {
+        return strcasecmp(sec_fetch_mode, "navigate") == 0;
+    }
+    if (x_requested_with && strcasecmp(x_requested_with, "XMLHttpRequest") == 0) {
+        return 0;
+    }
+    if (accept && !strcasestr(accept, "text/html") && !strstr(accept, "*/*")) {
+        return 0;
+    }
+    return is_get != 0;
+}

@@ -92,4 +92,12 @@ int aoidc_referer_is(const char *our_origin, const char *referer);
 aoidc_xsite_t aoidc_logout_xsite(int is_post, const char *sec_fetch_site, const char *origin, const char *referer,
                                  const char *our_origin);
 
+/* Is a request without a session a browser's navigation (sent to the
+ * provider) rather than a script's call (answered 401)? Headers may be NULL.
+ * Sec-Fetch-Mode decides when present ("navigate"); else an XMLHttpRequest
+ * marker or an Accept without text/html nor * / * says no; else a GET (or
+ * HEAD) is one. Returns 1 or 0. */
+int aoidc_request_is_navigation(const char *sec_fetch_mode, const char *x_requested_with, const char *accept,
+                                int is_get);
+
 #endif

@@ -4,6 +4,7 @@
  * older than the touch interval (then a CAS, so parallel requests of one
  * session write once). */
 #include "mod_auth_oidc.h"
+#include "aoidc_request.h"
 #include "aoidc_directory.h"
 
 #include <apr_time.h>
@@ -100,19 +101,10 @@ int aoidc_reuse_parent_verdict(request_rec *r, const aoidc_dir_cfg_t *dc, int be
 
 static int is_navigation(request_rec *r)
 {
-    const char *mode = apr_table_get(r->headers_in, "Sec-Fetch-Mode");
-    if (mode) {
-        return strcasecmp(mode, "navigate") == 0;
-    }
-    const char *xrw = apr_table_get(r->headers_in, "X-Requested-With");
-    if (xrw && strcasecmp(xrw, "XMLHttpRequest") == 0) {
-        return 0;
-    }
-    const char *accept = apr_table_get(r->headers_in, "Accept");
-    if (accept && !ap_strcasestr(accept, "text/html") && !strstr(accept, "*/*")) {
-        return 0;
-    }
-    return r->method_number == M_GET; /* HEAD is M_GET too */
+    /* HEAD is M_GET too */
+    return aoidc_request_is_navigation(apr_table_get(r->headers_in, "Sec-Fetch-Mode"),
+                                       apr_table_get(r->headers_in, "X-Requested-With"),
+                                       apr_table_get(r->headers_in, "Accept"), r->method_number == M_GET);
 }
 
 static int unauthenticated(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)

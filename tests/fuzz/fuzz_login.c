@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, raw, clen);
     s[clen] = '\0';
 
-    switch (data[0] % 7) {
+    switch (data[0] % 8) {
     case 0: {
         aoidc_callback_t cb;
         aoidc_cb_parse_t rc = aoidc_callback_parse(p, s, &cb);
@@ -146,6 +146,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(strcmp(h2, h) == 0);
         }
         aoidc_state_used_key(p, s);
+        break;
+    }
+    case 7: {
+        /* "sec-fetch-mode\nx-requested-with\naccept" ("-" for absent) */
+        const char *mode, *rest, *xrw = NULL, *accept = NULL;
+        split(p, s, &mode, &rest);
+        if (rest) {
+            split(p, rest, &xrw, &accept);
+        }
+        mode = strcmp(mode, "-") == 0 ? NULL : mode;
+        int get = aoidc_request_is_navigation(mode, xrw, accept, 1);
+        CHECK(aoidc_request_is_navigation(mode, xrw, accept, 0) == (mode ? get : 0));
         break;
     }
     }

@@ -297,12 +297,41 @@ static void test_logout_xsite(void **state)
     assert_int_equal(aoidc_logout_xsite(1, NULL, NULL, "https://evil.example/", OURS), AOIDC_XS_REFUSE);
 }
 
+static int nav(const char *mode, const char *xrw, const char *accept, int is_get)
+{
+    char *m = mode ? dup_c(mode) : NULL, *x = xrw ? dup_c(xrw) : NULL, *a = accept ? dup_c(accept) : NULL;
+    int rc = aoidc_request_is_navigation(m, x, a, is_get);
+    free(m);
+    free(x);
+    free(a);
+    return rc;
+}
+
+static void test_is_navigation(void **state)
+{
+    (void)state;
+    assert_true(nav("navigate", NULL, NULL, 1));
+    assert_true(nav("Navigate", "XMLHttpRequest", "application/json", 0)); /* Sec-Fetch-Mode decides */
+    assert_false(nav("cors", NULL, "text/html", 1));
+    assert_false(nav("no-cors", NULL, NULL, 1));
+    assert_false(nav("", NULL, NULL, 1));
+    assert_false(nav(NULL, "XMLHttpRequest", "text/html", 1));
+    assert_false(nav(NULL, "xmlhttprequest", NULL, 1));
+    assert_false(nav(NULL, NULL, "application/json", 1));
+    assert_true(nav(NULL, NULL, "TEXT/HTML,application/xhtml+xml", 1));
+    assert_true(nav(NULL, NULL, "application/json, */*;q=0.1", 1));
+    assert_true(nav(NULL, NULL, NULL, 1));
+    assert_true(nav(NULL, "fetch", "", 1) == 0); /* an empty Accept names no page */
+    assert_false(nav(NULL, NULL, NULL, 0));     /* a POST is never sent away */
+    assert_false(nav(NULL, NULL, "text/html", 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_callback_parse), UNIT_TEST(test_code_usable),      UNIT_TEST(test_return_target),
         UNIT_TEST(test_logout_target),  UNIT_TEST(test_backchannel_body), UNIT_TEST(test_same_origin),
-        UNIT_TEST(test_logout_xsite),
+        UNIT_TEST(test_logout_xsite),  UNIT_TEST(test_is_navigation),
     };
     return UNIT_RUN("request", tests);
 }
