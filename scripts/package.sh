@@ -36,7 +36,11 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p dist
 # a clean copy per build: tracked and new files, without build output or node_modules
-git ls-files -z -c -o --exclude-standard | grep -zv '^tests/op/node_modules' | tar --null -T - -cf "$work/src.tar"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files -z -c -o --exclude-standard | grep -zv '^tests/op/node_modules' | tar --null -T - -cf "$work/src.tar"
+else   # an unpacked make dist tarball
+    tar --exclude=./dist --exclude='./build*' --exclude=./tests/op/node_modules -cf "$work/src.tar" .
+fi
 fresh() { rm -rf "$work/src"; mkdir "$work/src"; tar -xf "$work/src.tar" -C "$work/src"; }
 
 nocheck=0
