@@ -81,3 +81,65 @@ def test_login_bearer_and_console_through_the_installed_packages(make_apache, op
     listing = json.loads(out.stdout)
     assert [x["sub"] for x in listing["sessions"]] == ["alice"], listing
     assert listing["sessions"][0]["node"] == "pkg-node"
+
+
+def _as(user: str, *cmd: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--no-new-privs",
+                           "--", *cmd], capture_output=True, text=True, timeout=60, **kw)
+
+
+def test_console_service_view(make_apache, op, memcached, tmp_path):
+    """What oidc-console.service sees, without systemd (not PID 1 here): the console user
+    reads the packaged console.conf and htpasswd, the root-only key only through the unit's
+    handover (LoadCredential: a private copy owned by the user, BindReadOnlyPaths: mounted
+    over the key directory, done here with unshare -m), appends to the audit log, and
+    `serve` lists a live session. Nobody else reads any of it."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (setpriv, unshare)")
+    a = make_apache(oidc={"crypto_key_file": str(KEY)})
+    s = new_browser()
+    assert login(s, a.url("/protected/env"), "bob", harness.USERS["bob"]["password"], op=op)[-1].status_code == 200
+
+    # the packaged conffile, edited in place (mode and owner stay): test memcached, a free port
+    port = harness.free_port()
+    conf = CONSOLE_CONF.read_text().splitlines()
+    conf = [f"store_servers = {memcached.address}" if ln.startswith("store_servers")
+            else f"listen = 127.0.0.1:{port}" if ln.startswith("listen") else ln for ln in conf]
+    CONSOLE_CONF.write_text("\n".join(conf) + "\n")
+    htpasswd = Path("/etc/oidc-console/htpasswd")
+    subprocess.run(["htpasswd", "-bB", str(htpasswd), "admin", "pkg test pw"], check=True, capture_output=True)
+    for f, want in ((CONSOLE_CONF, "640 root:oidc-console"), (htpasswd, "640 root:oidc-console"),
+                    (Path("/var/log/oidc-console/audit.log"), "640 oidc-console:oidc-console")):
+        st = subprocess.run(["stat", "-c", "%a %U:%G", str(f)], capture_output=True, text=True).stdout.strip()
+        assert st == want, f"{f}: {st}"
+
+    # root only: neither the console user nor anyone else reads the key; nobody reads the console's files
+    r = _as("oidc-console", CONSOLE, "--config", str(CONSOLE_CONF), "check-config")
+    assert r.returncode == 2 and "crypto_key_file" in r.stderr, (r.returncode, r.stderr)
+    for f in (KEY, CONSOLE_CONF, htpasswd):
+        assert _as("nobody", "cat", str(f)).returncode != 0, f"nobody reads {f}"
+
+    # the handover, as the unit does it
+    cred = tmp_path / "credentials"
+    cred.mkdir()
+    (cred / "crypto.key").write_bytes(KEY.read_bytes())
+    subprocess.run(["chown", "-R", "oidc-console:oidc-console", str(cred)], check=True)
+    os.chmod(cred / "crypto.key", 0o400)
+    os.chmod(cred, 0o500)
+    script = ('mount --bind "$1" /etc/apache2/auth_oidc && exec setpriv --reuid=oidc-console '
+              '--regid=oidc-console --init-groups --no-new-privs -- "$2" --config "$3" serve')
+    proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script, "_", str(cred), CONSOLE, str(CONSOLE_CONF)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        line = proc.stdout.readline().decode()
+        assert line.startswith("READY "), (line, proc.poll())
+        harness.wait_port(port, alive=lambda: proc.poll() is None)
+        b = new_browser()
+        base = f"http://127.0.0.1:{port}"
+        assert b.post(base + "/api/login", json={"user": "admin", "password": "pkg test pw"},
+                      timeout=10).status_code == 200
+        listing = b.get(base + "/api/sessions", timeout=10).json()
+        assert [x["sub"] for x in listing["sessions"]] == ["bob"], listing
+    finally:
+        harness.stop_process(proc)
+    assert 'admin="admin" action=login' in Path("/var/log/oidc-console/audit.log").read_text()
