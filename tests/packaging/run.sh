@@ -95,6 +95,16 @@ if command -v rpmlint >/dev/null; then
     other=$(echo "$rl" | grep -E '^[a-z_-]+\.[a-z0-9_]+: [EW]:' | grep -Ev ": [EW]: ($allow)( |$)" || true)
     check "rpmlint: nothing outside the allow-list" test -z "$other"
     [ -z "$other" ] || echo "$other"
+    # the spec as shipped in the tarball. Accepted: no-buildroot-tag (obsolete tag, Fedora
+    # forbids it), invalid-url (the project has no public download URL yet)
+    spec=$(mktemp /tmp/aoidc-spec-XXXXXX.spec)
+    tar -xzf "dist/mod_auth_oidc-$version.tar.gz" -O "mod_auth_oidc-$version/mod_auth_oidc.spec" > "$spec"
+    check "the tarball's spec has version $version" grep -qx "Version: *$version" "$spec"
+    sl=$(rpmlint "$spec" 2>&1 || true)
+    rm -f "$spec"
+    other=$(echo "$sl" | grep -E '\.spec: [EW]:' | grep -Ev ': [EW]: (no-buildroot-tag|invalid-url)( |$)' || true)
+    check "rpmlint on the spec: nothing outside the allow-list" test -z "$other"
+    [ -z "$other" ] || echo "$other"
 else
     echo "rpmlint not installed: skipped"
 fi
