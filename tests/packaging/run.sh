@@ -144,6 +144,7 @@ cleanup() {
     rm -f "$before" "$after"
 }
 trap 'cleanup; trap - EXIT; [ $fail = 0 ] && echo "packaging test: ok" || echo "packaging test: FAILED"; exit $fail' EXIT
+trap 'fail=1; exit 1' INT TERM HUP
 
 apt-get install -y -q --no-install-recommends "./$mod_deb" "./$con_deb" </dev/null >/tmp/aoidc-pkg-apt.log 2>&1 ||
     { cat /tmp/aoidc-pkg-apt.log; bad "apt-get install of the .debs"; exit 1; }
