@@ -12,7 +12,8 @@ PKGS=(build-essential autoconf automake libtool pkgconf
       clang libclang-rt-14-dev
       python3 python3-pytest python3-requests python3-jwt python3-cryptography
       wrk curl ca-certificates
-      chromium chromium-driver python3-selenium)
+      chromium chromium-driver python3-selenium
+      debhelper dpkg-dev fakeroot lintian rpm rpmlint cpio systemd)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -5,7 +5,10 @@
 #   3. the same unit and end-to-end tests with the ASan+UBSan build; any
 #      sanitizer report fails the run
 #   4. a short libFuzzer run of every fuzz target (clang)
-# Set AOIDC_SKIP_SANITIZER=1 / AOIDC_SKIP_FUZZ=1 to leave out 3 / 4 locally.
+#   5. the packaging test (tests/packaging/run.sh: .deb + .rpm built with make check
+#      left out, lintian/rpmlint, the .debs installed and smoke-tested, then purged),
+#      run right after 2
+# Set AOIDC_SKIP_SANITIZER=1 / AOIDC_SKIP_FUZZ=1 / AOIDC_SKIP_PACKAGING=1 to leave out 3 / 4 / 5 locally.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -36,6 +39,19 @@ if AOIDC_MODULE="$here/build/.libs/mod_auth_oidc.so" AOIDC_CONSOLE="$here/build/
     summary+=("e2e: ok")
 else
     summary+=("e2e: FAILED"); fail=1
+fi
+
+if [ "${AOIDC_SKIP_PACKAGING:-0}" != 1 ]; then
+    step "packaging (.deb and .rpm built, checked; the .debs installed, used, purged)"
+    if [ "$(id -u)" != 0 ]; then
+        summary+=("packaging: skipped (needs root)")
+    elif tests/packaging/run.sh > build/packaging.log 2>&1; then
+        grep "^ok:" build/packaging.log | wc -l | sed 's/^/packaging checks passed: /'
+        summary+=("packaging: ok")
+    else
+        cat build/packaging.log
+        summary+=("packaging: FAILED"); fail=1
+    fi
 fi
 
 if [ "${AOIDC_SKIP_SANITIZER:-0}" != 1 ]; then
