@@ -1005,11 +1005,28 @@ class LogWatch:
         rx = re.compile(regex)
         return [ln for ln in self.text().splitlines() if rx.search(ln)]
 
+    @staticmethod
+    def _shutdown_noise(lines: list[str]) -> set[int]:
+        """Indexes of mpm_event lines that an ungraceful stop causes, not the module: when
+        the parent kills its children (it logs AH00491 "caught SIGTERM" only after they
+        are reaped), a worker that is just putting a keep-alive connection back into the
+        child's pollset, already closed, logs AH03093 with EBADF. Such a line counts as
+        noise only when a shutdown line follows it in the same log."""
+        noise, stop_seen = set(), False
+        for i in range(len(lines) - 1, -1, -1):
+            if "AH00491" in lines[i]:
+                stop_seen = True
+            elif "AH03093" in lines[i] and stop_seen:
+                noise.add(i)
+        return noise
+
     def problems(self) -> list[str]:
         """Human-readable failures: unexpected severe lines, required patterns never seen."""
         out = []
         seen = [False] * len(self.expected)
-        for ln in severe_lines(self.text()):
+        lines = self.text().splitlines()
+        noise = self._shutdown_noise(lines)
+        for ln in (ln for i, ln in enumerate(lines) if i not in noise and severe_lines(ln)):
             matched = False
             for i, (rx, _) in enumerate(self.expected):
                 if rx.search(ln):

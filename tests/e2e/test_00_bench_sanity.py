@@ -411,6 +411,27 @@ def test_log_checker_logic(tmp_path):
     assert len(w.problems()) == 4
 
 
+def test_log_checker_shutdown_noise(tmp_path):
+    """AH03093 (a keep-alive connection put back into a pollset that an ungraceful stop
+    closed) is noise only when the stop follows it in the same log."""
+    log = tmp_path / "error.log"
+    log.write_text("")
+    w = LogWatch()
+    w.watch(log)
+    ebadf = ("[Sat Dec 05 13:30:53.632286 2026] [mpm_event:error] [pid 2:tid 3] (9)Bad file descriptor: "
+             "AH03093: process_socket: apr_pollset_add failure for keep alive\n")
+    with open(log, "a") as f:
+        f.write(ebadf)
+    assert len(w.problems()) == 1            # alone: a real problem (e.g. a closed socket)
+    with open(log, "a") as f:
+        f.write("[Sat Dec 05 13:30:53.641071 2026] [mpm_event:notice] [pid 1:tid 1] AH00491: caught SIGTERM, "
+                "shutting down\n")
+    assert w.problems() == []
+    with open(log, "a") as f:
+        f.write(ebadf)                       # after the stop line: not covered
+    assert len(w.problems()) == 1
+
+
 def test_module_config_template():
     text = harness.oidc_config(issuer="http://localhost:1", session_store="memcached 127.0.0.1:2",
                                crypto_key_file="/tmp/k", post_logout_redirect="http://127.0.0.1:3/loggedout.html",
