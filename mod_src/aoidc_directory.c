@@ -207,6 +207,21 @@ static void backoff(int attempt)
     apr_sleep((apr_interval_time_t)(1000 * attempt + (b & 0x3ff)));
 }
 
+/* The write of a get + CAS update: add when the key was missing, else CAS
+ * against what was read (set on a backend without CAS values; memcached
+ * always has them). APR_SUCCESS, APR_EAGAIN when another writer won or the
+ * key changed existence (read again), APR_EGENERAL on store failure. */
+static apr_status_t write_back(aoidc_store_t *st, const char *key, const void *val, apr_size_t len, long ttl,
+                               int existed, uint64_t cas)
+{
+    aoidc_store_rc_t rc = !existed ? st->add(st, key, val, len, ttl)
+                          : cas    ? st->cas(st, key, val, len, ttl, cas)
+                                   : st->set(st, key, val, len, ttl);
+    return rc == AOIDC_STORE_OK                                        ? APR_SUCCESS
+           : rc == AOIDC_STORE_EXISTS || rc == AOIDC_STORE_MISSING ? APR_EAGAIN
+                                                                       : APR_EGENERAL;
+}
+
 /* revoke_evicted: the list holds session handles that must stay complete
  * (a user's or a provider session's sessions): the entries the bound drops
  * are revoked (their records deleted) before the list is written, so a
@@ -303,22 +318,9 @@ static apr_status_t list_update_ex(aoidc_store_t *st, const aoidc_keys_t *keys, 
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        long ttl = list_ttl(cur, now);
-        if (!exists) {
-            rc = st->add(st, key, out, outlen, ttl);
-        }
-        else if (cas) {
-            rc = st->cas(st, key, out, outlen, ttl, cas);
-        }
-        else {
-            /* a backend without CAS values; memcached always has them */
-            rc = st->set(st, key, out, outlen, ttl);
-        }
-        if (rc == AOIDC_STORE_OK) {
-            return APR_SUCCESS;
-        }
-        if (rc != AOIDC_STORE_EXISTS && rc != AOIDC_STORE_MISSING) {
-            return APR_EGENERAL;
+        rv = write_back(st, key, out, outlen, list_ttl(cur, now), exists, cas);
+        if (rv != APR_EAGAIN) {
+            return rv;
         }
         /* another writer won (or the key expired under us): read again */
         backoff(attempt);
@@ -481,18 +483,12 @@ apr_status_t aoidc_dir_revoke_epoch_set(aoidc_store_t *st, apr_pool_t *p, const 
         if (rc == AOIDC_STORE_OK && epoch_parse(old, len) >= now) {
             return APR_SUCCESS; /* never decreasing */
         }
-        if (rc == AOIDC_STORE_MISSING) {
-            rc = st->add(st, key, val, strlen(val), AOIDC_DIR_EPOCH_TTL);
-        }
-        else if (rc == AOIDC_STORE_OK) {
-            rc = cas ? st->cas(st, key, val, strlen(val), AOIDC_DIR_EPOCH_TTL, cas)
-                     : st->set(st, key, val, strlen(val), AOIDC_DIR_EPOCH_TTL);
-        }
-        if (rc == AOIDC_STORE_OK) {
-            return APR_SUCCESS;
-        }
-        if (rc != AOIDC_STORE_EXISTS && rc != AOIDC_STORE_MISSING) {
+        if (rc != AOIDC_STORE_OK && rc != AOIDC_STORE_MISSING) {
             return APR_EGENERAL;
+        }
+        apr_status_t rv = write_back(st, key, val, strlen(val), AOIDC_DIR_EPOCH_TTL, rc == AOIDC_STORE_OK, cas);
+        if (rv != APR_EAGAIN) {
+            return rv;
         }
         backoff(attempt);
     }

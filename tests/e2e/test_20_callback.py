@@ -277,20 +277,6 @@ def test_unusable_code(apache, op, browser, memcached, code, expect_log):
     assert op.stats()["token"] == 0
 
 
-def test_store_down_at_callback(apache, op, browser, memcached, expect_log):
-    expect_log(r"AOIDC664: callback: cannot mark the login attempt used", required=True)
-    cb = op_login_only(browser, apache.url("/protected/"), "alice", "alice-pw", op=op)
-    memcached.stop()
-    try:
-        r = browser.get(cb, allow_redirects=False)
-        assert_refused(r, 503)
-        assert r.headers.get("Retry-After")
-        assert session_cookies_set(r) == []
-    finally:
-        memcached.start()
-    assert apache.running()
-
-
 # ----------------------------------------------------------------- ID token attacks
 
 MUTATIONS = {
