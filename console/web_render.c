@@ -408,9 +408,9 @@ const char *ocon_render_providers(apr_pool_t *p, const ocon_page_ctx_t *pc, json
         RAW("<section class=\"provider\"><h2>");
         TXT(name);
         RAW("</h2><p>");
-        TXT(apr_psprintf(p, "%lld live session(s), configured on %zu node(s).",
-                         (long long)json_integer_value(json_object_get(pv, "sessions")),
-                         json_object_size(json_object_get(pv, "nodes"))));
+        TXT(apr_psprintf(p, "%" APR_INT64_T_FMT " live session(s), configured on %" APR_SIZE_T_FMT " node(s).",
+                         (apr_int64_t)json_integer_value(json_object_get(pv, "sessions")),
+                         (apr_size_t)json_object_size(json_object_get(pv, "nodes"))));
         if (json_array_size(diff) || json_array_size(miss)) {
             RAW(" <span class=\"flag differs-flag\">Configuration differs between nodes.</span>");
         }
@@ -442,8 +442,8 @@ const char *ocon_render_nodes(apr_pool_t *p, const ocon_page_ctx_t *pc, json_t *
     json_t *arr = json_object_get(nodes, "nodes"), *n, *diff = json_object_get(nodes, "differing");
     size_t i;
     head(h, pc, "Nodes");
-    RAW(apr_psprintf(p, "<p id=\"summary\">%zu node(s), %zu differing setting(s).</p>", json_array_size(arr),
-                     json_array_size(diff)));
+    RAW(apr_psprintf(p, "<p id=\"summary\">%" APR_SIZE_T_FMT " node(s), %" APR_SIZE_T_FMT " differing setting(s).</p>",
+                     (apr_size_t)json_array_size(arr), (apr_size_t)json_array_size(diff)));
     RAW("<ul id=\"node-list\">");
     json_array_foreach(arr, i, n)
     {

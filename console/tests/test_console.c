@@ -43,7 +43,7 @@ static void test_config_errors(void **state)
         {"store_servers = 127.0.0.1\n", "crypto_key_file is required"},
         {"store_servers = a\ncrypto_key_file = /k\nbogus = 1\n", ":3: unknown key 'bogus'"},
         {"store_servers = a\nstore_servers = b\ncrypto_key_file = /k\n", ":2: 'store_servers' given twice"},
-        {"store_servers = a\ncrypto_key_file = /k\nper_page = 0\n", ":3: 'per_page' must be a number"},
+        {"store_servers = a\ncrypto_key_file = /k\nper_page = 0\n", ":3: 'per_page' must be a number from 1 to 500"},
         {"store_servers = a\ncrypto_key_file = /k\nper_page = 12x\n", "'per_page' must be a number"},
         {"store_servers = a\ncrypto_key_file = /k\nper_page = 99999999999999999999\n", "must be a number"},
         {"store_servers = a\ncrypto_key_file = /k\nallow_remote = maybe\n", "yes or no"},
@@ -203,6 +203,30 @@ static void test_render_escapes_session(void **state)
     /* the user link carries the sub URL-encoded, then HTML-escaped */
     assert_non_null(strstr(html, "/user?provider=main&amp;sub=%3Cimg"));
     assert_int_equal(len, strlen(html));
+}
+
+/* Every count on the pages is rendered (apr_psprintf knows no %zu / %lld:
+ * they came out literally). */
+static void test_render_counts(void **state)
+{
+    apr_pool_t *p = *state;
+    ocon_page_ctx_t pc = {"admin", "tok", NULL, NULL};
+    apr_size_t len;
+    json_t *provs = json_pack("{s:[{s:s, s:{s:{s:s}, s:{s:s}}, s:[], s:[], s:I}]}", "providers", "name", "main",
+                              "nodes", "node-a", "issuer", "https://op", "node-b", "issuer", "https://op",
+                              "differing", "missing_on", "sessions", (json_int_t)3);
+    const char *html = ocon_render_providers(p, &pc, provs, &len);
+    json_decref(provs);
+    assert_non_null(strstr(html, "3 live session(s), configured on 2 node(s)."));
+    assert_null(strstr(html, "%"));
+    json_t *nodes = json_pack("{s:[{s:s, s:b, s:{s:s, s:s}}, {s:s, s:b, s:{s:s, s:s}}], s:[s]}", "nodes", "node",
+                              "node-a", "readable", 1, "flat", "session.inactivity", "3600", "version", "1",
+                              "node", "node-b", "readable", 1, "flat", "session.inactivity", "600", "version", "1",
+                              "differing", "session.inactivity");
+    html = ocon_render_nodes(p, &pc, nodes, &len);
+    json_decref(nodes);
+    assert_non_null(strstr(html, "2 node(s), 1 differing setting(s)."));
+    assert_null(strstr(html, "%"));
 }
 
 static void test_handle_ok(void **state)
@@ -748,7 +772,7 @@ int main(void)
         UNIT_TEST(test_login_limit_parallel),    UNIT_TEST(test_ua_summary),
         UNIT_TEST(test_addr_parse),      UNIT_TEST(test_proxies_parse),     UNIT_TEST(test_client_addr),
         UNIT_TEST(test_params),          UNIT_TEST(test_target_and_routes),
-        UNIT_TEST(test_body),
+        UNIT_TEST(test_body),            UNIT_TEST(test_render_counts),
     };
     return UNIT_RUN("console", tests);
 }

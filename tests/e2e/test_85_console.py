@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,31 @@ class Console:
         s = s or new_browser()
         r = s.post(self.url("/api/login"), json={"user": user, "password": password}, timeout=10)
         return s, r
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def page_text(html: str) -> str:
+    """What a reader sees of a page: its text, blanks collapsed."""
+    t = _Text()
+    t.feed(html)
+    return re.sub(r"\s+", " ", " ".join(t.parts))
+
+
+# a printf conversion that was not converted (apr_psprintf knows no %zu, %lld)
+UNFORMATTED = re.compile(r"%[-+ #0-9.]*(?:hh|h|ll|l|z|j|t|q|L)?[diouxXsfcpn]")
+
+
+def assert_rendered(text: str) -> None:
+    m = UNFORMATTED.search(text)
+    assert not m, f"unrendered format {m.group(0)!r} in: {text[max(0, m.start() - 80):m.end() + 80]}"
 
 
 @pytest.fixture
@@ -206,6 +232,41 @@ def test_console_lists_exactly_the_logged_in_users(two_nodes, op, console):
     assert "alice@example.com" in html and "bob@example.com" in html
     assert s.get(console.url("/nodes"), timeout=10).status_code == 200
     assert s.get(console.url("/providers"), timeout=10).status_code == 200
+
+
+def test_every_page_renders_its_counts(two_nodes, op, console):
+    """The rendered text of every page: counts and dates as a reader sees them."""
+    a, b = two_nodes
+    _login(a, "alice", op)
+    _login(b, "bob", op)
+    _login(b, "alice", op)
+    console.serve()
+    s, r = console.api_login()
+    assert r.status_code == 200, r.text
+
+    def text(path):
+        r = s.get(console.url(path), timeout=10)
+        assert r.status_code == 200, (path, r.status_code, r.text[:300])
+        t = page_text(r.text)
+        assert_rendered(t)
+        return r.text, t
+
+    assert_rendered(page_text(new_browser().get(console.url("/login"), timeout=10).text))
+    html, t = text("/sessions")
+    assert "Page 1: 3 session(s) shown, 3 in the directory." in t, t
+    handle = re.search(r'data-handle="([^"]+)"', html).group(1)
+    assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", t), t
+    _, t = text(f"/sessions/{handle}")
+    assert re.search(r"Last seen \d{4}-\d\d-\d\dT", t), t
+    _, t = text("/user?provider=main&sub=alice")
+    assert "2 live session(s)." in t, t
+    _, t = text("/providers")
+    assert "3 live session(s), configured on 2 node(s)." in t, t
+    _, t = text("/nodes")
+    m = re.search(r"(\d+) node\(s\), (\d+) differing setting\(s\)\.", t)
+    assert m and m.group(1) == "2", t
+    _, t = text("/sessions?revoked=2")
+    assert "Revoked 2 session(s)." in t
 
 
 def test_nodes_with_differing_configuration_are_flagged(make_apache, op, console):
