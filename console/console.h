@@ -165,11 +165,19 @@ typedef struct {
     const char *name;
 } ocon_session_t;
 
+/* The order of a listing, newest first: by expiry (the directory's own
+ * order: only the page is decoded), by last seen or by creation (every
+ * candidate, at most OCON_SORT_MAX, is decoded to sort them). */
+typedef enum { OCON_SORT_EXPIRES = 0, OCON_SORT_LAST_SEEN, OCON_SORT_CREATED } ocon_sort_t;
+#define OCON_SORT_MAX 5000
+
 typedef struct {
     apr_array_header_t *sessions; /* ocon_session_t, newest first */
     int page, per_page;
     int total;      /* matching directory entries (sessions that vanished since are still counted) */
     int more;       /* another page exists */
+    ocon_sort_t sort;
+    int capped;     /* sorted among the OCON_SORT_MAX candidates that expire last only */
 } ocon_page_t;
 
 /* Find sessions matching f; page is 1-based; per_page 0 = every match on one
@@ -178,6 +186,12 @@ typedef struct {
  * decoded records. */
 ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f, int page, int per_page,
                              ocon_page_t *out);
+/* The same in another order (ocon_sort_t). */
+ocon_rc_t ocon_sessions_find_sorted(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f, ocon_sort_t sort,
+                                    int page, int per_page, ocon_page_t *out);
+/* "last_seen", "created", "expires" -> *out; 1 when known. */
+int ocon_sort_parse(const char *name, ocon_sort_t *out);
+const char *ocon_sort_name(ocon_sort_t sort);
 
 /* Revoke the given sessions (ocon_session_t). *count: records deleted. */
 ocon_rc_t ocon_sessions_revoke(ocon_ctx_t *ctx, apr_pool_t *p, const apr_array_header_t *sessions, int *count);
@@ -223,6 +237,9 @@ json_t *ocon_page_json(const ocon_page_t *pg);
 void ocon_print_sessions_text(FILE *out, const ocon_page_t *pg);
 void ocon_print_session_text(FILE *out, const ocon_session_t *s);
 const char *ocon_time_iso(apr_pool_t *p, apr_int64_t t);
+/* How long ago t was, seen at now: "just now", "12 s ago", "5 min ago",
+ * "3 h ago", "2 d ago"; "in 5 min" for the future; "never" for t <= 0. */
+const char *ocon_age_text(apr_pool_t *p, apr_int64_t t, apr_int64_t now);
 /* A short, printable summary of a User-Agent ("Firefox 121 on Linux",
  * "curl 7", or the first 48 characters with anything but printable ASCII as
  * '?'); "" for NULL or "". From p. (ua.c) */

@@ -17,6 +17,29 @@ const char *ocon_time_iso(apr_pool_t *p, apr_int64_t t)
                         tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+const char *ocon_age_text(apr_pool_t *p, apr_int64_t t, apr_int64_t now)
+{
+    static const struct {
+        apr_int64_t secs;
+        const char *unit;
+    } units[] = {{86400, "d"}, {3600, "h"}, {60, "min"}, {1, "s"}};
+    if (t <= 0) {
+        return "never";
+    }
+    apr_int64_t d = now - t, a = d < 0 ? -d : d;
+    if (a < 5) {
+        return "just now";
+    }
+    for (apr_size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (a >= units[i].secs) {
+            apr_int64_t n = a / units[i].secs;
+            return d < 0 ? apr_psprintf(p, "in %" APR_INT64_T_FMT " %s", n, units[i].unit)
+                         : apr_psprintf(p, "%" APR_INT64_T_FMT " %s ago", n, units[i].unit);
+        }
+    }
+    return "just now";
+}
+
 static json_t *str_or_null(const char *s)
 {
     return s && *s ? json_string(s) : json_null();

@@ -339,8 +339,43 @@ static ocon_rc_t add_users_of(ocon_ctx_t *ctx, apr_pool_t *p, const char *key, c
     return rc;
 }
 
+int ocon_sort_parse(const char *name, ocon_sort_t *out)
+{
+    static const char *const names[] = {"expires", "last_seen", "created"};
+    for (int i = 0; name && i < 3; i++) {
+        if (!strcmp(name, names[i])) {
+            *out = (ocon_sort_t)i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *ocon_sort_name(ocon_sort_t sort)
+{
+    return sort == OCON_SORT_LAST_SEEN ? "last_seen" : sort == OCON_SORT_CREATED ? "created" : "expires";
+}
+
+static int cmp_last_seen_desc(const void *a, const void *b)
+{
+    const ocon_session_t *x = a, *y = b;
+    return x->s.last_seen < y->s.last_seen ? 1 : x->s.last_seen > y->s.last_seen ? -1 : 0;
+}
+
+static int cmp_created_desc(const void *a, const void *b)
+{
+    const ocon_session_t *x = a, *y = b;
+    return x->s.created < y->s.created ? 1 : x->s.created > y->s.created ? -1 : 0;
+}
+
 ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f, int page, int per_page,
                              ocon_page_t *out)
+{
+    return ocon_sessions_find_sorted(ctx, p, f, OCON_SORT_EXPIRES, page, per_page, out);
+}
+
+ocon_rc_t ocon_sessions_find_sorted(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f, ocon_sort_t sort,
+                                    int page, int per_page, ocon_page_t *out)
 {
     apr_int64_t now = now_sec();
     cand_t c = {apr_array_make(p, 64, sizeof(aoidc_dir_entry_t)), apr_hash_make(p)};
@@ -352,6 +387,7 @@ ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t
     out->sessions = apr_array_make(p, per_page > 0 ? per_page : 64, sizeof(ocon_session_t));
     out->page = page < 1 ? 1 : page;
     out->per_page = per_page;
+    out->sort = sort;
     if ((f->provider && !ocon_value_ok(f->provider)) || (f->sub && !ocon_value_ok(f->sub)) ||
         (f->email && !ocon_value_ok(f->email)) || (f->name && !ocon_value_ok(f->name)) ||
         (f->sid && !ocon_value_ok(f->sid)) || (f->q && !ocon_value_ok(f->q)) ||
@@ -408,7 +444,7 @@ ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t
     }
 
     int start = (out->page - 1) * (per_page > 0 ? per_page : 0);
-    if (ocon_filter_empty(&post)) {
+    if (ocon_filter_empty(&post) && sort == OCON_SORT_EXPIRES) {
         /* the list is the answer: load only the page (plus what vanished) */
         out->total = c.entries->nelts;
         int i = start;
@@ -426,11 +462,17 @@ ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t
         out->more = per_page > 0 && i < c.entries->nelts;
     }
     else {
-        /* other filters apply: decode every candidate, then page */
-        apr_array_header_t *all = apr_array_make(p, c.entries->nelts + 1, sizeof(ocon_session_t));
-        for (int i = 0; i < c.entries->nelts; i += LOAD_CHUNK) {
+        /* other filters apply, or another order: decode every candidate
+         * (to sort: the OCON_SORT_MAX that expire last), then page */
+        int n = c.entries->nelts;
+        if (sort != OCON_SORT_EXPIRES && n > OCON_SORT_MAX) {
+            n = OCON_SORT_MAX;
+            out->capped = 1;
+        }
+        apr_array_header_t *all = apr_array_make(p, n + 1, sizeof(ocon_session_t));
+        for (int i = 0; i < n; i += LOAD_CHUNK) {
             apr_array_header_t *chunk = apr_array_make(p, LOAD_CHUNK, sizeof(ocon_session_t));
-            rc = load_range(ctx, p, c.entries, i, LOAD_CHUNK, now, NULL, chunk);
+            rc = load_range(ctx, p, c.entries, i, i + LOAD_CHUNK <= n ? LOAD_CHUNK : n - i, now, NULL, chunk);
             if (rc != OCON_OK) {
                 return rc;
             }
@@ -440,6 +482,10 @@ ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t
                     APR_ARRAY_PUSH(all, ocon_session_t) = *s;
                 }
             }
+        }
+        if (sort != OCON_SORT_EXPIRES && all->nelts > 1) {
+            qsort(all->elts, (size_t)all->nelts, sizeof(ocon_session_t),
+                  sort == OCON_SORT_LAST_SEEN ? cmp_last_seen_desc : cmp_created_desc);
         }
         out->total = all->nelts;
         for (int i = start; i < all->nelts && (per_page <= 0 || out->sessions->nelts < per_page); i++) {

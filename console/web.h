@@ -147,7 +147,20 @@ const char *ocon_render_user(apr_pool_t *p, const ocon_page_ctx_t *pc, const cha
 const char *ocon_render_session(apr_pool_t *p, const ocon_page_ctx_t *pc, const ocon_session_t *s,
                                 apr_size_t *len);
 const char *ocon_render_providers(apr_pool_t *p, const ocon_page_ctx_t *pc, json_t *providers, apr_size_t *len);
-const char *ocon_render_nodes(apr_pool_t *p, const ocon_page_ctx_t *pc, json_t *nodes, apr_size_t *len);
+/* all: every setting; else only those that differ between nodes */
+const char *ocon_render_nodes(apr_pool_t *p, const ocon_page_ctx_t *pc, json_t *nodes, int all, apr_size_t *len);
+/* A confirmation page before a revocation of many sessions: what, how many,
+ * a form posting fields (name, value pairs, NULL-ended) and confirm=yes to
+ * action, and a way back. */
+typedef struct {
+    const char *title, *what, *note;
+    int count;
+    const char *action;
+    const char *const *fields;
+    const char *back;
+} ocon_confirm_t;
+const char *ocon_render_confirm(apr_pool_t *p, const ocon_page_ctx_t *pc, const ocon_confirm_t *cf,
+                                apr_size_t *len);
 const char *ocon_render_error(apr_pool_t *p, int status, const char *msg, apr_size_t *len);
 extern const char ocon_css[];
 

@@ -223,10 +223,35 @@ static void test_render_counts(void **state)
                               "node-a", "readable", 1, "flat", "session.inactivity", "3600", "version", "1",
                               "node", "node-b", "readable", 1, "flat", "session.inactivity", "600", "version", "1",
                               "differing", "session.inactivity");
-    html = ocon_render_nodes(p, &pc, nodes, &len);
+    html = ocon_render_nodes(p, &pc, nodes, 0, &len);
     json_decref(nodes);
     assert_non_null(strstr(html, "2 node(s), 1 differing setting(s)."));
     assert_null(strstr(html, "%"));
+    /* only the differing setting, highlighted, unless all */
+    assert_non_null(strstr(html, "<tr class=\"differs\">"));
+    assert_non_null(strstr(html, "session.inactivity"));
+    assert_null(strstr(html, ">version<"));
+    assert_non_null(strstr(html, "href=\"/nodes?all=1\""));
+    nodes = json_pack("{s:[{s:s, s:b, s:{s:s, s:s}}, {s:s, s:b, s:{s:s, s:s}}], s:[s]}", "nodes", "node", "node-a",
+                      "readable", 1, "flat", "session.inactivity", "3600", "version", "1", "node", "node-b",
+                      "readable", 1, "flat", "session.inactivity", "600", "version", "1", "differing",
+                      "session.inactivity");
+    html = ocon_render_nodes(p, &pc, nodes, 1, &len);
+    json_decref(nodes);
+    assert_non_null(strstr(html, ">version<"));
+    assert_true(strstr(html, "session.inactivity") < strstr(html, ">version<")); /* differing first */
+}
+
+static void test_age_text(void **state)
+{
+    apr_pool_t *p = *state;
+    assert_string_equal(ocon_age_text(p, 0, 1000), "never");
+    assert_string_equal(ocon_age_text(p, 998, 1000), "just now");
+    assert_string_equal(ocon_age_text(p, 1000 - 42, 1000), "42 s ago");
+    assert_string_equal(ocon_age_text(p, 100000 - 300, 100000), "5 min ago");
+    assert_string_equal(ocon_age_text(p, 100000 - 3 * 3600 - 5, 100000), "3 h ago");
+    assert_string_equal(ocon_age_text(p, 1000000 - 2 * 86400, 1000000), "2 d ago");
+    assert_string_equal(ocon_age_text(p, 100000 + 600, 100000), "in 10 min");
 }
 
 static void test_handle_ok(void **state)
@@ -772,7 +797,7 @@ int main(void)
         UNIT_TEST(test_login_limit_parallel),    UNIT_TEST(test_ua_summary),
         UNIT_TEST(test_addr_parse),      UNIT_TEST(test_proxies_parse),     UNIT_TEST(test_client_addr),
         UNIT_TEST(test_params),          UNIT_TEST(test_target_and_routes),
-        UNIT_TEST(test_body),            UNIT_TEST(test_render_counts),
+        UNIT_TEST(test_body),            UNIT_TEST(test_render_counts),   UNIT_TEST(test_age_text),
     };
     return UNIT_RUN("console", tests);
 }

@@ -253,11 +253,36 @@ def test_every_page_renders_its_counts(two_nodes, op, console):
 
     assert_rendered(page_text(new_browser().get(console.url("/login"), timeout=10).text))
     html, t = text("/sessions")
-    assert "Page 1: 3 session(s) shown, 3 in the directory." in t, t
+    assert "Page 1 of 1: 3 session(s) shown, 3 in the directory." in t, t
     handle = re.search(r'data-handle="([^"]+)"', html).group(1)
-    assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", t), t
+    head = page_text(re.search(r"<thead>.*?</thead>", html, re.S).group(0))
+    assert head.split() == "Session User Email, name Provider Node Client Created Last seen Expires ▼ Actions".split(), head
+    iso = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+    rows = re.findall(r"<tr data-handle=.*?</tr>", html, re.S)
+    assert len(rows) == 3
+    for row in rows:
+        cells = {k: page_text(v) for k, v in re.findall(r'<td class="([a-z-]+)">(.*?)</td>', row, re.S)}
+        assert cells["user"].split()[0] in ("alice", "bob"), cells
+        # client: the address and the summary of the user agent (python-requests here)
+        assert re.fullmatch(r"127\.0\.0\.1 python-requests \d+", cells["client"]), cells
+        for col in ("created", "last-seen", "expires"):
+            assert re.fullmatch(iso + r" (just now|\d+ (s|min) ago|in \d+ (min|h|d))", cells[col]), (col, cells)
+        assert cells["node"] in ("node-a", "node-b") and cells["provider"] == "main"
+    # sorting by last seen and by created: the header says which, the rows follow it
+    for key, col in (("last_seen", "last-seen"), ("created", "created")):
+        html, t = text(f"/sessions?sort={key}&provider=main")
+        assert re.search(r'<th class="sorted"[^>]*>[^<]*' + ("Last seen" if key == "last_seen" else "Created"), html)
+        stamps = re.findall(rf'<td class="{col}"><time datetime="([^"]+)"', html)
+        assert len(stamps) == 3 and stamps == sorted(stamps, reverse=True), stamps
+        assert "Page 1 of 1: 3 session(s) shown" in t
+    # paging keeps the sort and the filter
+    html, t = text("/sessions?sort=created&per_page=2")
+    assert "Page 1 of 2: 2 session(s) shown, 3 in the directory." in t, t
+    assert 'href="/sessions?page=2&amp;sort=created"' in html
+    _, t = text("/sessions?sort=created&per_page=2&page=2")
+    assert "Page 2 of 2: 1 session(s) shown" in t, t
     _, t = text(f"/sessions/{handle}")
-    assert re.search(r"Last seen \d{4}-\d\d-\d\dT", t), t
+    assert re.search(r"Last seen " + iso, t), t
     _, t = text("/user?provider=main&sub=alice")
     assert "2 live session(s)." in t, t
     _, t = text("/providers")
@@ -281,6 +306,81 @@ def test_nodes_with_differing_configuration_are_flagged(make_apache, op, console
     s, _ = console.api_login()
     html = s.get(console.url("/nodes"), timeout=10).text
     assert re.search(r'<tr class="differs">.*inactivity', html, re.S)
+    # by default only the differing settings, highlighted; a link shows them all
+    t = page_text(html)
+    assert_rendered(t)
+    table = re.search(r'<table class="settings" id="nodes">.*?</table>', html, re.S).group(0)
+    rows = re.findall(r"<tr[ >].*?</tr>", table.split("<tbody>")[1], re.S)
+    assert rows and all(r.startswith('<tr class="differs">') for r in rows), rows
+    assert len(rows) == int(re.search(r"(\d+) differing setting", t).group(1))
+    assert "session.inactivity" in table and "session.cookie_name" not in table
+    assert 'href="/nodes?all=1"' in html and "Show all settings" in t
+    # the node list: name, version, last snapshot time
+    nl = page_text(re.search(r'<table id="node-list">.*?</table>', html, re.S).group(0))
+    assert re.search(r"node-a \S+ \d{4}-\d\d-\d\dT\S+ (just now|\d+ s ago)", nl), nl
+    html = s.get(console.url("/nodes?all=1"), timeout=10).text
+    table = re.search(r'<table class="settings" id="nodes">.*?</table>', html, re.S).group(0)
+    assert "session.cookie_name" in table and '<tr class="differs">' in table
+    assert 'href="/nodes"' in html
+    assert s.get(console.url("/nodes?all=2"), timeout=10).status_code == 400
+
+
+def test_providers_page_shows_a_card_per_provider(two_nodes, op, console):
+    a, b = two_nodes
+    _login(a, "alice", op)
+    console.serve()
+    s, _ = console.api_login()
+    html = s.get(console.url("/providers"), timeout=10).text
+    t = page_text(html)
+    assert_rendered(t)
+    card = re.search(r'<section class="card provider" id="provider-main">.*?</section>', html, re.S).group(0)
+    ct = page_text(card)
+    assert "1 live session(s), configured on 2 node(s)." in ct, ct
+    assert re.search(r"Issuer https?://\S+", ct) and "Client ID" in ct and re.search(r"Scopes [^ ]*openid", ct), ct
+    assert "Token endpoint" in ct and "JWKS" in ct
+    # discovery and JWKS status per node, the keys the node holds
+    for node in ("node-a", "node-b"):
+        row = page_text(re.search(rf"<tr><th>{node}</th>.*?</tr>", card, re.S).group(0))
+        assert re.search(r"(ok, fetched \d{4}-\S+ \S+.*){2}|not fetched yet", row), row
+    assert "No problem." in ct or "problem(s) above." in ct
+    assert 'href="/providers/revoke?provider=main"' in card
+
+
+def test_revoke_all_through_the_confirmation_page(two_nodes, op, console):
+    a, b = two_nodes
+    alice1, alice2, bob = _login(a, "alice", op), _login(b, "alice", op), _login(a, "bob", op)
+    console.serve()
+    s, _ = console.api_login()
+    html = s.get(console.url("/sessions"), timeout=10).text
+    link = re.search(r'<a class="revoke-user" href="(/users/revoke\?provider=main&amp;sub=alice)"', html)
+    assert link, html
+    page = s.get(console.url(link.group(1).replace("&amp;", "&")), timeout=10)
+    t = page_text(page.text)
+    assert_rendered(t)
+    assert "This will end 2 session(s)." in t and "Revoke 2 session(s)" in t, t
+    assert _ok(alice1, a) and _ok(alice2, b)       # nothing happened yet
+    # a form post without confirm (an old page) only shows the confirmation again
+    tok = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = s.post(console.url("/users/revoke"), data={"csrf": tok, "provider": "main", "sub": "alice"},
+               allow_redirects=False, timeout=10)
+    assert r.status_code == 200 and "This will end 2 session(s)." in page_text(r.text)
+    assert _ok(alice1, a)
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">',
+                           re.search(r'<form method="post" id="confirm".*?</form>', page.text, re.S).group(0)))
+    assert form["confirm"] == "yes" and form["sub"] == "alice"
+    r = s.post(console.url("/users/revoke"), data=form, allow_redirects=False, timeout=10)
+    assert r.status_code == 303 and "revoked=2" in r.headers["Location"], r.text
+    assert not _ok(alice1, a) and not _ok(alice2, b) and _ok(bob, a)
+    # the provider: the same through its own page
+    page = s.get(console.url("/providers/revoke?provider=main"), timeout=10)
+    assert "This will end 1 session(s)." in page_text(page.text)
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">',
+                           re.search(r'<form method="post" id="confirm".*?</form>', page.text, re.S).group(0)))
+    r = s.post(console.url("/providers/revoke"), data=form, allow_redirects=False, timeout=10)
+    assert r.status_code == 303 and "revoked=1" in r.headers["Location"]
+    assert not _ok(bob, a)
+    audit = console.audit.read_text()
+    assert "action=revoke-user" in audit and "action=revoke-provider" in audit
 
 
 # ----------------------------------------------------------------- revocation
