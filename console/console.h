@@ -8,6 +8,7 @@
  *   query.c    directory queries and revocation   nodes.c    node snapshots
  *   output.c   sessions/nodes as JSON and text    audit.c    the audit log
  *   cmd.c      the CLI commands                   ua.c       User-Agent summaries
+ *   admin_store.c  console logins kept in the store
  *   web_*.c    the web console (libmicrohttpd is used by web_server.c only;
  *              web_input.c and web_client.c parse what clients send)
  */
@@ -229,6 +230,19 @@ json_t *ocon_flatten(json_t *v);
 /* Paths whose values differ between the flattened objects of an array. */
 json_t *ocon_differing(json_t *flats);
 json_t *ocon_snapshot_providers(json_t *snapshot); /* {name: cfg} */
+
+/* ---------------------------------------------------------------- admin sessions */
+
+/* A console login kept in the store (admin_store.c), keyed by a hash of the
+ * cookie value sid, sealed with the session key. */
+typedef struct {
+    const char *admin;
+    apr_int64_t created, last;
+} ocon_admin_rec_t;
+apr_status_t ocon_admin_put(ocon_ctx_t *ctx, apr_pool_t *p, const char *sid, const ocon_admin_rec_t *rec, long ttl);
+/* 1 and *rec (from p), 0 when there is none (or it is not ours), -1 store error. */
+int ocon_admin_get(ocon_ctx_t *ctx, apr_pool_t *p, const char *sid, ocon_admin_rec_t *rec);
+void ocon_admin_del(ocon_ctx_t *ctx, apr_pool_t *p, const char *sid);
 
 /* ---------------------------------------------------------------- output */
 

@@ -30,9 +30,15 @@ typedef enum {
 } ocon_login_rc_t;
 
 /* State lives in p (a long-lived pool); all functions are thread-safe. A
- * fresh random key per process keys the CSRF tokens, so a restart logs
- * everybody out. now_fn NULL: the wall clock (tests pass their own). */
+ * fresh random key per process keys the CSRF tokens unless
+ * ocon_auth_persist is called. now_fn NULL: the wall clock (tests pass their own). */
 ocon_auth_t *ocon_auth_create(apr_pool_t *p, const ocon_config_t *cfg, apr_int64_t (*now_fn)(void));
+
+/* Keep console logins in ctx's store (admin_store.c) instead of memory, so
+ * that they survive a restart, and key the CSRF tokens with a key derived
+ * from the crypto key, so that open pages stay usable. The serve command
+ * calls it; without it (unit tests) logins live in memory. */
+void ocon_auth_persist(ocon_auth_t *a, ocon_ctx_t *ctx);
 
 /* The password check; apr_password_validate unless a test installs another
  * (to count validations and see which hash they ran against). */

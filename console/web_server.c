@@ -1038,6 +1038,7 @@ int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p)
         fputs("oidc-console: random generator failed\n", stderr);
         return OCON_EXIT_FAILURE;
     }
+    ocon_auth_persist(s->auth, ctx); /* logins survive a restart */
     if (ocon_audit_check(p, cfg->audit_log, &err) != APR_SUCCESS) {
         fprintf(stderr, "oidc-console: %s (revocations are audited)\n", err);
         return OCON_EXIT_CONFIG;

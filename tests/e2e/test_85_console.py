@@ -6,6 +6,8 @@ Console is shared with test_86_console_browser.py.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -497,6 +499,57 @@ def test_console_logins_logouts_and_failures_are_audited(console):
     assert f'admin="{ADMIN}" action=login-failed' in lines[3]
     text = console.audit.read_text()
     assert ADMIN_PW not in text and "not the password" not in text and "wrong pw" not in text
+
+
+def test_console_login_survives_a_restart_but_not_a_logout(two_nodes, op, console, memcached):
+    a, _ = two_nodes
+    alice = _login(a, "alice", op)
+    console.serve()
+    s, r = console.api_login()
+    assert r.status_code == 200, r.text
+    tok = r.json()["csrf_token"]
+    page = s.get(console.url("/sessions"), timeout=10)
+    form_tok = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    # the store holds the login under a hash of the cookie, sealed: neither the cookie nor the admin in clear
+    cookie = s.cookies.get("oidc_console")
+    digest = base64.urlsafe_b64encode(hashlib.sha256(cookie.encode()).digest()).decode().rstrip("=")
+    assert f"aoidc:c:{digest}" in memcached.keys()
+    stored = memcached.command(f"get aoidc:c:{digest}")
+    assert cookie not in stored and ADMIN not in stored
+    console.stop()
+    console.serve()
+    r = s.get(console.url("/api/whoami"), timeout=10)
+    assert r.status_code == 200 and r.json() == {"admin": ADMIN, "csrf_token": tok}, r.text
+    # a form of a page rendered before the restart still works
+    handle = re.search(r'data-handle="([^"]+)"', page.text).group(1)
+    r = s.post(console.url(f"/sessions/{handle}/revoke"), data={"csrf": form_tok}, allow_redirects=False,
+               timeout=10)
+    assert r.status_code == 303 and "revoked=1" in r.headers["Location"], r.text
+    assert not _ok(alice, a)
+    # logout ends it for good: the cookie, replayed after a restart, is nobody
+    assert s.post(console.url("/api/logout"), headers={"X-CSRF-Token": tok}, timeout=10).status_code == 200
+    console.stop()
+    console.serve()
+    replay = new_browser()
+    replay.cookies.set("oidc_console", cookie)
+    assert replay.get(console.url("/api/whoami"), timeout=10).status_code == 401
+    assert replay.get(console.url("/sessions"), allow_redirects=False, timeout=10).status_code == 303
+    assert f"aoidc:c:{digest}" not in memcached.keys()
+
+
+def test_console_login_idle_timeout_holds_for_stored_logins(tmp_path, memcached, crypto_key):
+    """login_idle = 30: a login used every 16 s lives past 30 s; left alone for 31 s, it is over."""
+    c = Console(tmp_path / "console", memcached, crypto_key, login_idle=30, login_max=3600).serve()
+    try:
+        s, r = c.api_login()
+        assert r.status_code == 200
+        for _ in range(2):
+            time.sleep(16)
+            assert s.get(c.url("/api/whoami"), timeout=10).status_code == 200
+        time.sleep(31)
+        assert s.get(c.url("/api/whoami"), timeout=10).status_code == 401
+    finally:
+        c.stop()
 
 
 def test_parallel_wrong_passwords_cannot_beat_the_limit(tmp_path, memcached, crypto_key):
