@@ -119,7 +119,8 @@ typedef struct {
     const char *name;
     const char *sid;
     const char *handle;
-    const char *q;      /* free text: substring of user, sub, email or name (web search) */
+    const char *q;      /* free text: substring of user, sub, email or name (a bounded scan) */
+    const char *prefix; /* start of user, sub, email or a word of name (the search index) */
 } ocon_filter_t;
 
 typedef struct {
@@ -144,11 +145,14 @@ int ocon_filter_empty(const ocon_filter_t *f);
 
 /* ---------------------------------------------------------------- context */
 
+typedef struct ocon_index ocon_index_t;
+
 typedef struct {
     apr_pool_t *pool;
     const ocon_config_t *cfg;
     aoidc_store_t *store;
     aoidc_keys_t keys;
+    ocon_index_t *index; /* the prefix search index (serve only), or NULL */
 } ocon_ctx_t;
 
 /* Connect (lazily: libmemcached connects at first use) and load keys.
@@ -179,7 +183,13 @@ typedef struct {
     int more;       /* another page exists */
     ocon_sort_t sort;
     int capped;     /* sorted among the OCON_SORT_MAX candidates that expire last only */
+    int partial;    /* a scan stopped at OCON_SCAN_SECONDS / OCON_SCAN_HITS_MAX, or the index
+                       matched more than OCON_INDEX_HITS_MAX: refine the search */
+    int via_index;  /* a prefix answered by the search index (else by a scan) */
 } ocon_page_t;
+
+#define OCON_SCAN_SECONDS 5       /* a scan of decoded records stops after this */
+#define OCON_SCAN_HITS_MAX 10000  /* and after this many matches */
 
 /* Find sessions matching f; page is 1-based; per_page 0 = every match on one
  * page. Uses the most selective directory list (handle > sid > user > email >
@@ -190,6 +200,39 @@ ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t
 /* The same in another order (ocon_sort_t). */
 ocon_rc_t ocon_sessions_find_sorted(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f, ocon_sort_t sort,
                                     int page, int per_page, ocon_page_t *out);
+/* Does the user, sub, email or a word of the name of s start with prefix
+ * (ASCII case-insensitive)? */
+int ocon_prefix_matches(const ocon_session_t *s, const char *prefix);
+/* Every live session of the newest `newest` time buckets (0: the session
+ * window), decoded chunk by chunk in a scratch pool: fn(baton, NULL, handle)
+ * first says whether a handle is known already (1: skip it), then
+ * fn(baton, s, NULL) gets each decoded session (valid during the call only). */
+typedef int (*ocon_walk_fn)(void *baton, const ocon_session_t *s, const char *handle);
+ocon_rc_t ocon_sessions_walk(ocon_ctx_t *ctx, apr_pool_t *p, int newest, ocon_walk_fn fn, void *baton);
+
+/* ---------------------------------------------------------------- search index
+ * (search_index.c) A sorted in-memory index of the lowercased user, sub,
+ * email and name words of every live session, so that a prefix search
+ * answers without decoding every record. Built by a thread of `serve` at
+ * start and rebuilt every OCON_INDEX_REBUILD seconds (dropping ended
+ * sessions); each search first adds the sessions of the newest time buckets
+ * that it does not know yet. */
+#define OCON_INDEX_REBUILD 600
+#define OCON_INDEX_HITS_MAX 5000  /* sessions one prefix search returns at most */
+#define OCON_INDEX_RECENT 2       /* newest time buckets read at each search */
+ocon_index_t *ocon_index_create(apr_pool_t *p);
+/* Walk every session of the window into a new index, then swap it in. */
+ocon_rc_t ocon_index_rebuild(ocon_index_t *ix, ocon_ctx_t *ctx);
+/* 1 when built: *out (aoidc_dir_entry_t: handle, expires; from p) the
+ * sessions matching prefix, newest expiry first, at most OCON_INDEX_HITS_MAX
+ * (*truncated set when more matched); 0 when not built yet. */
+int ocon_index_find(ocon_index_t *ix, ocon_ctx_t *ctx, apr_pool_t *p, const char *prefix,
+                    apr_array_header_t **out, int *truncated);
+int ocon_index_ready(ocon_index_t *ix);
+/* A thread that builds the index, then rebuilds it every OCON_INDEX_REBUILD s. */
+apr_status_t ocon_index_start(ocon_index_t *ix, ocon_ctx_t *ctx);
+void ocon_index_stop(ocon_index_t *ix);
+
 /* "last_seen", "created", "expires" -> *out; 1 when known. */
 int ocon_sort_parse(const char *name, ocon_sort_t *out);
 const char *ocon_sort_name(ocon_sort_t sort);

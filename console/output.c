@@ -119,8 +119,12 @@ json_t *ocon_page_json(const ocon_page_t *pg)
     for (int i = 0; i < pg->sessions->nelts; i++) {
         json_array_append_new(arr, ocon_session_json(&APR_ARRAY_IDX(pg->sessions, i, ocon_session_t), 0));
     }
-    return json_pack("{s:i, s:i, s:i, s:b, s:o}", "page", pg->page, "per_page", pg->per_page, "total", pg->total,
-                     "more", pg->more, "sessions", arr);
+    json_t *j = json_pack("{s:i, s:i, s:i, s:b, s:o}", "page", pg->page, "per_page", pg->per_page, "total",
+                          pg->total, "more", pg->more, "sessions", arr);
+    /* how it was answered: the search index, or a scan that may have stopped early */
+    json_object_set_new(j, "search", json_string(pg->via_index ? "index" : "scan"));
+    json_object_set_new(j, "partial", json_boolean(pg->partial));
+    return j;
 }
 
 static const char *dash(const char *s)

@@ -301,7 +301,7 @@ const char *ocon_render_sessions(apr_pool_t *p, const ocon_page_ctx_t *pc, const
         const char *label, *name;
         apr_size_t off;
     } fields[] = {
-        {"Search", "q", offsetof(ocon_filter_t, q)},       {"Sub", "user", offsetof(ocon_filter_t, sub)},
+        {"Search", "q", offsetof(ocon_filter_t, prefix)},  {"Sub", "user", offsetof(ocon_filter_t, sub)},
         {"Email", "email", offsetof(ocon_filter_t, email)}, {"Name", "name", offsetof(ocon_filter_t, name)},
         {"Provider", "provider", offsetof(ocon_filter_t, provider)}, {"SID", "sid", offsetof(ocon_filter_t, sid)},
     };
@@ -310,6 +310,9 @@ const char *ocon_render_sessions(apr_pool_t *p, const ocon_page_ctx_t *pc, const
     const char *qs = "";
     for (apr_size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         const char *v = *(const char *const *)((const char *)f + fields[i].off);
+        if (i == 0 && f->q) { /* a scan: the search box holds the substring */
+            v = f->q;
+        }
         qs = apr_pstrcat(p, qs, q(p, fields[i].name, v), NULL);
         RAW("<label>");
         TXT(fields[i].label);
@@ -319,13 +322,31 @@ const char *ocon_render_sessions(apr_pool_t *p, const ocon_page_ctx_t *pc, const
         TXT(v ? v : "");
         RAW("\" maxlength=\"256\"></label>");
     }
+    RAW("<label><input type=\"checkbox\" name=\"scan\" value=\"1\"");
+    RAW(f->q ? " checked" : "");
+    RAW("> substring (scans every session: slow)</label>");
     if (pg->sort != OCON_SORT_EXPIRES) {
         hidden(h, "sort", ocon_sort_name(pg->sort));
     }
     RAW("<button type=\"submit\">Apply</button> <a href=\"/sessions\">Clear</a></fieldset></form>");
+    if (f->q) {
+        qs = apr_pstrcat(p, qs, "&scan=1", NULL);
+    }
     int pages = pg->per_page > 0 ? (pg->total + pg->per_page - 1) / pg->per_page : 1;
     RAW(apr_psprintf(p, "<p id=\"summary\">Page %d of %d: %d session(s) shown, %d in the directory.</p>", pg->page,
                      pages < 1 ? 1 : pages, pg->sessions->nelts, pg->total));
+    if (f->prefix || f->q) {
+        RAW("<p id=\"search-how\">");
+        TXT(f->q ? "Substring search: every session was read."
+                 : pg->via_index ? "Prefix search of user, sub, email and the words of the name (search index)."
+                                 : "Prefix search: the search index is not built yet, every session was read.");
+        RAW("</p>");
+    }
+    if (pg->partial) {
+        RAW(apr_psprintf(p, "<p class=\"flag\" id=\"partial\">More sessions match than were searched (at most %d "
+                            "in %d s, or %d from the index): refine the search.</p>",
+                         OCON_SCAN_HITS_MAX, OCON_SCAN_SECONDS, OCON_INDEX_HITS_MAX));
+    }
     if (pg->capped) {
         RAW(apr_psprintf(p, "<p class=\"flag\" id=\"capped\">Sorted among the %d sessions that expire last only: "
                             "narrow the filter to sort them all.</p>",

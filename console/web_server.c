@@ -283,8 +283,8 @@ static const char *const NO_PARAMS[] = {NULL};
 static resp_t *read_filter(call_t *c, ocon_filter_t *f, int *page, int *per_page, ocon_sort_t *sort)
 {
     static const char *const names[] = {"user", "sub", "email", "name", "provider", "sid", "q", "page", "per_page",
-                                        "revoked", "sort", NULL};
-    const char *pg = NULL, *pp = NULL, *sub2 = NULL, *dummy = NULL, *so = NULL;
+                                        "revoked", "sort", "scan", NULL};
+    const char *pg = NULL, *pp = NULL, *sub2 = NULL, *dummy = NULL, *so = NULL, *scan = NULL;
     resp_t *bad = need_params(c, names);
     if (bad) {
         return bad;
@@ -295,7 +295,7 @@ static resp_t *read_filter(call_t *c, ocon_filter_t *f, int *page, int *per_page
         param(c, c->query, "provider", &f->provider) < 0 || param(c, c->query, "sid", &f->sid) < 0 ||
         param(c, c->query, "q", &f->q) < 0 || param(c, c->query, "page", &pg) < 0 ||
         param(c, c->query, "per_page", &pp) < 0 || param(c, c->query, "revoked", &dummy) < 0 ||
-        param(c, c->query, "sort", &so) < 0) {
+        param(c, c->query, "sort", &so) < 0 || param(c, c->query, "scan", &scan) < 0) {
         return error_resp(c, 400, "malformed or repeated query parameter");
     }
     if (sub2) {
@@ -311,6 +311,15 @@ static resp_t *read_filter(call_t *c, ocon_filter_t *f, int *page, int *per_page
     }
     if (pp && !ocon_param_int(pp, 1, OCON_PER_PAGE_MAX, per_page)) {
         return error_resp(c, 400, "per_page: out of range");
+    }
+    if (scan && strcmp(scan, "1") != 0) {
+        return error_resp(c, 400, "scan: 1 or nothing");
+    }
+    /* q: a prefix, answered by the search index; a substring scan (bounded)
+     * only when asked for with scan=1 */
+    if (f->q && !scan) {
+        f->prefix = f->q;
+        f->q = NULL;
     }
     *sort = OCON_SORT_EXPIRES;
     if (so && !ocon_sort_parse(so, sort)) {
@@ -1039,6 +1048,7 @@ int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p)
         return OCON_EXIT_FAILURE;
     }
     ocon_auth_persist(s->auth, ctx); /* logins survive a restart */
+    ctx->index = ocon_index_create(p);
     if (ocon_audit_check(p, cfg->audit_log, &err) != APR_SUCCESS) {
         fprintf(stderr, "oidc-console: %s (revocations are audited)\n", err);
         return OCON_EXIT_CONFIG;
@@ -1092,6 +1102,10 @@ int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p)
         fprintf(stderr, "oidc-console: cannot listen on %s\n", cfg->listen);
         return OCON_EXIT_FAILURE;
     }
+    if (ocon_index_start(ctx->index, ctx) != APR_SUCCESS) {
+        fputs("oidc-console: cannot start the search index thread\n", stderr);
+        ctx->index = NULL; /* prefix searches scan */
+    }
     printf("READY %s://%s\n", s->tls ? "https" : "http", cfg->listen);
     fflush(stdout);
     fprintf(stderr, "oidc-console: listening on %s%s\n", cfg->listen, s->tls ? " (TLS)" : "");
@@ -1099,5 +1113,8 @@ int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p)
     sigwait(&sigs, &sig);
     fprintf(stderr, "oidc-console: signal %d, stopping\n", sig);
     MHD_stop_daemon(d);
+    if (ctx->index) {
+        ocon_index_stop(ctx->index);
+    }
     return OCON_EXIT_OK;
 }

@@ -254,6 +254,27 @@ static void test_age_text(void **state)
     assert_string_equal(ocon_age_text(p, 100000 + 600, 100000), "in 10 min");
 }
 
+static void test_prefix_matches(void **state)
+{
+    ocon_session_t s;
+    memset(&s, 0, sizeof(s));
+    s.handle = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    s.s.user = "alice";
+    s.s.sub = "248289761001";
+    s.email = "Alice@Example.com";
+    s.name = "Alice  Liddell";
+    assert_true(ocon_prefix_matches(&s, "AL"));
+    assert_true(ocon_prefix_matches(&s, "2482"));
+    assert_true(ocon_prefix_matches(&s, "alice@ex"));
+    assert_true(ocon_prefix_matches(&s, "lidd"));      /* a word of the name */
+    assert_true(ocon_prefix_matches(&s, "alice  l")); /* the name from its start */
+    assert_false(ocon_prefix_matches(&s, "lice"));    /* a substring is not a prefix */
+    assert_false(ocon_prefix_matches(&s, "AAAA"));    /* nor is the handle */
+    s.name = NULL;
+    s.email = NULL;
+    assert_false(ocon_prefix_matches(&s, "lidd"));
+}
+
 static void test_handle_ok(void **state)
 {
     assert_true(ocon_handle_ok("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA_"));
@@ -797,7 +818,7 @@ int main(void)
         UNIT_TEST(test_login_limit_parallel),    UNIT_TEST(test_ua_summary),
         UNIT_TEST(test_addr_parse),      UNIT_TEST(test_proxies_parse),     UNIT_TEST(test_client_addr),
         UNIT_TEST(test_params),          UNIT_TEST(test_target_and_routes),
-        UNIT_TEST(test_body),            UNIT_TEST(test_render_counts),   UNIT_TEST(test_age_text),
+        UNIT_TEST(test_body),            UNIT_TEST(test_render_counts),   UNIT_TEST(test_age_text), UNIT_TEST(test_prefix_matches),
     };
     return UNIT_RUN("console", tests);
 }

@@ -296,6 +296,48 @@ def test_every_page_renders_its_counts(two_nodes, op, console):
     assert "Revoked 2 session(s)." in t
 
 
+def test_prefix_search_through_the_index_and_substring_only_on_request(two_nodes, op, console):
+    a, b = two_nodes
+    _login(a, "alice", op)
+    _login(b, "bob", op)
+    # the CLI has no index: a prefix is a (bounded) scan there
+    rc, out = console.cli("sessions", "--prefix", "ALI")
+    assert rc == 0 and _subs(out) == ["alice"], out
+    console.serve()
+    s, _ = console.api_login()
+
+    def q(query):
+        r = s.get(console.url("/api/sessions?" + query), timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    deadline = time.time() + 20
+    while q("q=ali")["search"] != "index":          # built by a thread at start
+        assert time.time() < deadline, "the search index was not built"
+        time.sleep(0.2)
+    assert _subs(q("q=ali")) == ["alice"]
+    assert _subs(q("q=LIDD")) == ["alice"]            # a word of the name
+    assert _subs(q("q=bob%40exa")) == ["bob"]         # email
+    assert _subs(q("q=b")) == ["bob"]                 # user, email and name "Bob Builder": once
+    assert q("q=lic")["sessions"] == []               # a prefix, not a substring...
+    r = q("q=lic&scan=1")                             # ...unless a scan is asked for
+    assert _subs(r) == ["alice"] and r["search"] == "scan" and r["partial"] is False
+    # a login after the index was built is found at once (each search reads the newest buckets)
+    _login(a, "carol", op)
+    r = q("q=carol")
+    assert _subs(r) == ["carol"] and r["search"] == "index"
+    assert _subs(q("q=c&provider=main")) == ["carol"]
+    # the page says how it searched, and keeps the scan choice across pages
+    html = s.get(console.url("/sessions?q=ali"), timeout=10).text
+    t = page_text(html)
+    assert "Prefix search of user, sub, email and the words of the name (search index)." in t
+    assert re.search(r'<input name="q" value="ali"', html)
+    html = s.get(console.url("/sessions?q=lic&scan=1"), timeout=10).text
+    assert "Substring search: every session was read." in page_text(html)
+    assert 'name="scan" value="1" checked' in html
+    assert s.get(console.url("/api/sessions?q=x&scan=yes"), timeout=10).status_code == 400
+
+
 def test_nodes_with_differing_configuration_are_flagged(make_apache, op, console):
     make_apache(name="a", oidc={"extra": "AuthOIDCNodeName node-a\nAuthOIDCSessionInactivityTimeout 3600"})
     make_apache(name="b", oidc={"extra": "AuthOIDCNodeName node-b\nAuthOIDCSessionInactivityTimeout 1800"})
