@@ -24,7 +24,8 @@ const char ocon_css[] =
     ".cards{display:flex;flex-wrap:wrap;gap:1em}.card{border:1px solid #ccc;border-radius:6px;padding:0 1em 1em;"
     "flex:1 1 40em;box-shadow:0 1px 3px #0002}.card dl{display:grid;grid-template-columns:max-content 1fr;"
     "gap:.2em 1em}.card dt{font-weight:bold}.card dd{margin:0;word-break:break-all}"
-    "td.problem{background:#fee}td.ok,p.ok{color:#060}";
+    "td.problem{background:#fee}td.ok,p.ok{color:#060}tr.learned td.differs{background:#fff4e0;font-weight:normal}"
+    "tr.group th{background:#f6f6f6;font-weight:normal;font-style:italic}";
 
 int ocon_handle_ok(const char *s)
 {
@@ -496,8 +497,17 @@ static int in_array(json_t *arr, const char *s)
     return 0;
 }
 
-/* Settings by node: a column per node, a row per path; only the differing
- * rows (highlighted) unless all. */
+/* What a node learned from a provider (discovery, JWKS) rather than was
+ * configured with: it differs until every node has fetched. */
+static int learned(const char *path)
+{
+    return !strncmp(path, "endpoints", 9) || !strncmp(path, "keys", 4) || strstr(path, ".endpoints") ||
+           strstr(path, ".keys");
+}
+
+/* Settings by node: a column per node, a row per path; the differing rows
+ * (highlighted; configured ones first, then what the nodes learned from the
+ * providers), and the others only when all. */
 static void settings_table(ocon_html_t *h, const char *id, json_t *columns /* {node: flat} */, json_t *differing,
                            int all)
 {
@@ -520,16 +530,22 @@ static void settings_table(ocon_html_t *h, const char *id, json_t *columns /* {n
         RAW("</th>");
     }
     RAW("</tr></thead><tbody>");
-    /* differing rows first */
-    for (int pass = 0; pass < (all ? 2 : 1); pass++) {
+    for (int pass = 0; pass < (all ? 3 : 2); pass++) {
+        int header = 0;
         json_object_foreach(paths, path, v)
         {
-            int differs = in_array(differing, path);
-            if (differs != (pass == 0)) {
+            int differs = in_array(differing, path), kind = !differs ? 2 : learned(path) ? 1 : 0;
+            if (kind != pass) {
                 continue;
             }
-            RAW(differs ? "<tr class=\"differs\"><th><span class=\"flag\" title=\"differs between nodes\">&ne;</span> "
-                        : "<tr><th>");
+            if (pass == 1 && !header++) {
+                RAW(apr_psprintf(h->p, "<tr class=\"group\"><th colspan=\"%d\">Learned from the providers "
+                                       "(discovery, JWKS): differs until every node has fetched</th></tr>",
+                                 (int)json_object_size(columns) + 1));
+            }
+            RAW(pass == 0   ? "<tr class=\"differs\"><th><span class=\"flag\" title=\"differs between nodes\">&ne;</span> "
+                : pass == 1 ? "<tr class=\"differs learned\"><th><span title=\"differs between nodes\">&ne;</span> "
+                            : "<tr><th>");
             TXT(path);
             RAW("</th>");
             json_object_foreach(columns, node, flat)
