@@ -215,11 +215,11 @@ ocon_rc_t ocon_sessions_walk(ocon_ctx_t *ctx, apr_pool_t *p, int newest, ocon_wa
  * email and name words of every live session, so that a prefix search
  * answers without decoding every record. Built by a thread of `serve` at
  * start and rebuilt every OCON_INDEX_REBUILD seconds (dropping ended
- * sessions); each search first adds the sessions of the newest time buckets
- * that it does not know yet. */
+ * sessions); each search first adds the sessions it does not know yet of the
+ * time buckets since the build began (plus OCON_INDEX_RECENT). */
 #define OCON_INDEX_REBUILD 600
 #define OCON_INDEX_HITS_MAX 5000  /* sessions one prefix search returns at most */
-#define OCON_INDEX_RECENT 2       /* newest time buckets read at each search */
+#define OCON_INDEX_RECENT 3       /* time buckets read at each search beyond those since the build */
 ocon_index_t *ocon_index_create(apr_pool_t *p);
 /* Walk every session of the window into a new index, then swap it in. */
 ocon_rc_t ocon_index_rebuild(ocon_index_t *ix, ocon_ctx_t *ctx);

@@ -145,6 +145,10 @@ void ocon_print_sessions_text(FILE *out, const ocon_page_t *pg)
     }
     fprintf(out, "-- page %d, %d shown, %d in the directory%s\n", pg->page, pg->sessions->nelts, pg->total,
             pg->more ? ", more with --page" : "");
+    if (pg->partial) {
+        fprintf(out, "-- partial: the search stopped after %d s or %d matches; refine it\n", OCON_SCAN_SECONDS,
+                OCON_SCAN_HITS_MAX);
+    }
     apr_pool_destroy(p);
 }
 

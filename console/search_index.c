@@ -4,7 +4,7 @@
  * whole values only). Strings live in the index's own pool; a rebuild walks
  * the directory into a new pool and swaps it in under the lock. Sessions
  * created since the last rebuild are added by each search (it reads the
- * newest time buckets, decoding only the handles it does not know yet). An
+ * time buckets since then, decoding only the handles it does not know yet). An
  * entry may outlive its session: the records are read again to answer, and
  * missing ones are skipped; the rebuild drops them. */
 #include "console.h"
@@ -37,6 +37,7 @@ typedef struct {
     apr_array_header_t *keys;     /* ix_key_t, sorted by key up to `sorted` */
     int sorted;
     apr_hash_t *seen; /* handle -> "" */
+    apr_int64_t built; /* when the walk that built it started */
 } ix_gen_t;
 
 struct ocon_index {
@@ -145,6 +146,7 @@ ocon_rc_t ocon_index_rebuild(ocon_index_t *ix, ocon_ctx_t *ctx)
     g->sessions = apr_array_make(gp, 1024, sizeof(ix_sess_t));
     g->keys = apr_array_make(gp, 4096, sizeof(ix_key_t));
     g->seen = apr_hash_make(gp);
+    g->built = (apr_int64_t)apr_time_sec(apr_time_now());
     walk_t w = {NULL, g};
     ocon_rc_t rc = ocon_sessions_walk(ctx, wp, 0, walk_cb, &w);
     apr_pool_destroy(wp);
@@ -201,12 +203,15 @@ int ocon_index_find(ocon_index_t *ix, ocon_ctx_t *ctx, apr_pool_t *p, const char
     if (!ocon_index_ready(ix)) {
         return 0;
     }
-    /* the sessions created since the index was built */
+    /* the sessions created since the index was built: the buckets from then
+     * on (and one more on each side, for clocks that differ between nodes) */
     pthread_mutex_lock(&ix->refresh);
     apr_pool_t *wp;
     if (apr_pool_create(&wp, p) == APR_SUCCESS) {
         walk_t w = {ix, ix->gen};
-        ocon_sessions_walk(ctx, wp, OCON_INDEX_RECENT, walk_cb, &w);
+        apr_int64_t since = (apr_int64_t)apr_time_sec(apr_time_now()) - ix->gen->built;
+        int buckets = (int)((since > 0 ? since : 0) / AOIDC_DIR_BUCKET) + OCON_INDEX_RECENT;
+        ocon_sessions_walk(ctx, wp, buckets, walk_cb, &w);
         apr_pool_destroy(wp);
     }
     pthread_mutex_unlock(&ix->refresh);
