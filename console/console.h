@@ -232,6 +232,8 @@ int ocon_index_ready(ocon_index_t *ix);
 /* A thread that builds the index, then rebuilds it every OCON_INDEX_REBUILD s. */
 apr_status_t ocon_index_start(ocon_index_t *ix, ocon_ctx_t *ctx);
 void ocon_index_stop(ocon_index_t *ix);
+/* Stop the thread and free the index (its own pools). */
+void ocon_index_destroy(ocon_index_t *ix);
 
 /* "last_seen", "created", "expires" -> *out; 1 when known. */
 int ocon_sort_parse(const char *name, ocon_sort_t *out);

@@ -301,3 +301,15 @@ void ocon_index_stop(ocon_index_t *ix)
     pthread_join(ix->thread, NULL);
     ix->running = 0;
 }
+
+void ocon_index_destroy(ocon_index_t *ix)
+{
+    ocon_index_stop(ix);
+    pthread_mutex_lock(&ix->lock);
+    ix_gen_t *g = ix->gen;
+    ix->gen = NULL;
+    pthread_mutex_unlock(&ix->lock);
+    if (g) {
+        apr_pool_destroy(g->pool);
+    }
+}

@@ -1114,7 +1114,8 @@ int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p)
     fprintf(stderr, "oidc-console: signal %d, stopping\n", sig);
     MHD_stop_daemon(d);
     if (ctx->index) {
-        ocon_index_stop(ctx->index);
+        ocon_index_destroy(ctx->index);
+        ctx->index = NULL;
     }
     return OCON_EXIT_OK;
 }

@@ -393,6 +393,8 @@ static void test_search_index(void **state)
     assert_int_equal(ocon_index_rebuild(ix, &ctx), OCON_OK);
     assert_int_equal(ocon_index_find(ix, &ctx, p, "car", &hits, &trunc), 1);
     assert_int_equal(hits->nelts, 0);
+    ocon_index_destroy(ix);
+    assert_int_equal(ocon_index_find(ix, &ctx, p, "car", &hits, &trunc), 0);
 }
 
 static void test_handle_ok(void **state)
