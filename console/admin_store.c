@@ -22,7 +22,8 @@ static const char *rec_key(apr_pool_t *p, const char *sid)
     return apr_pstrcat(p, "aoidc:c:", aoidc_b64url_encode(p, h, sizeof(h)), NULL);
 }
 
-apr_status_t ocon_admin_put(ocon_ctx_t *ctx, apr_pool_t *p, const char *sid, const ocon_admin_rec_t *rec, long ttl)
+apr_status_t ocon_admin_put(ocon_ctx_t *ctx, apr_pool_t *p, const char *sid, const ocon_admin_rec_t *rec,
+                            long ttl)
 {
     const char *key = rec_key(p, sid);
     json_t *j = json_pack("{s:s, s:I, s:I}", "admin", rec->admin, "created", (json_int_t)rec->created, "last",
@@ -34,14 +35,14 @@ apr_status_t ocon_admin_put(ocon_ctx_t *ctx, apr_pool_t *p, const char *sid, con
     }
     unsigned char *ct;
     apr_size_t ctlen;
-    apr_status_t rv = aoidc_keys_seal(p, &ctx->keys, AOIDC_KEY_SESSION, key, strlen(key), text, strlen(text), &ct,
-                                      &ctlen);
+    apr_status_t rv =
+        aoidc_keys_seal(p, &ctx->keys, AOIDC_KEY_SESSION, key, strlen(key), text, strlen(text), &ct, &ctlen);
     free(text);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     return ctx->store->set(ctx->store, key, ct, ctlen, ttl > 0 ? ttl : 1) == AOIDC_STORE_OK ? APR_SUCCESS
-                                                                                          : APR_EGENERAL;
+                                                                                            : APR_EGENERAL;
 }
 
 int ocon_admin_get(ocon_ctx_t *ctx, apr_pool_t *p, const char *sid, ocon_admin_rec_t *rec)
@@ -59,12 +60,13 @@ int ocon_admin_get(ocon_ctx_t *ctx, apr_pool_t *p, const char *sid, ocon_admin_r
     if (rc != AOIDC_STORE_OK) {
         return -1;
     }
-    if (n > REC_MAX || aoidc_keys_open(p, &ctx->keys, AOIDC_KEY_SESSION, key, strlen(key), (const unsigned char *)v,
-                                       n, &pt, &ptlen, NULL) != APR_SUCCESS) {
+    if (n > REC_MAX || aoidc_keys_open(p, &ctx->keys, AOIDC_KEY_SESSION, key, strlen(key),
+                                       (const unsigned char *)v, n, &pt, &ptlen, NULL) != APR_SUCCESS) {
         return 0; /* not ours (another key): nobody */
     }
     json_t *j = json_loadb((const char *)pt, ptlen, JSON_REJECT_DUPLICATES, NULL);
-    json_t *a = json_object_get(j, "admin"), *c = json_object_get(j, "created"), *l = json_object_get(j, "last");
+    json_t *a = json_object_get(j, "admin"), *c = json_object_get(j, "created"),
+           *l = json_object_get(j, "last");
     int ok = json_is_string(a) && json_is_integer(c) && json_is_integer(l);
     if (ok) {
         rec->admin = apr_pstrdup(p, json_string_value(a));

@@ -36,7 +36,7 @@ typedef struct {
     apr_array_header_t *sessions; /* ix_sess_t */
     apr_array_header_t *keys;     /* ix_key_t, sorted by key up to `sorted` */
     int sorted;
-    apr_hash_t *seen; /* handle -> "" */
+    apr_hash_t *seen;  /* handle -> "" */
     apr_int64_t built; /* when the walk that built it started */
 } ix_gen_t;
 
@@ -197,8 +197,8 @@ static void hit(const ix_gen_t *g, int sess, apr_pool_t *p, apr_hash_t *got, apr
     o->expires = e->expires;
 }
 
-int ocon_index_find(ocon_index_t *ix, ocon_ctx_t *ctx, apr_pool_t *p, const char *prefix, apr_array_header_t **out,
-                    int *truncated)
+int ocon_index_find(ocon_index_t *ix, ocon_ctx_t *ctx, apr_pool_t *p, const char *prefix,
+                    apr_array_header_t **out, int *truncated)
 {
     if (!ocon_index_ready(ix)) {
         return 0;
@@ -266,7 +266,8 @@ static void *index_thread(void *arg)
         pthread_mutex_unlock(&ix->lock);
         apr_time_t t0 = apr_time_now();
         ocon_rc_t rc = ocon_index_rebuild(ix, ix->ctx);
-        fprintf(stderr, "oidc-console: search index %s in %.1f s\n", rc == OCON_OK ? "built" : "not built (store)",
+        fprintf(stderr, "oidc-console: search index %s in %.1f s\n",
+                rc == OCON_OK ? "built" : "not built (store)",
                 (double)(apr_time_now() - t0) / APR_USEC_PER_SEC);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
