@@ -22,6 +22,7 @@ void ocon_usage(FILE *out)
           "  check-config                                         read the config and key, then exit\n"
           "\n"
           "FILTER: --user SUB --email ADDR --name NAME --provider NAME --sid SID --handle HANDLE\n"
+          "        (sessions only) --search SUBSTRING --prefix PREFIX: bounded scans of every session\n"
           "\n"
           "exit codes: 0 ok, 1 usage, 2 config, 3 store unreachable, 4 not found, 5 failure\n"
           "config: " OCON_DEFAULT_CONFIG " unless --config FILE or $OIDC_CONSOLE_CONFIG\n",
@@ -44,7 +45,7 @@ int ocon_value_ok(const char *v)
 
 int ocon_filter_empty(const ocon_filter_t *f)
 {
-    return !f->provider && !f->sub && !f->email && !f->name && !f->sid && !f->handle && !f->q;
+    return !f->provider && !f->sub && !f->email && !f->name && !f->sid && !f->handle && !f->q && !f->prefix;
 }
 
 static int parse_int(const char *v, long min, long max, long *out)
@@ -94,6 +95,9 @@ static const char **value_slot(ocon_cli_t *c, const char *opt)
     }
     if (!strcmp(opt, "--search")) {
         return &c->f.q;
+    }
+    if (!strcmp(opt, "--prefix")) {
+        return &c->f.prefix;
     }
     return NULL;
 }
@@ -247,8 +251,8 @@ int ocon_cli_parse(apr_pool_t *p, int argc, const char *const *argv, ocon_cli_t 
             *err = "revoke needs HANDLEs or a filter (--user, --provider, ...)";
             return -1;
         }
-        if (c->f.q) {
-            *err = "revoke: --search is for listing only";
+        if (c->f.q || c->f.prefix) {
+            *err = "revoke: --search and --prefix are for listing only";
             return -1;
         }
         if (c->f.provider && !c->f.sub && !c->f.email && !c->f.name && !c->f.sid && !c->f.handle && !c->yes) {

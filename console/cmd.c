@@ -43,7 +43,7 @@ static const char *cli_admin(apr_pool_t *p)
 {
     const char *sudo = getenv("SUDO_USER");
     struct passwd *pw = getpwuid(getuid());
-    const char *me = pw ? pw->pw_name : apr_psprintf(p, "uid%ld", (long)getuid());
+    const char *me = pw ? pw->pw_name : apr_psprintf(p, "uid%" APR_INT64_T_FMT, (apr_int64_t)getuid());
     return sudo && ocon_value_ok(sudo) ? apr_pstrcat(p, me, "(sudo:", sudo, ")", NULL) : me;
 }
 

@@ -173,8 +173,8 @@ apr_status_t ocon_config_parse(apr_pool_t *p, const char *text, apr_size_t len, 
             break;
         case K_INT:
             if (!parse_long(v, KEYS[i].min, KEYS[i].max, &n)) {
-                *err = apr_psprintf(p, "%s:%d: '%s' must be a number from %ld to %ld", path, lineno, k,
-                                    KEYS[i].min, KEYS[i].max);
+                *err = apr_psprintf(p, "%s:%d: '%s' must be a number from %" APR_INT64_T_FMT " to %" APR_INT64_T_FMT,
+                                    path, lineno, k, (apr_int64_t)KEYS[i].min, (apr_int64_t)KEYS[i].max);
                 return APR_EINVAL;
             }
             *(int *)field = (int)n;

@@ -8,6 +8,7 @@
  *   query.c    directory queries and revocation   nodes.c    node snapshots
  *   output.c   sessions/nodes as JSON and text    audit.c    the audit log
  *   cmd.c      the CLI commands                   ua.c       User-Agent summaries
+ *   admin_store.c  console logins kept in the store
  *   web_*.c    the web console (libmicrohttpd is used by web_server.c only;
  *              web_input.c and web_client.c parse what clients send)
  */
@@ -118,7 +119,8 @@ typedef struct {
     const char *name;
     const char *sid;
     const char *handle;
-    const char *q;      /* free text: substring of user, sub, email or name (web search) */
+    const char *q;      /* free text: substring of user, sub, email or name (a bounded scan) */
+    const char *prefix; /* start of user, sub, email or a word of name (the search index) */
 } ocon_filter_t;
 
 typedef struct {
@@ -143,11 +145,14 @@ int ocon_filter_empty(const ocon_filter_t *f);
 
 /* ---------------------------------------------------------------- context */
 
+typedef struct ocon_index ocon_index_t;
+
 typedef struct {
     apr_pool_t *pool;
     const ocon_config_t *cfg;
     aoidc_store_t *store;
     aoidc_keys_t keys;
+    ocon_index_t *index; /* the prefix search index (serve only), or NULL */
 } ocon_ctx_t;
 
 /* Connect (lazily: libmemcached connects at first use) and load keys.
@@ -165,12 +170,26 @@ typedef struct {
     const char *name;
 } ocon_session_t;
 
+/* The order of a listing, newest first: by expiry (the directory's own
+ * order: only the page is decoded), by last seen or by creation (every
+ * candidate, at most OCON_SORT_MAX, is decoded to sort them). */
+typedef enum { OCON_SORT_EXPIRES = 0, OCON_SORT_LAST_SEEN, OCON_SORT_CREATED } ocon_sort_t;
+#define OCON_SORT_MAX 5000
+
 typedef struct {
     apr_array_header_t *sessions; /* ocon_session_t, newest first */
     int page, per_page;
     int total;      /* matching directory entries (sessions that vanished since are still counted) */
     int more;       /* another page exists */
+    ocon_sort_t sort;
+    int capped;     /* sorted among the OCON_SORT_MAX candidates that expire last only */
+    int partial;    /* a scan stopped at OCON_SCAN_SECONDS / OCON_SCAN_HITS_MAX, or the index
+                       matched more than OCON_INDEX_HITS_MAX: refine the search */
+    int via_index;  /* a prefix answered by the search index (else by a scan) */
 } ocon_page_t;
+
+#define OCON_SCAN_SECONDS 5       /* a scan of decoded records stops after this */
+#define OCON_SCAN_HITS_MAX 10000  /* and after this many matches */
 
 /* Find sessions matching f; page is 1-based; per_page 0 = every match on one
  * page. Uses the most selective directory list (handle > sid > user > email >
@@ -178,6 +197,47 @@ typedef struct {
  * decoded records. */
 ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f, int page, int per_page,
                              ocon_page_t *out);
+/* The same in another order (ocon_sort_t). */
+ocon_rc_t ocon_sessions_find_sorted(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f, ocon_sort_t sort,
+                                    int page, int per_page, ocon_page_t *out);
+/* Does the user, sub, email or a word of the name of s start with prefix
+ * (ASCII case-insensitive)? */
+int ocon_prefix_matches(const ocon_session_t *s, const char *prefix);
+/* Every live session of the newest `newest` time buckets (0: the session
+ * window), decoded chunk by chunk in a scratch pool: fn(baton, NULL, handle)
+ * first says whether a handle is known already (1: skip it), then
+ * fn(baton, s, NULL) gets each decoded session (valid during the call only). */
+typedef int (*ocon_walk_fn)(void *baton, const ocon_session_t *s, const char *handle);
+ocon_rc_t ocon_sessions_walk(ocon_ctx_t *ctx, apr_pool_t *p, int newest, ocon_walk_fn fn, void *baton);
+
+/* ---------------------------------------------------------------- search index
+ * (search_index.c) A sorted in-memory index of the lowercased user, sub,
+ * email and name words of every live session, so that a prefix search
+ * answers without decoding every record. Built by a thread of `serve` at
+ * start and rebuilt every OCON_INDEX_REBUILD seconds (dropping ended
+ * sessions); each search first adds the sessions it does not know yet of the
+ * time buckets since the build began (plus OCON_INDEX_RECENT). */
+#define OCON_INDEX_REBUILD 600
+#define OCON_INDEX_HITS_MAX 5000  /* sessions one prefix search returns at most */
+#define OCON_INDEX_RECENT 3       /* time buckets read at each search beyond those since the build */
+ocon_index_t *ocon_index_create(apr_pool_t *p);
+/* Walk every session of the window into a new index, then swap it in. */
+ocon_rc_t ocon_index_rebuild(ocon_index_t *ix, ocon_ctx_t *ctx);
+/* 1 when built: *out (aoidc_dir_entry_t: handle, expires; from p) the
+ * sessions matching prefix, newest expiry first, at most OCON_INDEX_HITS_MAX
+ * (*truncated set when more matched); 0 when not built yet. */
+int ocon_index_find(ocon_index_t *ix, ocon_ctx_t *ctx, apr_pool_t *p, const char *prefix,
+                    apr_array_header_t **out, int *truncated);
+int ocon_index_ready(ocon_index_t *ix);
+/* A thread that builds the index, then rebuilds it every OCON_INDEX_REBUILD s. */
+apr_status_t ocon_index_start(ocon_index_t *ix, ocon_ctx_t *ctx);
+void ocon_index_stop(ocon_index_t *ix);
+/* Stop the thread and free the index (its own pools). */
+void ocon_index_destroy(ocon_index_t *ix);
+
+/* "last_seen", "created", "expires" -> *out; 1 when known. */
+int ocon_sort_parse(const char *name, ocon_sort_t *out);
+const char *ocon_sort_name(ocon_sort_t sort);
 
 /* Revoke the given sessions (ocon_session_t). *count: records deleted. */
 ocon_rc_t ocon_sessions_revoke(ocon_ctx_t *ctx, apr_pool_t *p, const apr_array_header_t *sessions, int *count);
@@ -216,6 +276,19 @@ json_t *ocon_flatten(json_t *v);
 json_t *ocon_differing(json_t *flats);
 json_t *ocon_snapshot_providers(json_t *snapshot); /* {name: cfg} */
 
+/* ---------------------------------------------------------------- admin sessions */
+
+/* A console login kept in the store (admin_store.c), keyed by a hash of the
+ * cookie value sid, sealed with the session key. */
+typedef struct {
+    const char *admin;
+    apr_int64_t created, last;
+} ocon_admin_rec_t;
+apr_status_t ocon_admin_put(ocon_ctx_t *ctx, apr_pool_t *p, const char *sid, const ocon_admin_rec_t *rec, long ttl);
+/* 1 and *rec (from p), 0 when there is none (or it is not ours), -1 store error. */
+int ocon_admin_get(ocon_ctx_t *ctx, apr_pool_t *p, const char *sid, ocon_admin_rec_t *rec);
+void ocon_admin_del(ocon_ctx_t *ctx, apr_pool_t *p, const char *sid);
+
 /* ---------------------------------------------------------------- output */
 
 json_t *ocon_session_json(const ocon_session_t *s, int detail);
@@ -223,6 +296,9 @@ json_t *ocon_page_json(const ocon_page_t *pg);
 void ocon_print_sessions_text(FILE *out, const ocon_page_t *pg);
 void ocon_print_session_text(FILE *out, const ocon_session_t *s);
 const char *ocon_time_iso(apr_pool_t *p, apr_int64_t t);
+/* How long ago t was, seen at now: "just now", "12 s ago", "5 min ago",
+ * "3 h ago", "2 d ago"; "in 5 min" for the future; "never" for t <= 0. */
+const char *ocon_age_text(apr_pool_t *p, apr_int64_t t, apr_int64_t now);
 /* A short, printable summary of a User-Agent ("Firefox 121 on Linux",
  * "curl 7", or the first 48 characters with anything but printable ASCII as
  * '?'); "" for NULL or "". From p. (ua.c) */

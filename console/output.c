@@ -17,6 +17,29 @@ const char *ocon_time_iso(apr_pool_t *p, apr_int64_t t)
                         tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+const char *ocon_age_text(apr_pool_t *p, apr_int64_t t, apr_int64_t now)
+{
+    static const struct {
+        apr_int64_t secs;
+        const char *unit;
+    } units[] = {{86400, "d"}, {3600, "h"}, {60, "min"}, {1, "s"}};
+    if (t <= 0) {
+        return "never";
+    }
+    apr_int64_t d = now - t, a = d < 0 ? -d : d;
+    if (a < 5) {
+        return "just now";
+    }
+    for (apr_size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (a >= units[i].secs) {
+            apr_int64_t n = a / units[i].secs;
+            return d < 0 ? apr_psprintf(p, "in %" APR_INT64_T_FMT " %s", n, units[i].unit)
+                         : apr_psprintf(p, "%" APR_INT64_T_FMT " %s ago", n, units[i].unit);
+        }
+    }
+    return "just now";
+}
+
 static json_t *str_or_null(const char *s)
 {
     return s && *s ? json_string(s) : json_null();
@@ -96,8 +119,12 @@ json_t *ocon_page_json(const ocon_page_t *pg)
     for (int i = 0; i < pg->sessions->nelts; i++) {
         json_array_append_new(arr, ocon_session_json(&APR_ARRAY_IDX(pg->sessions, i, ocon_session_t), 0));
     }
-    return json_pack("{s:i, s:i, s:i, s:b, s:o}", "page", pg->page, "per_page", pg->per_page, "total", pg->total,
-                     "more", pg->more, "sessions", arr);
+    json_t *j = json_pack("{s:i, s:i, s:i, s:b, s:o}", "page", pg->page, "per_page", pg->per_page, "total",
+                          pg->total, "more", pg->more, "sessions", arr);
+    /* how it was answered: the search index, or a scan that may have stopped early */
+    json_object_set_new(j, "search", json_string(pg->via_index ? "index" : "scan"));
+    json_object_set_new(j, "partial", json_boolean(pg->partial));
+    return j;
 }
 
 static const char *dash(const char *s)
@@ -118,6 +145,10 @@ void ocon_print_sessions_text(FILE *out, const ocon_page_t *pg)
     }
     fprintf(out, "-- page %d, %d shown, %d in the directory%s\n", pg->page, pg->sessions->nelts, pg->total,
             pg->more ? ", more with --page" : "");
+    if (pg->partial) {
+        fprintf(out, "-- partial: the search stopped after %d s or %d matches; refine it\n", OCON_SCAN_SECONDS,
+                OCON_SCAN_HITS_MAX);
+    }
     apr_pool_destroy(p);
 }
 

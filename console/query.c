@@ -189,11 +189,13 @@ static apr_int64_t session_window(ocon_ctx_t *ctx, apr_pool_t *p)
 }
 
 /* Time buckets from the newest (one ahead, for clock skew between nodes) back
- * over the session window. provider NULL: the global buckets. */
-static ocon_rc_t add_buckets(ocon_ctx_t *ctx, apr_pool_t *p, const char *provider, apr_int64_t now, cand_t *c)
+ * over the session window, or over the newest `newest` buckets only (0: the
+ * window). provider NULL: the global buckets. */
+static ocon_rc_t add_buckets_n(ocon_ctx_t *ctx, apr_pool_t *p, const char *provider, apr_int64_t now, cand_t *c,
+                               int newest)
 {
     apr_int64_t top = now / AOIDC_DIR_BUCKET + 1;
-    apr_int64_t bottom = (now - session_window(ctx, p)) / AOIDC_DIR_BUCKET - 1;
+    apr_int64_t bottom = newest > 0 ? top - newest + 1 : (now - session_window(ctx, p)) / AOIDC_DIR_BUCKET - 1;
     for (apr_int64_t b = top; b >= bottom; b--) {
         const char *base = provider ? aoidc_dir_provider_bucket_key(p, provider, b) : aoidc_dir_bucket_key(p, b);
         ocon_rc_t rc = add_pages(ctx, p, base, now, c);
@@ -202,6 +204,11 @@ static ocon_rc_t add_buckets(ocon_ctx_t *ctx, apr_pool_t *p, const char *provide
         }
     }
     return OCON_OK;
+}
+
+static ocon_rc_t add_buckets(ocon_ctx_t *ctx, apr_pool_t *p, const char *provider, apr_int64_t now, cand_t *c)
+{
+    return add_buckets_n(ctx, p, provider, now, c, 0);
 }
 
 apr_array_header_t *ocon_known_providers(ocon_ctx_t *ctx, apr_pool_t *p)
@@ -260,6 +267,29 @@ static int icontains(const char *hay, const char *needle)
     return 0;
 }
 
+/* Does s start with prefix (ASCII case-insensitive)? */
+static int istarts(const char *s, const char *prefix)
+{
+    return s && strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Does a word of s start with prefix? */
+static int iword_starts(const char *s, const char *prefix)
+{
+    for (const char *w = s; w && *w; w++) {
+        if ((w == s || w[-1] == ' ') && istarts(w, prefix)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int ocon_prefix_matches(const ocon_session_t *s, const char *prefix)
+{
+    return istarts(s->s.user, prefix) || istarts(s->s.sub, prefix) || istarts(s->email, prefix) ||
+           iword_starts(s->name, prefix);
+}
+
 /* Does a decoded session satisfy every filter? */
 static int matches(const ocon_session_t *s, const ocon_filter_t *f)
 {
@@ -283,6 +313,9 @@ static int matches(const ocon_session_t *s, const ocon_filter_t *f)
     }
     if (f->q && !icontains(s->s.user, f->q) && !icontains(s->s.sub, f->q) && !icontains(s->email, f->q) &&
         !icontains(s->name, f->q) && strncmp(s->handle, f->q, strlen(f->q)) != 0) {
+        return 0;
+    }
+    if (f->prefix && !ocon_prefix_matches(s, f->prefix)) {
         return 0;
     }
     return 1;
@@ -339,8 +372,43 @@ static ocon_rc_t add_users_of(ocon_ctx_t *ctx, apr_pool_t *p, const char *key, c
     return rc;
 }
 
+int ocon_sort_parse(const char *name, ocon_sort_t *out)
+{
+    static const char *const names[] = {"expires", "last_seen", "created"};
+    for (int i = 0; name && i < 3; i++) {
+        if (!strcmp(name, names[i])) {
+            *out = (ocon_sort_t)i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *ocon_sort_name(ocon_sort_t sort)
+{
+    return sort == OCON_SORT_LAST_SEEN ? "last_seen" : sort == OCON_SORT_CREATED ? "created" : "expires";
+}
+
+/* A session that matched a scan: what paging and sorting need. */
+typedef struct {
+    const char *handle;
+    apr_int64_t expires, key; /* key: the time sorted on */
+} ocon_hit_t;
+
+static int cmp_hit_desc(const void *a, const void *b)
+{
+    const ocon_hit_t *x = a, *y = b;
+    return x->key < y->key ? 1 : x->key > y->key ? -1 : strcmp(x->handle, y->handle);
+}
+
 ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f, int page, int per_page,
                              ocon_page_t *out)
+{
+    return ocon_sessions_find_sorted(ctx, p, f, OCON_SORT_EXPIRES, page, per_page, out);
+}
+
+ocon_rc_t ocon_sessions_find_sorted(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t *f, ocon_sort_t sort,
+                                    int page, int per_page, ocon_page_t *out)
 {
     apr_int64_t now = now_sec();
     cand_t c = {apr_array_make(p, 64, sizeof(aoidc_dir_entry_t)), apr_hash_make(p)};
@@ -352,9 +420,11 @@ ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t
     out->sessions = apr_array_make(p, per_page > 0 ? per_page : 64, sizeof(ocon_session_t));
     out->page = page < 1 ? 1 : page;
     out->per_page = per_page;
+    out->sort = sort;
     if ((f->provider && !ocon_value_ok(f->provider)) || (f->sub && !ocon_value_ok(f->sub)) ||
         (f->email && !ocon_value_ok(f->email)) || (f->name && !ocon_value_ok(f->name)) ||
         (f->sid && !ocon_value_ok(f->sid)) || (f->q && !ocon_value_ok(f->q)) ||
+        (f->prefix && !ocon_value_ok(f->prefix)) ||
         (f->handle && !aoidc_dir_store_key(p, f->handle))) {
         return OCON_BAD_INPUT;
     }
@@ -386,6 +456,13 @@ ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t
         }
         post.sub = NULL;
     }
+    else if (f->prefix && !f->email && !f->name && ctx->index &&
+             ocon_index_find(ctx->index, ctx, p, f->prefix, &c.entries, &out->partial) == 1) {
+        /* the search index: sessions whose user, sub, email or a word of
+         * the name starts with the prefix, newest expiry first */
+        post.prefix = NULL;
+        out->via_index = 1;
+    }
     else if (f->email) {
         rc = add_users_of(ctx, p, aoidc_dir_email_key(p, f->email), f->provider, now, &c);
     }
@@ -403,12 +480,12 @@ ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t
         return rc;
     }
     /* the list order across several lists: newest first overall */
-    if (!f->provider && !f->handle && c.entries->nelts > 1 && (f->email || f->name || provs)) {
+    if (!f->provider && !f->handle && c.entries->nelts > 1 && (f->email || f->name || provs || out->via_index)) {
         qsort(c.entries->elts, (size_t)c.entries->nelts, sizeof(aoidc_dir_entry_t), cmp_expires_desc);
     }
 
     int start = (out->page - 1) * (per_page > 0 ? per_page : 0);
-    if (ocon_filter_empty(&post)) {
+    if (ocon_filter_empty(&post) && sort == OCON_SORT_EXPIRES) {
         /* the list is the answer: load only the page (plus what vanished) */
         out->total = c.entries->nelts;
         int i = start;
@@ -426,28 +503,92 @@ ocon_rc_t ocon_sessions_find(ocon_ctx_t *ctx, apr_pool_t *p, const ocon_filter_t
         out->more = per_page > 0 && i < c.entries->nelts;
     }
     else {
-        /* other filters apply: decode every candidate, then page */
-        apr_array_header_t *all = apr_array_make(p, c.entries->nelts + 1, sizeof(ocon_session_t));
-        for (int i = 0; i < c.entries->nelts; i += LOAD_CHUNK) {
-            apr_array_header_t *chunk = apr_array_make(p, LOAD_CHUNK, sizeof(ocon_session_t));
-            rc = load_range(ctx, p, c.entries, i, LOAD_CHUNK, now, NULL, chunk);
+        /* other filters apply, or another order: decode every candidate
+         * (to sort: the OCON_SORT_MAX that expire last) chunk by chunk in a
+         * scratch pool, keep what matches (handle and times, at most
+         * OCON_SCAN_HITS_MAX), within OCON_SCAN_SECONDS; then load the page */
+        int n = c.entries->nelts;
+        if (sort != OCON_SORT_EXPIRES && n > OCON_SORT_MAX) {
+            n = OCON_SORT_MAX;
+            out->capped = 1;
+        }
+        apr_array_header_t *hits = apr_array_make(p, 64, sizeof(ocon_hit_t));
+        apr_time_t deadline = apr_time_now() + apr_time_from_sec(OCON_SCAN_SECONDS);
+        apr_pool_t *sp;
+        if (apr_pool_create(&sp, p) != APR_SUCCESS) {
+            return OCON_FAILED;
+        }
+        for (int i = 0; i < n; i += LOAD_CHUNK) {
+            if (hits->nelts >= OCON_SCAN_HITS_MAX || (i > 0 && apr_time_now() > deadline)) {
+                out->partial = 1;
+                break;
+            }
+            apr_pool_clear(sp);
+            apr_array_header_t *chunk = apr_array_make(sp, LOAD_CHUNK, sizeof(ocon_session_t));
+            rc = load_range(ctx, sp, c.entries, i, i + LOAD_CHUNK <= n ? LOAD_CHUNK : n - i, now, NULL, chunk);
             if (rc != OCON_OK) {
+                apr_pool_destroy(sp);
                 return rc;
             }
-            for (int k = 0; k < chunk->nelts; k++) {
+            for (int k = 0; k < chunk->nelts && hits->nelts < OCON_SCAN_HITS_MAX; k++) {
                 ocon_session_t *s = &APR_ARRAY_IDX(chunk, k, ocon_session_t);
                 if (matches(s, &post)) {
-                    APR_ARRAY_PUSH(all, ocon_session_t) = *s;
+                    ocon_hit_t *h = &APR_ARRAY_PUSH(hits, ocon_hit_t);
+                    h->handle = apr_pstrdup(p, s->handle);
+                    h->expires = s->s.expires;
+                    h->key = sort == OCON_SORT_LAST_SEEN ? s->s.last_seen
+                             : sort == OCON_SORT_CREATED ? s->s.created
+                                                         : s->s.expires;
                 }
             }
         }
-        out->total = all->nelts;
-        for (int i = start; i < all->nelts && (per_page <= 0 || out->sessions->nelts < per_page); i++) {
-            APR_ARRAY_PUSH(out->sessions, ocon_session_t) = APR_ARRAY_IDX(all, i, ocon_session_t);
+        apr_pool_destroy(sp);
+        if (hits->nelts > 1) {
+            qsort(hits->elts, (size_t)hits->nelts, sizeof(ocon_hit_t), cmp_hit_desc);
         }
-        out->more = per_page > 0 && start + per_page < all->nelts;
+        out->total = hits->nelts;
+        apr_array_header_t *pe = apr_array_make(p, per_page > 0 ? per_page : hits->nelts + 1, sizeof(aoidc_dir_entry_t));
+        for (int i = start; i < hits->nelts && (per_page <= 0 || pe->nelts < per_page); i++) {
+            aoidc_dir_entry_t e = {APR_ARRAY_IDX(hits, i, ocon_hit_t).handle, APR_ARRAY_IDX(hits, i, ocon_hit_t).expires};
+            APR_ARRAY_PUSH(pe, aoidc_dir_entry_t) = e;
+        }
+        for (int i = 0; i < pe->nelts; i += LOAD_CHUNK) {
+            rc = load_range(ctx, p, pe, i, LOAD_CHUNK, now, NULL, out->sessions);
+            if (rc != OCON_OK) {
+                return rc;
+            }
+        }
+        out->more = per_page > 0 && start + per_page < hits->nelts;
     }
     return OCON_OK;
+}
+
+ocon_rc_t ocon_sessions_walk(ocon_ctx_t *ctx, apr_pool_t *p, int newest, ocon_walk_fn fn, void *baton)
+{
+    apr_int64_t now = now_sec();
+    cand_t c = {apr_array_make(p, 1024, sizeof(aoidc_dir_entry_t)), apr_hash_make(p)};
+    ocon_rc_t rc = add_buckets_n(ctx, p, NULL, now, &c, newest);
+    apr_pool_t *sp;
+    if (rc != OCON_OK || apr_pool_create(&sp, p) != APR_SUCCESS) {
+        return rc != OCON_OK ? rc : OCON_FAILED;
+    }
+    for (int i = 0; rc == OCON_OK && i < c.entries->nelts; i += LOAD_CHUNK) {
+        apr_array_header_t *todo = apr_array_make(sp, LOAD_CHUNK, sizeof(aoidc_dir_entry_t));
+        for (int k = i; k < i + LOAD_CHUNK && k < c.entries->nelts; k++) {
+            aoidc_dir_entry_t *e = &APR_ARRAY_IDX(c.entries, k, aoidc_dir_entry_t);
+            if (!fn(baton, NULL, e->id)) { /* already known: not decoded again */
+                APR_ARRAY_PUSH(todo, aoidc_dir_entry_t) = *e;
+            }
+        }
+        apr_array_header_t *chunk = apr_array_make(sp, LOAD_CHUNK, sizeof(ocon_session_t));
+        rc = load_range(ctx, sp, todo, 0, todo->nelts, now, NULL, chunk);
+        for (int k = 0; rc == OCON_OK && k < chunk->nelts; k++) {
+            fn(baton, &APR_ARRAY_IDX(chunk, k, ocon_session_t), NULL);
+        }
+        apr_pool_clear(sp);
+    }
+    apr_pool_destroy(sp);
+    return rc;
 }
 
 ocon_rc_t ocon_sessions_revoke(ocon_ctx_t *ctx, apr_pool_t *p, const apr_array_header_t *sessions, int *count)

@@ -30,9 +30,15 @@ typedef enum {
 } ocon_login_rc_t;
 
 /* State lives in p (a long-lived pool); all functions are thread-safe. A
- * fresh random key per process keys the CSRF tokens, so a restart logs
- * everybody out. now_fn NULL: the wall clock (tests pass their own). */
+ * fresh random key per process keys the CSRF tokens unless
+ * ocon_auth_persist is called. now_fn NULL: the wall clock (tests pass their own). */
 ocon_auth_t *ocon_auth_create(apr_pool_t *p, const ocon_config_t *cfg, apr_int64_t (*now_fn)(void));
+
+/* Keep console logins in ctx's store (admin_store.c) instead of memory, so
+ * that they survive a restart, and key the CSRF tokens with a key derived
+ * from the crypto key, so that open pages stay usable. The serve command
+ * calls it; without it (unit tests) logins live in memory. */
+void ocon_auth_persist(ocon_auth_t *a, ocon_ctx_t *ctx);
 
 /* The password check; apr_password_validate unless a test installs another
  * (to count validations and see which hash they ran against). */
@@ -147,7 +153,20 @@ const char *ocon_render_user(apr_pool_t *p, const ocon_page_ctx_t *pc, const cha
 const char *ocon_render_session(apr_pool_t *p, const ocon_page_ctx_t *pc, const ocon_session_t *s,
                                 apr_size_t *len);
 const char *ocon_render_providers(apr_pool_t *p, const ocon_page_ctx_t *pc, json_t *providers, apr_size_t *len);
-const char *ocon_render_nodes(apr_pool_t *p, const ocon_page_ctx_t *pc, json_t *nodes, apr_size_t *len);
+/* all: every setting; else only those that differ between nodes */
+const char *ocon_render_nodes(apr_pool_t *p, const ocon_page_ctx_t *pc, json_t *nodes, int all, apr_size_t *len);
+/* A confirmation page before a revocation of many sessions: what, how many,
+ * a form posting fields (name, value pairs, NULL-ended) and confirm=yes to
+ * action, and a way back. */
+typedef struct {
+    const char *title, *what, *note;
+    int count;
+    const char *action;
+    const char *const *fields;
+    const char *back;
+} ocon_confirm_t;
+const char *ocon_render_confirm(apr_pool_t *p, const ocon_page_ctx_t *pc, const ocon_confirm_t *cf,
+                                apr_size_t *len);
 const char *ocon_render_error(apr_pool_t *p, int status, const char *msg, apr_size_t *len);
 extern const char ocon_css[];
 

@@ -1,6 +1,8 @@
 /* Admin authentication for the web console: htpasswd (bcrypt only, checked
- * with APR-util's apr_password_validate), opaque console sessions held in
- * memory, CSRF synchronizer tokens, and a per-client limit on failed logins.
+ * with APR-util's apr_password_validate), opaque console sessions (kept in
+ * the session store by `serve`, admin_store.c, so that a restart logs nobody
+ * out; in memory otherwise), CSRF synchronizer tokens, and a per-client
+ * limit on failed logins.
  *
  * Every login attempt that passes the limit costs exactly one bcrypt
  * validation at the cost of the file's entries, whether the admin exists or
@@ -42,6 +44,7 @@ struct ocon_auth {
     apr_int64_t (*now)(void);
     unsigned char csrf_key[AOIDC_KEY_LEN];
     ocon_validate_fn validate;
+    ocon_ctx_t *persist; /* logins kept in its store (ocon_auth_persist), else in sessions[] */
     char dummy_hash[64]; /* bcrypt of a random password at dummy_cost: equal work for unknown users */
     int dummy_cost;
     pthread_mutex_t lock;
@@ -117,6 +120,33 @@ ocon_auth_t *ocon_auth_create(apr_pool_t *p, const ocon_config_t *cfg, apr_int64
         dummy_hash(a, p, cost, tmp, sizeof(tmp));
     }
     return a;
+}
+
+void ocon_auth_persist(ocon_auth_t *a, ocon_ctx_t *ctx)
+{
+    static const char label[] = "oidc-console csrf key v1";
+    unsigned char k[32];
+    a->persist = ctx;
+    /* a restart must not invalidate the forms of open pages: a key derived
+     * from the crypto key, not a random one */
+    aoidc_hmac_sha256(ctx->keys.session, label, sizeof(label) - 1, k);
+    pthread_mutex_lock(&a->lock);
+    memcpy(a->csrf_key, k, sizeof(a->csrf_key) < sizeof(k) ? sizeof(a->csrf_key) : sizeof(k));
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* Seconds a stored login lives from now: to its idle or absolute end. */
+static long persist_ttl(const ocon_auth_t *a, apr_int64_t created, apr_int64_t now)
+{
+    apr_int64_t idle = a->cfg->login_idle, left = created + a->cfg->login_max - now;
+    return (long)(idle < left ? idle : left);
+}
+
+/* A stored login's idle clock is refreshed at most this often (seconds); the
+ * idle timeout is then met within this much after a restart. */
+static apr_int64_t persist_touch(const ocon_auth_t *a)
+{
+    return a->cfg->login_idle / 6 > 0 ? a->cfg->login_idle / 6 : 1;
 }
 
 static int is_bcrypt(const char *h)
@@ -315,6 +345,20 @@ ocon_login_rc_t ocon_auth_login(ocon_auth_t *a, apr_pool_t *p, const char *clien
         return OCON_LOGIN_BAD;
     }
     fail_forgive(a, client, now, 1);
+    if (a->persist) {
+        unsigned char raw[OCON_SID_BYTES];
+        if (aoidc_random(raw, sizeof(raw)) != APR_SUCCESS) {
+            return OCON_LOGIN_ERROR;
+        }
+        const char *id = aoidc_b64url_encode(p, raw, sizeof(raw));
+        ocon_admin_rec_t rec = {user, now, now};
+        if (ocon_admin_put(a->persist, p, id, &rec, persist_ttl(a, now, now)) != APR_SUCCESS) {
+            fprintf(stderr, "oidc-console: could not keep the login in the session store\n");
+            return OCON_LOGIN_ERROR;
+        }
+        *sid = id;
+        return OCON_LOGIN_OK;
+    }
     pthread_mutex_lock(&a->lock);
     csess_t *slot = NULL;
     for (int i = 0; i < OCON_SESSIONS_MAX; i++) {
@@ -359,6 +403,21 @@ const char *ocon_auth_check(ocon_auth_t *a, apr_pool_t *p, const char *sid)
     if (!sid_ok(sid)) {
         return NULL;
     }
+    if (a->persist) {
+        ocon_admin_rec_t rec;
+        if (ocon_admin_get(a->persist, p, sid, &rec) != 1) {
+            return NULL;
+        }
+        if (now - rec.last >= a->cfg->login_idle || now - rec.created >= a->cfg->login_max || rec.last > now + 60) {
+            ocon_admin_del(a->persist, p, sid);
+            return NULL;
+        }
+        if (now - rec.last >= persist_touch(a)) {
+            rec.last = now;
+            ocon_admin_put(a->persist, p, sid, &rec, persist_ttl(a, rec.created, now));
+        }
+        return rec.admin;
+    }
     aoidc_sha256(sid, strlen(sid), h);
     pthread_mutex_lock(&a->lock);
     for (int i = 0; i < OCON_SESSIONS_MAX; i++) {
@@ -382,6 +441,14 @@ void ocon_auth_logout(ocon_auth_t *a, const char *sid)
 {
     unsigned char h[32];
     if (!sid_ok(sid)) {
+        return;
+    }
+    if (a->persist) {
+        apr_pool_t *p;
+        if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
+            ocon_admin_del(a->persist, p, sid);
+            apr_pool_destroy(p);
+        }
         return;
     }
     aoidc_sha256(sid, strlen(sid), h);

@@ -280,11 +280,11 @@ static resp_t *need_params(call_t *c, const char *const *names)
 static const char *const NO_PARAMS[] = {NULL};
 
 /* Read the session filter from the query string (API: user = sub). */
-static resp_t *read_filter(call_t *c, ocon_filter_t *f, int *page, int *per_page)
+static resp_t *read_filter(call_t *c, ocon_filter_t *f, int *page, int *per_page, ocon_sort_t *sort)
 {
     static const char *const names[] = {"user", "sub", "email", "name", "provider", "sid", "q", "page", "per_page",
-                                        "revoked", NULL};
-    const char *pg = NULL, *pp = NULL, *sub2 = NULL, *dummy = NULL;
+                                        "revoked", "sort", "scan", NULL};
+    const char *pg = NULL, *pp = NULL, *sub2 = NULL, *dummy = NULL, *so = NULL, *scan = NULL;
     resp_t *bad = need_params(c, names);
     if (bad) {
         return bad;
@@ -294,7 +294,8 @@ static resp_t *read_filter(call_t *c, ocon_filter_t *f, int *page, int *per_page
         param(c, c->query, "email", &f->email) < 0 || param(c, c->query, "name", &f->name) < 0 ||
         param(c, c->query, "provider", &f->provider) < 0 || param(c, c->query, "sid", &f->sid) < 0 ||
         param(c, c->query, "q", &f->q) < 0 || param(c, c->query, "page", &pg) < 0 ||
-        param(c, c->query, "per_page", &pp) < 0 || param(c, c->query, "revoked", &dummy) < 0) {
+        param(c, c->query, "per_page", &pp) < 0 || param(c, c->query, "revoked", &dummy) < 0 ||
+        param(c, c->query, "sort", &so) < 0 || param(c, c->query, "scan", &scan) < 0) {
         return error_resp(c, 400, "malformed or repeated query parameter");
     }
     if (sub2) {
@@ -310,6 +311,19 @@ static resp_t *read_filter(call_t *c, ocon_filter_t *f, int *page, int *per_page
     }
     if (pp && !ocon_param_int(pp, 1, OCON_PER_PAGE_MAX, per_page)) {
         return error_resp(c, 400, "per_page: out of range");
+    }
+    if (scan && strcmp(scan, "1") != 0) {
+        return error_resp(c, 400, "scan: 1 or nothing");
+    }
+    /* q: a prefix, answered by the search index; a substring scan (bounded)
+     * only when asked for with scan=1 */
+    if (f->q && !scan) {
+        f->prefix = f->q;
+        f->q = NULL;
+    }
+    *sort = OCON_SORT_EXPIRES;
+    if (so && !ocon_sort_parse(so, sort)) {
+        return error_resp(c, 400, "sort: last_seen, created or expires");
     }
     return NULL;
 }
@@ -426,12 +440,13 @@ static resp_t *h_sessions(call_t *c, const char *arg)
     ocon_filter_t f;
     ocon_page_t pg;
     int page = 1, per_page = 1;
+    ocon_sort_t sort;
     apr_size_t len;
-    resp_t *bad = read_filter(c, &f, &page, &per_page);
+    resp_t *bad = read_filter(c, &f, &page, &per_page, &sort);
     if (bad) {
         return bad;
     }
-    ocon_rc_t rc = ocon_sessions_find(c->srv->ctx, c->p, &f, page, per_page, &pg);
+    ocon_rc_t rc = ocon_sessions_find_sorted(c->srv->ctx, c->p, &f, sort, page, per_page, &pg);
     if (rc != OCON_OK) {
         return error_resp(c, rc_status(rc), ocon_rc_str(rc));
     }
@@ -523,6 +538,60 @@ static resp_t *h_revoke_session(call_t *c, const char *handle)
     return revoke_and_answer(c, one, "revoke-session", apr_pstrcat(c->p, "handle=", handle, NULL), "/sessions");
 }
 
+/* The page that asks before many sessions end: says how many. */
+static resp_t *confirm_page(call_t *c, const char *title, const char *what, const char *note, int count,
+                            const char *action, const char *const *fields, const char *back)
+{
+    apr_size_t len;
+    ocon_page_ctx_t pc = page_ctx(c);
+    ocon_confirm_t cf = {title, what, note, count, action, fields, back};
+    return html_resp(c, 200, ocon_render_confirm(c->p, &pc, &cf, &len));
+}
+
+static resp_t *confirm_user(call_t *c, const ocon_filter_t *f)
+{
+    ocon_page_t pg;
+    ocon_rc_t rc = ocon_sessions_find(c->srv->ctx, c->p, f, 1, 0, &pg);
+    if (rc != OCON_OK) {
+        return error_resp(c, rc_status(rc), ocon_rc_str(rc));
+    }
+    const char **fields = apr_pcalloc(c->p, 5 * sizeof(*fields));
+    int n = 0;
+    if (f->provider) {
+        fields[n++] = "provider";
+        fields[n++] = f->provider;
+    }
+    fields[n++] = "sub";
+    fields[n++] = f->sub;
+    return confirm_page(c, "Revoke all sessions of a user",
+                        apr_pstrcat(c->p, "Every session of user ", f->sub, " at ",
+                                    f->provider ? apr_pstrcat(c->p, "provider ", f->provider, NULL) : "any provider",
+                                    ", on every node.", NULL),
+                        f->provider ? "Sessions of this user that the directory lost end at their next request too."
+                                    : NULL,
+                        pg.sessions->nelts, "/users/revoke", fields,
+                        f->provider ? apr_pstrcat(c->p, "/user?provider=", aoidc_url_encode(c->p, f->provider),
+                                                  "&sub=", aoidc_url_encode(c->p, f->sub), NULL)
+                                    : "/sessions");
+}
+
+/* GET /users/revoke?provider=&sub=: the confirmation page */
+static resp_t *h_confirm_user(call_t *c, const char *arg)
+{
+    static const char *const names[] = {"provider", "sub", "user", NULL};
+    ocon_filter_t f = {0};
+    const char *user = NULL;
+    if (!ocon_only_params(c->query, names) || param(c, c->query, "provider", &f.provider) < 0 ||
+        param(c, c->query, "sub", &f.sub) < 0 || param(c, c->query, "user", &user) < 0 || (user && f.sub)) {
+        return error_resp(c, 400, "malformed query");
+    }
+    f.sub = f.sub ? f.sub : user;
+    if (!f.sub) {
+        return error_resp(c, 400, "sub is required");
+    }
+    return confirm_user(c, &f);
+}
+
 static resp_t *h_revoke_user(call_t *c, const char *arg)
 {
     ocon_filter_t f = {0};
@@ -532,7 +601,7 @@ static resp_t *h_revoke_user(call_t *c, const char *arg)
         return bad;
     }
     /* JSON {"provider","sub"} (or "user" for sub), or the same as form fields */
-    const char *user = NULL;
+    const char *user = NULL, *fconfirm = NULL;
     if (body_param(c, "provider", &f.provider) < 0 || body_param(c, "sub", &f.sub) < 0 ||
         body_param(c, "user", &user) < 0) {
         return error_resp(c, 400, "malformed provider or sub");
@@ -545,6 +614,13 @@ static resp_t *h_revoke_user(call_t *c, const char *arg)
     }
     if (!f.sub) {
         return error_resp(c, 400, "sub is required");
+    }
+    if (c->form && param(c, c->form, "confirm", &fconfirm) < 0) {
+        return error_resp(c, 400, "malformed confirm");
+    }
+    /* a form from a page acts only once the confirmation page was seen */
+    if (!c->api && !(fconfirm && !strcmp(fconfirm, "yes"))) {
+        return confirm_user(c, &f);
     }
     ocon_rc_t rc = ocon_revoke_epochs(c->srv->ctx, c->p, &f);
     if (rc == OCON_OK) {
@@ -560,6 +636,40 @@ static resp_t *h_revoke_user(call_t *c, const char *arg)
                                                 "&sub=", aoidc_url_encode(c->p, f.sub), NULL)
                                   : "/sessions";
     return revoke_and_answer(c, pg.sessions, "revoke-user", ocon_filter_describe(c->p, &f), back);
+}
+
+static resp_t *confirm_provider(call_t *c, const char *provider)
+{
+    ocon_filter_t f = {0};
+    ocon_page_t pg;
+    f.provider = provider;
+    ocon_rc_t rc = ocon_sessions_find(c->srv->ctx, c->p, &f, 1, 1, &pg);
+    if (rc != OCON_OK) {
+        return error_resp(c, rc_status(rc), ocon_rc_str(rc));
+    }
+    const char **fields = apr_pcalloc(c->p, 3 * sizeof(*fields));
+    fields[0] = "provider";
+    fields[1] = provider;
+    return confirm_page(c, "Revoke all sessions of a provider",
+                        apr_pstrcat(c->p, "Every session of every user of provider ", provider, ", on every node.",
+                                    NULL),
+                        "Sessions of this provider that the directory lost end at their next request too; "
+                        "its users must log in again.",
+                        pg.total, "/providers/revoke", fields, "/providers");
+}
+
+/* GET /providers/revoke?provider=: the confirmation page */
+static resp_t *h_confirm_provider(call_t *c, const char *arg)
+{
+    static const char *const names[] = {"provider", NULL};
+    const char *provider = NULL;
+    if (!ocon_only_params(c->query, names) || param(c, c->query, "provider", &provider) < 0) {
+        return error_resp(c, 400, "malformed query");
+    }
+    if (!provider) {
+        return error_resp(c, 400, "provider is required");
+    }
+    return confirm_provider(c, provider);
 }
 
 static resp_t *h_revoke_provider(call_t *c, const char *arg)
@@ -579,6 +689,9 @@ static resp_t *h_revoke_provider(call_t *c, const char *arg)
         return error_resp(c, 400, "malformed confirm");
     }
     if (!json_is_true(confirm) && !(fconfirm && !strcmp(fconfirm, "yes"))) {
+        if (!c->api) {
+            return confirm_provider(c, f.provider);
+        }
         return error_resp(c, 400, "revoking every session of a provider needs confirm");
     }
     ocon_rc_t rc = ocon_revoke_epochs(c->srv->ctx, c->p, &f);
@@ -642,12 +755,14 @@ static resp_t *h_providers(call_t *c, const char *arg)
 
 static resp_t *h_nodes(call_t *c, const char *arg)
 {
+    static const char *const names[] = {"all", NULL};
     json_t *nodes, *n;
     apr_size_t len;
     size_t i;
-    resp_t *bad = need_params(c, NO_PARAMS);
-    if (bad) {
-        return bad;
+    const char *all = NULL;
+    if (!ocon_only_params(c->query, names) || param(c, c->query, "all", &all) < 0 ||
+        (all && strcmp(all, "1") != 0)) {
+        return error_resp(c, 400, "unexpected query parameter");
     }
     ocon_rc_t rc = ocon_nodes_load(c->srv->ctx, c->p, &nodes);
     if (rc != OCON_OK) {
@@ -661,7 +776,7 @@ static resp_t *h_nodes(call_t *c, const char *arg)
         return json_resp(c, 200, nodes);
     }
     ocon_page_ctx_t pc = page_ctx(c);
-    const char *b = ocon_render_nodes(c->p, &pc, nodes, &len);
+    const char *b = ocon_render_nodes(c->p, &pc, nodes, all != NULL, &len);
     json_decref(nodes);
     return html_resp(c, 200, b);
 }
@@ -686,7 +801,9 @@ static const route_t ROUTES[] = {
     {"GET", "/sessions/", "", h_session, F_AUTH},
     {"POST", "/sessions/", "/revoke", h_revoke_session, F_AUTH | F_CSRF},
     {"GET", "/user", NULL, h_user, F_AUTH},
+    {"GET", "/users/revoke", NULL, h_confirm_user, F_AUTH},
     {"POST", "/users/revoke", NULL, h_revoke_user, F_AUTH | F_CSRF},
+    {"GET", "/providers/revoke", NULL, h_confirm_provider, F_AUTH},
     {"POST", "/providers/revoke", NULL, h_revoke_provider, F_AUTH | F_CSRF},
     {"GET", "/providers", NULL, h_providers, F_AUTH},
     {"GET", "/nodes", NULL, h_nodes, F_AUTH},
@@ -930,6 +1047,8 @@ int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p)
         fputs("oidc-console: random generator failed\n", stderr);
         return OCON_EXIT_FAILURE;
     }
+    ocon_auth_persist(s->auth, ctx); /* logins survive a restart */
+    ctx->index = ocon_index_create(p);
     if (ocon_audit_check(p, cfg->audit_log, &err) != APR_SUCCESS) {
         fprintf(stderr, "oidc-console: %s (revocations are audited)\n", err);
         return OCON_EXIT_CONFIG;
@@ -983,6 +1102,10 @@ int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p)
         fprintf(stderr, "oidc-console: cannot listen on %s\n", cfg->listen);
         return OCON_EXIT_FAILURE;
     }
+    if (ocon_index_start(ctx->index, ctx) != APR_SUCCESS) {
+        fputs("oidc-console: cannot start the search index thread\n", stderr);
+        ctx->index = NULL; /* prefix searches scan */
+    }
     printf("READY %s://%s\n", s->tls ? "https" : "http", cfg->listen);
     fflush(stdout);
     fprintf(stderr, "oidc-console: listening on %s%s\n", cfg->listen, s->tls ? " (TLS)" : "");
@@ -990,5 +1113,9 @@ int ocon_serve(ocon_ctx_t *ctx, apr_pool_t *p)
     sigwait(&sigs, &sig);
     fprintf(stderr, "oidc-console: signal %d, stopping\n", sig);
     MHD_stop_daemon(d);
+    if (ctx->index) {
+        ocon_index_destroy(ctx->index);
+        ctx->index = NULL;
+    }
     return OCON_EXIT_OK;
 }

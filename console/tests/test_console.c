@@ -3,7 +3,11 @@
  * flattening and diffing, audit quoting. No store needed. */
 #include "unit.h"
 #include "console.h"
+#include "mem_store.h"
 #include "web.h"
+
+#include "aoidc_directory.h"
+#include "aoidc_util.h"
 
 #include <apr_file_io.h>
 #include <apr_md5.h>
@@ -43,7 +47,7 @@ static void test_config_errors(void **state)
         {"store_servers = 127.0.0.1\n", "crypto_key_file is required"},
         {"store_servers = a\ncrypto_key_file = /k\nbogus = 1\n", ":3: unknown key 'bogus'"},
         {"store_servers = a\nstore_servers = b\ncrypto_key_file = /k\n", ":2: 'store_servers' given twice"},
-        {"store_servers = a\ncrypto_key_file = /k\nper_page = 0\n", ":3: 'per_page' must be a number"},
+        {"store_servers = a\ncrypto_key_file = /k\nper_page = 0\n", ":3: 'per_page' must be a number from 1 to 500"},
         {"store_servers = a\ncrypto_key_file = /k\nper_page = 12x\n", "'per_page' must be a number"},
         {"store_servers = a\ncrypto_key_file = /k\nper_page = 99999999999999999999\n", "must be a number"},
         {"store_servers = a\ncrypto_key_file = /k\nallow_remote = maybe\n", "yes or no"},
@@ -203,6 +207,194 @@ static void test_render_escapes_session(void **state)
     /* the user link carries the sub URL-encoded, then HTML-escaped */
     assert_non_null(strstr(html, "/user?provider=main&amp;sub=%3Cimg"));
     assert_int_equal(len, strlen(html));
+}
+
+/* Every count on the pages is rendered (apr_psprintf knows no %zu / %lld:
+ * they came out literally). */
+static void test_render_counts(void **state)
+{
+    apr_pool_t *p = *state;
+    ocon_page_ctx_t pc = {"admin", "tok", NULL, NULL};
+    apr_size_t len;
+    json_t *provs = json_pack("{s:[{s:s, s:{s:{s:s}, s:{s:s}}, s:[], s:[], s:I}]}", "providers", "name", "main",
+                              "nodes", "node-a", "issuer", "https://op", "node-b", "issuer", "https://op",
+                              "differing", "missing_on", "sessions", (json_int_t)3);
+    const char *html = ocon_render_providers(p, &pc, provs, &len);
+    json_decref(provs);
+    assert_non_null(strstr(html, "3 live session(s), configured on 2 node(s)."));
+    assert_null(strstr(html, "%"));
+    assert_non_null(strstr(html, "No problem."));
+    /* a failed discovery on one node, a JWKS two days old on the other: both flagged */
+    apr_int64_t now = (apr_int64_t)apr_time_sec(apr_time_now());
+    provs = json_pack("{s:[{s:s, s:{s:{s:s, s:{s:I, s:I, s:s}, s:{s:I, s:I}}, s:{s:s, s:{s:I, s:I}, "
+                      "s:{s:I, s:I}}}, s:[], s:[], s:I}]}",
+                      "providers", "name", "main", "nodes", "node-a", "issuer", "https://op", "discovery", "fetched",
+                      (json_int_t)(now - 600), "tried", (json_int_t)(now - 2), "error", "connection refused", "jwks",
+                      "fetched", (json_int_t)(now - 600), "tried", (json_int_t)(now - 600), "node-b", "issuer",
+                      "https://op", "discovery", "fetched", (json_int_t)(now - 60), "tried", (json_int_t)(now - 60),
+                      "jwks", "fetched", (json_int_t)(now - 2 * 86400 - 10), "tried", (json_int_t)(now - 2 * 86400),
+                      "differing", "missing_on", "sessions", (json_int_t)0);
+    assert_non_null(provs);
+    html = ocon_render_providers(p, &pc, provs, &len);
+    json_decref(provs);
+    assert_non_null(strstr(html, "<span class=\"flag\">failed</span> connection refused"));
+    assert_non_null(strstr(html, "last try just now, last success 10 min ago"));
+    assert_non_null(strstr(html, "<span class=\"flag\">stale</span>"));
+    assert_non_null(strstr(html, "2 d ago"));
+    assert_non_null(strstr(html, "2 problem(s) above."));
+    json_t *nodes = json_pack("{s:[{s:s, s:b, s:{s:s, s:s}}, {s:s, s:b, s:{s:s, s:s}}], s:[s]}", "nodes", "node",
+                              "node-a", "readable", 1, "flat", "session.inactivity", "3600", "version", "1",
+                              "node", "node-b", "readable", 1, "flat", "session.inactivity", "600", "version", "1",
+                              "differing", "session.inactivity");
+    html = ocon_render_nodes(p, &pc, nodes, 0, &len);
+    json_decref(nodes);
+    assert_non_null(strstr(html, "2 node(s), 1 differing setting(s)."));
+    assert_null(strstr(html, "%"));
+    /* only the differing setting, highlighted, unless all */
+    assert_non_null(strstr(html, "<tr class=\"differs\">"));
+    assert_non_null(strstr(html, "session.inactivity"));
+    assert_null(strstr(html, ">version<"));
+    assert_non_null(strstr(html, "href=\"/nodes?all=1\""));
+    nodes = json_pack("{s:[{s:s, s:b, s:{s:s, s:s}}, {s:s, s:b, s:{s:s, s:s}}], s:[s]}", "nodes", "node", "node-a",
+                      "readable", 1, "flat", "session.inactivity", "3600", "version", "1", "node", "node-b",
+                      "readable", 1, "flat", "session.inactivity", "600", "version", "1", "differing",
+                      "session.inactivity");
+    html = ocon_render_nodes(p, &pc, nodes, 1, &len);
+    json_decref(nodes);
+    assert_non_null(strstr(html, ">version<"));
+    assert_true(strstr(html, "session.inactivity") < strstr(html, ">version<")); /* differing first */
+}
+
+static void test_age_text(void **state)
+{
+    apr_pool_t *p = *state;
+    assert_string_equal(ocon_age_text(p, 0, 1000), "never");
+    assert_string_equal(ocon_age_text(p, 998, 1000), "just now");
+    assert_string_equal(ocon_age_text(p, 1000 - 42, 1000), "42 s ago");
+    assert_string_equal(ocon_age_text(p, 100000 - 300, 100000), "5 min ago");
+    assert_string_equal(ocon_age_text(p, 100000 - 3 * 3600 - 5, 100000), "3 h ago");
+    assert_string_equal(ocon_age_text(p, 1000000 - 2 * 86400, 1000000), "2 d ago");
+    assert_string_equal(ocon_age_text(p, 100000 + 600, 100000), "in 10 min");
+}
+
+static void test_prefix_matches(void **state)
+{
+    ocon_session_t s;
+    memset(&s, 0, sizeof(s));
+    s.handle = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    s.s.user = "alice";
+    s.s.sub = "248289761001";
+    s.email = "Alice@Example.com";
+    s.name = "Alice  Liddell";
+    assert_true(ocon_prefix_matches(&s, "AL"));
+    assert_true(ocon_prefix_matches(&s, "2482"));
+    assert_true(ocon_prefix_matches(&s, "alice@ex"));
+    assert_true(ocon_prefix_matches(&s, "lidd"));      /* a word of the name */
+    assert_true(ocon_prefix_matches(&s, "alice  l")); /* the name from its start */
+    assert_false(ocon_prefix_matches(&s, "lice"));    /* a substring is not a prefix */
+    assert_false(ocon_prefix_matches(&s, "AAAA"));    /* nor is the handle */
+    s.name = NULL;
+    s.email = NULL;
+    assert_false(ocon_prefix_matches(&s, "lidd"));
+}
+
+/* ---------------------------------------------------------------- search index */
+
+static const char *add_session(ocon_ctx_t *ctx, apr_pool_t *p, apr_int64_t now, const char *sub, const char *email,
+                               const char *name)
+{
+    aoidc_claim_t *claims = apr_pcalloc(p, 2 * sizeof(*claims));
+    claims[0].name = "email";
+    claims[0].value = email;
+    claims[1].name = "name";
+    claims[1].value = name;
+    aoidc_session_t s;
+    memset(&s, 0, sizeof(s));
+    s.created = s.last_seen = now - 10;
+    s.expires = s.access_token_exp = now + 3600;
+    s.provider = "main";
+    s.sub = s.user = sub;
+    s.node = "n";
+    s.id_token = "x";
+    s.nclaims = 2;
+    s.claims = claims;
+    const char *key = aoidc_session_store_key(p, &ctx->keys, aoidc_random_token(p, AOIDC_SESSION_ID_BYTES));
+    unsigned char *rec;
+    apr_size_t len;
+    assert_int_equal(aoidc_session_encode(p, &ctx->keys, key, &s, &rec, &len), APR_SUCCESS);
+    assert_int_equal(ctx->store->set(ctx->store, key, rec, len, 3600), AOIDC_STORE_OK);
+    assert_int_equal(aoidc_dir_add(ctx->store, &ctx->keys, p, aoidc_dir_handle(key), &s), APR_SUCCESS);
+    return aoidc_dir_handle(key);
+}
+
+static const char *one(apr_array_header_t *hits)
+{
+    return hits->nelts == 1 ? APR_ARRAY_IDX(hits, 0, aoidc_dir_entry_t).id : NULL;
+}
+
+static void test_search_index(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_int64_t now = (apr_int64_t)apr_time_sec(apr_time_now());
+    ocon_config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.session_window = 28800;
+    ocon_ctx_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.pool = p;
+    ctx.cfg = &cfg;
+    ctx.store = mem_store_create(p, now);
+    aoidc_keys_derive((const unsigned char *)"0123456789abcdef0123456789abcdef", 32, &ctx.keys);
+    const char *alice = add_session(&ctx, p, now, "alice", "alice@example.com", "Alice Liddell");
+    const char *bob = add_session(&ctx, p, now, "bob", "bob@example.com", "Bob Builder");
+    apr_array_header_t *hits;
+    int trunc;
+    ocon_index_t *ix = ocon_index_create(p);
+    assert_int_equal(ocon_index_find(ix, &ctx, p, "ali", &hits, &trunc), 0); /* not built yet */
+    assert_int_equal(ocon_index_rebuild(ix, &ctx), OCON_OK);
+    assert_int_equal(ocon_index_find(ix, &ctx, p, "ALI", &hits, &trunc), 1);
+    assert_string_equal(one(hits), alice);
+    assert_int_equal(ocon_index_find(ix, &ctx, p, "lidd", &hits, &trunc), 1); /* a word of the name */
+    assert_string_equal(one(hits), alice);
+    assert_int_equal(ocon_index_find(ix, &ctx, p, "alice l", &hits, &trunc), 1); /* the name from its start */
+    assert_string_equal(one(hits), alice);
+    assert_int_equal(ocon_index_find(ix, &ctx, p, "b", &hits, &trunc), 1); /* user, email, name: once */
+    assert_string_equal(one(hits), bob);
+    assert_int_equal(ocon_index_find(ix, &ctx, p, "lice", &hits, &trunc), 1);
+    assert_int_equal(hits->nelts, 0);
+    assert_false(trunc);
+    /* a login after the build: found by the next search */
+    const char *carol = add_session(&ctx, p, now, "carol", "carol@example.com", "Carol Danvers");
+    assert_int_equal(ocon_index_find(ix, &ctx, p, "danv", &hits, &trunc), 1);
+    assert_string_equal(one(hits), carol);
+    /* the listing: through the index when there is one, a scan otherwise, same answer */
+    ocon_filter_t f;
+    memset(&f, 0, sizeof(f));
+    f.prefix = "Car";
+    ocon_page_t pg;
+    ctx.index = ix;
+    assert_int_equal(ocon_sessions_find(&ctx, p, &f, 1, 10, &pg), OCON_OK);
+    assert_true(pg.via_index);
+    assert_int_equal(pg.sessions->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(pg.sessions, 0, ocon_session_t).s.sub, "carol");
+    ctx.index = NULL;
+    assert_int_equal(ocon_sessions_find(&ctx, p, &f, 1, 10, &pg), OCON_OK);
+    assert_false(pg.via_index);
+    assert_int_equal(pg.sessions->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(pg.sessions, 0, ocon_session_t).s.sub, "carol");
+    /* a revoked session is in the index until the rebuild, but not in the answer */
+    ctx.index = ix;
+    apr_array_header_t *rv = apr_array_make(p, 1, sizeof(ocon_session_t));
+    APR_ARRAY_PUSH(rv, ocon_session_t) = APR_ARRAY_IDX(pg.sessions, 0, ocon_session_t);
+    int count;
+    assert_int_equal(ocon_sessions_revoke(&ctx, p, rv, &count), OCON_OK);
+    assert_int_equal(ocon_sessions_find(&ctx, p, &f, 1, 10, &pg), OCON_OK);
+    assert_int_equal(pg.sessions->nelts, 0);
+    assert_int_equal(ocon_index_rebuild(ix, &ctx), OCON_OK);
+    assert_int_equal(ocon_index_find(ix, &ctx, p, "car", &hits, &trunc), 1);
+    assert_int_equal(hits->nelts, 0);
+    ocon_index_destroy(ix);
+    assert_int_equal(ocon_index_find(ix, &ctx, p, "car", &hits, &trunc), 0);
 }
 
 static void test_handle_ok(void **state)
@@ -748,7 +940,7 @@ int main(void)
         UNIT_TEST(test_login_limit_parallel),    UNIT_TEST(test_ua_summary),
         UNIT_TEST(test_addr_parse),      UNIT_TEST(test_proxies_parse),     UNIT_TEST(test_client_addr),
         UNIT_TEST(test_params),          UNIT_TEST(test_target_and_routes),
-        UNIT_TEST(test_body),
+        UNIT_TEST(test_body),            UNIT_TEST(test_render_counts),   UNIT_TEST(test_age_text), UNIT_TEST(test_prefix_matches), UNIT_TEST(test_search_index),
     };
     return UNIT_RUN("console", tests);
 }

@@ -135,7 +135,8 @@ def main() -> int:
         cli("find user (--user --provider)", "sessions", "--user", user, "--provider", "bench")
         cli("find user (--user, providers from config)", "sessions", "--user", user)
         cli("find user by email", "sessions", "--email", f"{user}@bench.example")
-        cli("search substring (scans all)", "sessions", "--search", user)
+        cli("search substring (bounded scan)", "sessions", "--search", user)
+        cli("prefix (CLI: no index, bounded scan)", "sessions", "--prefix", user)
         # revoke: one run only (the second would find nothing)
         dt, rc, data, _ = run(conf, "--json", "revoke", "--user", user, "--provider", "bench")
         rows.append(("CLI  revoke user's sessions", dt, None, rc,
@@ -162,9 +163,23 @@ def main() -> int:
             j = resp.json()
             extra = (f"{len(j['sessions'])} shown of {j['total']}" if "sessions" in j
                      else f"{j.get('revoked')} revoked" if "revoked" in j else "")
+            if "search" in j and ("q=" in path):
+                extra += f" ({j['search']}{', partial' if j.get('partial') else ''})"
             rows.append((f"API  {label}", best, None, resp.status_code, extra))
 
         user2 = "user%07d" % (a.users // 3)
+        # the prefix search index is built by a thread at start: wait for it
+        t0 = time.perf_counter()
+        while s.get(base + "/api/sessions?q=zz", timeout=120).json().get("search") != "index":
+            if time.perf_counter() - t0 > 600:
+                break
+            time.sleep(0.5)
+        rows.append(("serve: search index built (after start)", time.perf_counter() - t0, None, 0, ""))
+        api(f"GET /api/sessions?q={user2[:-1]} (prefix, index)", "GET", f"/api/sessions?q={user2[:-1]}")
+        name2 = "Bench%20User%20" + user2[4:-1]
+        api(f"GET /api/sessions?q={name2} (name, index)", "GET", f"/api/sessions?q={name2}")
+        api("GET /api/sessions?q=user00 (broad prefix, index)", "GET", "/api/sessions?q=user00")
+        api(f"GET /api/sessions?q={user2[4:]}&scan=1 (substring)", "GET", f"/api/sessions?q={user2[4:]}&scan=1")
         api("GET /api/sessions (first page)", "GET", "/api/sessions")
         api("GET /api/sessions?user=&provider=", "GET", f"/api/sessions?user={user2}&provider=bench")
         api("GET /api/sessions?email=", "GET", f"/api/sessions?email={user2}@bench.example")
@@ -179,10 +194,10 @@ def main() -> int:
             hwm = next((ln.split()[1] for ln in f if ln.startswith("VmHWM")), "?")
 
         print(f"\n== oidc-console with {a.sessions} live sessions ({a.users} users)")
-        print(f"{'operation':48} {'seconds':>9} {'max RSS':>10}  {'rc':>4}  result")
+        print(f"{'operation':60} {'seconds':>9} {'max RSS':>10}  {'rc':>4}  result")
         for label, dt, rss, rc, extra in rows:
-            print(f"{label:48} {dt:9.3f} {(str(rss) + ' KiB') if rss else '':>10}  {rc:>4}  {extra}")
-        print(f"{'serve process peak RSS (VmHWM)':48} {'':9} {hwm + ' KiB':>10}")
+            print(f"{label:60} {dt:9.3f} {(str(rss) + ' KiB') if rss else '':>10}  {rc:>4}  {extra}")
+        print(f"{'serve process peak RSS (VmHWM)':60} {'':9} {hwm + ' KiB':>10}")
         return 0
     finally:
         if serve:

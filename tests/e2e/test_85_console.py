@@ -6,11 +6,14 @@ Console is shared with test_86_console_browser.py.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
 import subprocess
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -105,6 +108,31 @@ class Console:
         s = s or new_browser()
         r = s.post(self.url("/api/login"), json={"user": user, "password": password}, timeout=10)
         return s, r
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def page_text(html: str) -> str:
+    """What a reader sees of a page: its text, blanks collapsed."""
+    t = _Text()
+    t.feed(html)
+    return re.sub(r"\s+", " ", " ".join(t.parts))
+
+
+# a printf conversion that was not converted (apr_psprintf knows no %zu, %lld)
+UNFORMATTED = re.compile(r"%[-+ #0-9.]*(?:hh|h|ll|l|z|j|t|q|L)?[diouxXsfcpn]")
+
+
+def assert_rendered(text: str) -> None:
+    m = UNFORMATTED.search(text)
+    assert not m, f"unrendered format {m.group(0)!r} in: {text[max(0, m.start() - 80):m.end() + 80]}"
 
 
 @pytest.fixture
@@ -208,6 +236,108 @@ def test_console_lists_exactly_the_logged_in_users(two_nodes, op, console):
     assert s.get(console.url("/providers"), timeout=10).status_code == 200
 
 
+def test_every_page_renders_its_counts(two_nodes, op, console):
+    """The rendered text of every page: counts and dates as a reader sees them."""
+    a, b = two_nodes
+    _login(a, "alice", op)
+    _login(b, "bob", op)
+    _login(b, "alice", op)
+    console.serve()
+    s, r = console.api_login()
+    assert r.status_code == 200, r.text
+
+    def text(path):
+        r = s.get(console.url(path), timeout=10)
+        assert r.status_code == 200, (path, r.status_code, r.text[:300])
+        t = page_text(r.text)
+        assert_rendered(t)
+        return r.text, t
+
+    assert_rendered(page_text(new_browser().get(console.url("/login"), timeout=10).text))
+    html, t = text("/sessions")
+    assert "Page 1 of 1: 3 session(s) shown, 3 in the directory." in t, t
+    handle = re.search(r'data-handle="([^"]+)"', html).group(1)
+    head = page_text(re.search(r"<thead>.*?</thead>", html, re.S).group(0))
+    assert head.split() == "Session User Email, name Provider Node Client Created Last seen Expires ▼ Actions".split(), head
+    iso = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+    rows = re.findall(r"<tr data-handle=.*?</tr>", html, re.S)
+    assert len(rows) == 3
+    for row in rows:
+        cells = {k: page_text(v) for k, v in re.findall(r'<td class="([a-z-]+)">(.*?)</td>', row, re.S)}
+        assert cells["user"].split()[0] in ("alice", "bob"), cells
+        # client: the address and the summary of the user agent (python-requests here)
+        assert re.fullmatch(r"127\.0\.0\.1 python-requests \d+", cells["client"]), cells
+        for col in ("created", "last-seen", "expires"):
+            assert re.fullmatch(iso + r" (just now|\d+ (s|min) ago|in \d+ (min|h|d))", cells[col]), (col, cells)
+        assert cells["node"] in ("node-a", "node-b") and cells["provider"] == "main"
+    # sorting by last seen and by created: the header says which, the rows follow it
+    for key, col in (("last_seen", "last-seen"), ("created", "created")):
+        html, t = text(f"/sessions?sort={key}&provider=main")
+        assert re.search(r'<th class="sorted"[^>]*>[^<]*' + ("Last seen" if key == "last_seen" else "Created"), html)
+        stamps = re.findall(rf'<td class="{col}"><time datetime="([^"]+)"', html)
+        assert len(stamps) == 3 and stamps == sorted(stamps, reverse=True), stamps
+        assert "Page 1 of 1: 3 session(s) shown" in t
+    # paging keeps the sort and the filter
+    html, t = text("/sessions?sort=created&per_page=2")
+    assert "Page 1 of 2: 2 session(s) shown, 3 in the directory." in t, t
+    assert 'href="/sessions?page=2&amp;sort=created"' in html
+    _, t = text("/sessions?sort=created&per_page=2&page=2")
+    assert "Page 2 of 2: 1 session(s) shown" in t, t
+    _, t = text(f"/sessions/{handle}")
+    assert re.search(r"Last seen " + iso, t), t
+    _, t = text("/user?provider=main&sub=alice")
+    assert "2 live session(s)." in t, t
+    _, t = text("/providers")
+    assert "3 live session(s), configured on 2 node(s)." in t, t
+    _, t = text("/nodes")
+    m = re.search(r"(\d+) node\(s\), (\d+) differing setting\(s\)\.", t)
+    assert m and m.group(1) == "2", t
+    _, t = text("/sessions?revoked=2")
+    assert "Revoked 2 session(s)." in t
+
+
+def test_prefix_search_through_the_index_and_substring_only_on_request(two_nodes, op, console):
+    a, b = two_nodes
+    _login(a, "alice", op)
+    _login(b, "bob", op)
+    # the CLI has no index: a prefix is a (bounded) scan there
+    rc, out = console.cli("sessions", "--prefix", "ALI")
+    assert rc == 0 and _subs(out) == ["alice"], out
+    console.serve()
+    s, _ = console.api_login()
+
+    def q(query):
+        r = s.get(console.url("/api/sessions?" + query), timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    deadline = time.time() + 20
+    while q("q=ali")["search"] != "index":          # built by a thread at start
+        assert time.time() < deadline, "the search index was not built"
+        time.sleep(0.2)
+    assert _subs(q("q=ali")) == ["alice"]
+    assert _subs(q("q=LIDD")) == ["alice"]            # a word of the name
+    assert _subs(q("q=bob%40exa")) == ["bob"]         # email
+    assert _subs(q("q=b")) == ["bob"]                 # user, email and name "Bob Builder": once
+    assert q("q=lic")["sessions"] == []               # a prefix, not a substring...
+    r = q("q=lic&scan=1")                             # ...unless a scan is asked for
+    assert _subs(r) == ["alice"] and r["search"] == "scan" and r["partial"] is False
+    # a login after the index was built is found at once (each search reads the newest buckets)
+    _login(a, "carol", op)
+    r = q("q=carol")
+    assert _subs(r) == ["carol"] and r["search"] == "index"
+    assert _subs(q("q=c&provider=main")) == ["carol"]
+    # the page says how it searched, and keeps the scan choice across pages
+    html = s.get(console.url("/sessions?q=ali"), timeout=10).text
+    t = page_text(html)
+    assert "Prefix search of user, sub, email and the words of the name (search index)." in t
+    assert re.search(r'<input name="q" value="ali"', html)
+    html = s.get(console.url("/sessions?q=lic&scan=1"), timeout=10).text
+    assert "Substring search: every session was read." in page_text(html)
+    assert 'name="scan" value="1" checked' in html
+    assert s.get(console.url("/api/sessions?q=x&scan=yes"), timeout=10).status_code == 400
+
+
 def test_nodes_with_differing_configuration_are_flagged(make_apache, op, console):
     make_apache(name="a", oidc={"extra": "AuthOIDCNodeName node-a\nAuthOIDCSessionInactivityTimeout 3600"})
     make_apache(name="b", oidc={"extra": "AuthOIDCNodeName node-b\nAuthOIDCSessionInactivityTimeout 1800"})
@@ -220,6 +350,84 @@ def test_nodes_with_differing_configuration_are_flagged(make_apache, op, console
     s, _ = console.api_login()
     html = s.get(console.url("/nodes"), timeout=10).text
     assert re.search(r'<tr class="differs">.*inactivity', html, re.S)
+    # by default only the differing settings, highlighted; a link shows them all
+    t = page_text(html)
+    assert_rendered(t)
+    table = re.search(r'<table class="settings" id="nodes">.*?</table>', html, re.S).group(0)
+    rows = [r for r in re.findall(r"<tr[ >].*?</tr>", table.split("<tbody>")[1], re.S)
+            if not r.startswith('<tr class="group">')]
+    assert rows and all(r.startswith('<tr class="differs') for r in rows), rows
+    assert len(rows) == int(re.search(r"(\d+) differing setting", t).group(1))
+    # the configured settings come first, what the nodes learned from the providers after
+    assert rows[0].startswith('<tr class="differs">') and "session.inactivity" in rows[0], rows[0]
+    assert "session.inactivity" in table and "session.cookie_name" not in table
+    assert 'href="/nodes?all=1"' in html and "Show all settings" in t
+    # the node list: name, version, last snapshot time
+    nl = page_text(re.search(r'<table id="node-list">.*?</table>', html, re.S).group(0))
+    assert re.search(r"node-a \S+ \d{4}-\d\d-\d\dT\S+ (just now|\d+ s ago)", nl), nl
+    html = s.get(console.url("/nodes?all=1"), timeout=10).text
+    table = re.search(r'<table class="settings" id="nodes">.*?</table>', html, re.S).group(0)
+    assert "session.cookie_name" in table and '<tr class="differs">' in table
+    assert 'href="/nodes"' in html
+    assert s.get(console.url("/nodes?all=2"), timeout=10).status_code == 400
+
+
+def test_providers_page_shows_a_card_per_provider(two_nodes, op, console):
+    a, b = two_nodes
+    _login(a, "alice", op)
+    console.serve()
+    s, _ = console.api_login()
+    html = s.get(console.url("/providers"), timeout=10).text
+    t = page_text(html)
+    assert_rendered(t)
+    card = re.search(r'<section class="card provider" id="provider-main">.*?</section>', html, re.S).group(0)
+    ct = page_text(card)
+    assert "1 live session(s), configured on 2 node(s)." in ct, ct
+    assert re.search(r"Issuer https?://\S+", ct) and "Client ID" in ct and re.search(r"Scopes [^ ]*openid", ct), ct
+    assert "Token endpoint" in ct and "JWKS" in ct
+    # discovery and JWKS status per node, the keys the node holds
+    for node in ("node-a", "node-b"):
+        row = page_text(re.search(rf"<tr><th>{node}</th>.*?</tr>", card, re.S).group(0))
+        assert re.search(r"(ok, fetched \d{4}-\S+ \S+.*){2}|not fetched yet", row), row
+    assert "No problem." in ct or "problem(s) above." in ct
+    assert 'href="/providers/revoke?provider=main"' in card
+
+
+def test_revoke_all_through_the_confirmation_page(two_nodes, op, console):
+    a, b = two_nodes
+    alice1, alice2, bob = _login(a, "alice", op), _login(b, "alice", op), _login(a, "bob", op)
+    console.serve()
+    s, _ = console.api_login()
+    html = s.get(console.url("/sessions"), timeout=10).text
+    link = re.search(r'<a class="revoke-user" href="(/users/revoke\?provider=main&amp;sub=alice)"', html)
+    assert link, html
+    page = s.get(console.url(link.group(1).replace("&amp;", "&")), timeout=10)
+    t = page_text(page.text)
+    assert_rendered(t)
+    assert "This will end 2 session(s)." in t and "Revoke 2 session(s)" in t, t
+    assert _ok(alice1, a) and _ok(alice2, b)       # nothing happened yet
+    # a form post without confirm (an old page) only shows the confirmation again
+    tok = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = s.post(console.url("/users/revoke"), data={"csrf": tok, "provider": "main", "sub": "alice"},
+               allow_redirects=False, timeout=10)
+    assert r.status_code == 200 and "This will end 2 session(s)." in page_text(r.text)
+    assert _ok(alice1, a)
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">',
+                           re.search(r'<form method="post" id="confirm".*?</form>', page.text, re.S).group(0)))
+    assert form["confirm"] == "yes" and form["sub"] == "alice"
+    r = s.post(console.url("/users/revoke"), data=form, allow_redirects=False, timeout=10)
+    assert r.status_code == 303 and "revoked=2" in r.headers["Location"], r.text
+    assert not _ok(alice1, a) and not _ok(alice2, b) and _ok(bob, a)
+    # the provider: the same through its own page
+    page = s.get(console.url("/providers/revoke?provider=main"), timeout=10)
+    assert "This will end 1 session(s)." in page_text(page.text)
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">',
+                           re.search(r'<form method="post" id="confirm".*?</form>', page.text, re.S).group(0)))
+    r = s.post(console.url("/providers/revoke"), data=form, allow_redirects=False, timeout=10)
+    assert r.status_code == 303 and "revoked=1" in r.headers["Location"]
+    assert not _ok(bob, a)
+    audit = console.audit.read_text()
+    assert "action=revoke-user" in audit and "action=revoke-provider" in audit
 
 
 # ----------------------------------------------------------------- revocation
@@ -336,6 +544,57 @@ def test_console_logins_logouts_and_failures_are_audited(console):
     assert f'admin="{ADMIN}" action=login-failed' in lines[3]
     text = console.audit.read_text()
     assert ADMIN_PW not in text and "not the password" not in text and "wrong pw" not in text
+
+
+def test_console_login_survives_a_restart_but_not_a_logout(two_nodes, op, console, memcached):
+    a, _ = two_nodes
+    alice = _login(a, "alice", op)
+    console.serve()
+    s, r = console.api_login()
+    assert r.status_code == 200, r.text
+    tok = r.json()["csrf_token"]
+    page = s.get(console.url("/sessions"), timeout=10)
+    form_tok = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    # the store holds the login under a hash of the cookie, sealed: neither the cookie nor the admin in clear
+    cookie = s.cookies.get("oidc_console")
+    digest = base64.urlsafe_b64encode(hashlib.sha256(cookie.encode()).digest()).decode().rstrip("=")
+    assert f"aoidc:c:{digest}" in memcached.keys()
+    stored = memcached.command(f"get aoidc:c:{digest}")
+    assert cookie not in stored and ADMIN not in stored
+    console.stop()
+    console.serve()
+    r = s.get(console.url("/api/whoami"), timeout=10)
+    assert r.status_code == 200 and r.json() == {"admin": ADMIN, "csrf_token": tok}, r.text
+    # a form of a page rendered before the restart still works
+    handle = re.search(r'data-handle="([^"]+)"', page.text).group(1)
+    r = s.post(console.url(f"/sessions/{handle}/revoke"), data={"csrf": form_tok}, allow_redirects=False,
+               timeout=10)
+    assert r.status_code == 303 and "revoked=1" in r.headers["Location"], r.text
+    assert not _ok(alice, a)
+    # logout ends it for good: the cookie, replayed after a restart, is nobody
+    assert s.post(console.url("/api/logout"), headers={"X-CSRF-Token": tok}, timeout=10).status_code == 200
+    console.stop()
+    console.serve()
+    replay = new_browser()
+    replay.cookies.set("oidc_console", cookie)
+    assert replay.get(console.url("/api/whoami"), timeout=10).status_code == 401
+    assert replay.get(console.url("/sessions"), allow_redirects=False, timeout=10).status_code == 303
+    assert f"aoidc:c:{digest}" not in memcached.keys()
+
+
+def test_console_login_idle_timeout_holds_for_stored_logins(tmp_path, memcached, crypto_key):
+    """login_idle = 30: a login used every 16 s lives past 30 s; left alone for 31 s, it is over."""
+    c = Console(tmp_path / "console", memcached, crypto_key, login_idle=30, login_max=3600).serve()
+    try:
+        s, r = c.api_login()
+        assert r.status_code == 200
+        for _ in range(2):
+            time.sleep(16)
+            assert s.get(c.url("/api/whoami"), timeout=10).status_code == 200
+        time.sleep(31)
+        assert s.get(c.url("/api/whoami"), timeout=10).status_code == 401
+    finally:
+        c.stop()
 
 
 def test_parallel_wrong_passwords_cannot_beat_the_limit(tmp_path, memcached, crypto_key):

@@ -2,7 +2,8 @@
  * first byte picks the parser (X-Forwarded-For behind a trusted proxy, an
  * address literal, the trusted_proxies setting, query strings and form
  * bodies with the parameter checks web_server.c applies, the console cookie
- * value, the login form fields, the User-Agent summary). Inputs are copied
+ * value, the login form fields, the User-Agent summary, the sort and the
+ * search prefix). Inputs are copied
  * into exact-size malloc'd buffers so that ASan sees any read past them. */
 #include "console.h"
 #include "web.h"
@@ -75,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3: {
         /* a query string as read_filter reads it */
         static const char *const names[] = {"user", "sub", "email", "name", "provider", "sid", "q", "page",
-                                            "per_page", "revoked", NULL};
+                                            "per_page", "revoked", "sort", "scan", NULL};
         const char *v = NULL;
         int num;
         ocon_only_params(s, names);
@@ -86,6 +87,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (ocon_param(p, s, "page", &v) == 1) {
             ocon_param_int(v, 1, 1000000, &num);
+        }
+        ocon_sort_t so;
+        if (ocon_param(p, s, "sort", &v) == 1 && ocon_sort_parse(v, &so) && strcmp(ocon_sort_name(so), v) != 0) {
+            __builtin_trap();
+        }
+        if (ocon_param(p, s, "q", &v) == 1) {
+            /* the search prefix against a session whose texts are the raw input */
+            ocon_session_t sess;
+            memset(&sess, 0, sizeof(sess));
+            sess.handle = s;
+            sess.s.user = sess.s.sub = sess.email = sess.name = s;
+            ocon_prefix_matches(&sess, v);
         }
         break;
     }
