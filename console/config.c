@@ -2,8 +2,8 @@
  *
  *   store_servers     = 127.0.0.1:11211 10.0.0.2:11211   (as AuthOIDCSessionStore, same order)
  *   store_timeout_ms  = 500
- *   crypto_key_file   = /etc/apache2/auth_oidc.key       (as AuthOIDCCryptoKeyFile)
- *   previous_crypto_key_file = /etc/apache2/auth_oidc.key.old  (its optional second argument)
+ *   crypto_key_file   = /etc/apache2/auth_oidc/crypto.key       (as AuthOIDCCryptoKeyFile)
+ *   previous_crypto_key_file = /etc/apache2/auth_oidc/crypto.key.old  (its optional second argument)
  *   admin_htpasswd    = /etc/oidc-console/htpasswd       (htpasswd -B: bcrypt only)
  *   listen            = 127.0.0.1:8089
  *   allow_remote      = no
