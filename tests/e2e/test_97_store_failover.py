@@ -1,0 +1,77 @@
+"""The session store under memcached failures (issue 11, point 5): three memcached
+servers, two Apache nodes, the dev OP, 100 logged-in sessions and a bounded load
+(tests/bench/store_failover.py: fixed requests/s, fixed phase lengths, loopback only).
+
+Phases: steady, one server killed, it returns empty, a rolling restart of all three,
+all of them stopped, all of them back. The table is printed (pytest -s shows it). The
+assertions cover what the module guarantees today; they grow with each step of the
+issue (replicas, dead-server handling, full-outage answers)."""
+import sys
+from pathlib import Path
+
+import pytest
+
+import harness
+from harness import Memcached
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import store_failover as sf  # noqa: E402
+
+SESSIONS = 100
+RATE = 80           # requests per second, both nodes together
+
+
+@pytest.fixture
+def three_memcached(bench_dir):
+    mcs = [Memcached(bench_dir).start() for _ in range(3)]
+    yield mcs
+    for mc in mcs:
+        mc.stop()
+
+
+def test_store_failover(make_apache, op, three_memcached, expect_log, capsys):
+    mcs = three_memcached
+    store = "memcached " + " ".join(m.address for m in mcs)
+    nodes = [make_apache(name=n, oidc={"session_store": store}, loglevel="warn") for n in ("n1", "n2")]
+    # what a store outage logs (and the cold-process races of the first logins, which
+    # login_many retries)
+    for rx in (r"AOIDC303: session store memcached: down", r"AOIDC415: cannot store the new session",
+               r"AOIDC417: session of .* not fully recorded in the session directory",
+               r"AOIDC402: cannot create login state",
+               r"another request is fetching the provider's"):
+        expect_log(rx)
+
+    n, results = sf.scenario(sf.Cluster(op, mcs, nodes), sessions=SESSIONS, rate=RATE)
+    table = sf.table(results)
+    with capsys.disabled():
+        print(f"\n{n} sessions, {RATE} requests/s\n{table}")
+    by = {r.name: r for r in results}
+
+    assert n == SESSIONS, table
+    # nothing is wrong yet: nothing may fail
+    steady = by["steady"]
+    assert (steady.lost, steady.s5xx, steady.errors, steady.logins_failed) == (0, 0, 0, 0), table
+    assert steady.ok > 0 and steady.logins_ok > 0, table
+    for r in results:
+        # no crash, no hung request, never a 500 for a store failure
+        assert r.errors == 0, table
+        assert r.s500 == 0 and r.nosession.get(500, 0) == 0, table
+        assert not r.other, table
+        # every 503 says when to come back
+        assert r.retry_after == r.n503, table
+    # a full outage: requests with a session answer 503
+    down = by["all-down"]
+    assert down.s5xx > 0, table
+    for nd in nodes:
+        assert nd.running(), nd.error_log_tail()
+
+    # service is back without a restart: a new login works on both nodes
+    for nd in nodes:
+        cookie = None
+        for _ in range(3):
+            cookie = sf.login_session(nd, op, "alice")
+            if cookie:
+                break
+        assert cookie, nd.error_log_tail()
+        status, _, _ = harness.raw_http(nd.port, sf.PROTECTED, [f"Cookie: {sf.COOKIE}={cookie}"])
+        assert status == 200
