@@ -24,6 +24,7 @@ const char *aoidc_store_rc_str(aoidc_store_rc_t rc);
 /* Per-store counters (approximate, for the benchmark and metrics). */
 typedef struct {
     volatile apr_uint32_t gets, sets, cas, adds, deletes;
+    volatile apr_uint32_t repairs; /* copies written back by a read (replicas) */
 } aoidc_store_stats_t;
 
 typedef struct aoidc_store aoidc_store_t;
@@ -43,13 +44,38 @@ struct aoidc_store {
     void *ctx;
 };
 
-/* Validate a list of "host[:port]" servers (space separated) without
- * connecting. Returns NULL when fine, or a message from p. */
+/* --- server lists and replica placement (no libmemcached here) ---------- */
+
+#define AOIDC_STORE_SERVERS_MAX 16
+
+/* A parsed server list: "host[:port] ... [replicas=N]". */
+typedef struct {
+    int n;                                    /* servers */
+    int replicas;                             /* copies - 1; 0 .. n-1 */
+    const char *name[AOIDC_STORE_SERVERS_MAX]; /* "host:port", what placement hashes */
+    const char *host[AOIDC_STORE_SERVERS_MAX];
+    unsigned port[AOIDC_STORE_SERVERS_MAX];
+} aoidc_store_servers_t;
+
+/* Parse a list of "host[:port]" servers (blank or comma separated) with an
+ * optional "replicas=N" (default 1 with two or more servers, 0 with one).
+ * Returns NULL when fine, or a message from p. */
+const char *aoidc_store_servers_parse(apr_pool_t *p, const char *list, aoidc_store_servers_t *out);
+
+/* The copies = replicas + 1 distinct servers that hold key, primary first,
+ * into order[]: rendezvous (highest random weight) hashing of "host:port"
+ * and the key. Independent of the order in which servers are listed; adding
+ * or removing one server moves only the keys that it gains or held. */
+void aoidc_store_order(const aoidc_store_servers_t *sv, const char *key, int *order);
+
+/* Validate a server list (as above) without connecting. Returns NULL when
+ * fine, or a message from p. */
 const char *aoidc_store_memcached_check(apr_pool_t *p, const char *servers);
 
-/* Create a memcached store (libmemcached pool, binary protocol, CAS, short
- * timeouts). Call per process (child_init), never before fork. The pool and
- * its connections are released by a cleanup on p. */
+/* Create a memcached store: one libmemcached pool per server (text protocol,
+ * CAS, short timeouts), each key on replicas + 1 servers (see
+ * aoidc_store_memcached.c for the rules). Call per process (child_init),
+ * never before fork. The pools and connections are released by a cleanup on p. */
 apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, int max_conns, int timeout_ms,
                                           aoidc_store_t **out, const char **err);
 

@@ -7,7 +7,8 @@ requests per second for a fixed time, loopback only) through these phases:
   steady     nothing happens
   one-down   memcached #1 is killed (SIGKILL)
   back-empty memcached #1 starts again, empty
-  rolling    each memcached in turn: stopped, a pause, started again empty, a pause
+  rolling    each memcached in turn: stopped for 1 s, started again empty, a 4 s pause
+             (long enough for the load to read every live session once: read repair)
   all-down   every memcached is stopped
   all-back   every memcached starts again, empty
 
@@ -118,16 +119,20 @@ def login_session(apache: Apache, op: OP, user: str) -> str | None:
     return vals[0] if vals else None
 
 
-def login_many(cluster: Cluster, n: int, workers: int = 4, tries: int = 3) -> list[str]:
+def login_many(cluster: Cluster, n: int, workers: int = 4, tries: int = 4) -> list[str]:
     """n sessions logged in, a few at a time. A login is tried again when it failed: the
     first logins of a cold Apache child can lose a race for the provider's metadata or
     keys ("another request is fetching"), which is not what this benchmark measures."""
     def one(i: int) -> str | None:
-        for _ in range(tries):
+        for t in range(tries):
             got = login_session(cluster.apaches[i % len(cluster.apaches)], cluster.op, USERS[i % len(USERS)])
             if got:
                 return got
+            time.sleep(0.3 * (t + 1))
         return None
+    # warm up: one login per node at a time first, so each child fetches the metadata
+    for i in range(2 * len(cluster.apaches)):
+        login_session(cluster.apaches[i % len(cluster.apaches)], cluster.op, USERS[0])
     with ThreadPoolExecutor(workers) as ex:
         got = list(ex.map(one, range(n)))
     return [g for g in got if g]
@@ -145,13 +150,13 @@ def kill(mc: Memcached) -> None:
 
 
 def default_phases(cluster: Cluster, *, steady: float = 3, down: float = 5, back: float = 4,
-                   rolling_pause: float = 1.0, all_down: float = 3, all_back: float = 4) -> list[Phase]:
+                   rolling_down: float = 1.0, rolling_pause: float = 4.0, all_down: float = 3, all_back: float = 4) -> list[Phase]:
     mcs = cluster.mcs
 
     def rolling() -> None:
         for mc in mcs:
             mc.stop()
-            time.sleep(rolling_pause)
+            time.sleep(rolling_down)
             mc.start()
             time.sleep(rolling_pause)
 

@@ -3,9 +3,12 @@ servers, two Apache nodes, the dev OP, 100 logged-in sessions and a bounded load
 (tests/bench/store_failover.py: fixed requests/s, fixed phase lengths, loopback only).
 
 Phases: steady, one server killed, it returns empty, a rolling restart of all three,
-all of them stopped, all of them back. The table is printed (pytest -s shows it). The
-assertions cover what the module guarantees today; they grow with each step of the
-issue (replicas, dead-server handling, full-outage answers)."""
+all of them stopped, all of them back. The table is printed (pytest -s shows it).
+
+With the default of one replica (three servers), a server's loss, its empty return and
+a rolling restart lose no session, answer no 5xx and fail no login. A full outage
+answers 503 with Retry-After, never 500; after it, service resumes without a restart
+(the sessions are gone: every server came back empty)."""
 import sys
 from pathlib import Path
 
@@ -52,6 +55,11 @@ def test_store_failover(make_apache, op, three_memcached, expect_log, capsys):
     steady = by["steady"]
     assert (steady.lost, steady.s5xx, steady.errors, steady.logins_failed) == (0, 0, 0, 0), table
     assert steady.ok > 0 and steady.logins_ok > 0, table
+    # one server down, back empty, all restarted in turn: invisible to users
+    for name in ("one-down", "back-empty", "rolling"):
+        r = by[name]
+        assert (r.lost, r.s5xx, r.errors, r.logins_failed) == (0, 0, 0, 0), f"{name}\n{table}"
+        assert r.ok > 0 and r.logins_ok > 0, f"{name}\n{table}"
     for r in results:
         # no crash, no hung request, never a 500 for a store failure
         assert r.errors == 0, table
@@ -75,3 +83,18 @@ def test_store_failover(make_apache, op, three_memcached, expect_log, capsys):
         assert cookie, nd.error_log_tail()
         status, _, _ = harness.raw_http(nd.port, sf.PROTECTED, [f"Cookie: {sf.COOKIE}={cookie}"])
         assert status == 200
+
+
+@pytest.mark.parametrize("store, error", [
+    ("memcached 127.0.0.1:1 replicas=1", "replicas=1 needs at least 2 servers"),
+    ("memcached 127.0.0.1:1 127.0.0.1:2 replicas=x", "replicas= takes a number"),
+    ("memcached 127.0.0.1:1 127.0.0.1:1", "listed twice"),
+])
+def test_store_directive_refuses(make_apache, store, error):
+    rc, out = make_apache.configtest(oidc={"session_store": store})
+    assert rc != 0 and "AuthOIDCSessionStore" in out and error in out, out
+
+
+def test_store_directive_replicas(make_apache):
+    rc, out = make_apache.configtest(oidc={"session_store": "memcached 127.0.0.1:1 [::1]:2 host3 replicas=2"})
+    assert rc == 0, out
