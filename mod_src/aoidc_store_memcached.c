@@ -120,10 +120,22 @@ static apr_uint32_t now_ms(const mc_ctx_t *c)
     return (apr_uint32_t)((apr_time_now() - c->t0) / 1000);
 }
 
+/* Whether to skip server i. When its time is up, exactly one caller gets to
+ * try it again (and marks the outcome); the others keep skipping it for one
+ * more period, so a frozen server costs one timeout per period and process,
+ * not one per request. */
 static int is_dead(mc_ctx_t *c, int i)
 {
     apr_uint32_t until = apr_atomic_read32(&c->srv[i].dead_until);
-    return until != 0 && (apr_int32_t)(until - now_ms(c)) > 0;
+    if (until == 0) {
+        return 0;
+    }
+    apr_uint32_t now = now_ms(c);
+    if ((apr_int32_t)(until - now) > 0) {
+        return 1;
+    }
+    apr_uint32_t next = now + AOIDC_STORE_RETRY_MS;
+    return apr_atomic_cas32(&c->srv[i].dead_until, next ? next : 1, until) != until;
 }
 
 static int is_suspect(mc_ctx_t *c, int i)
@@ -217,8 +229,8 @@ static memcached_return_t srv_get(mc_ctx_t *c, int i, apr_pool_t *p, const char 
                 break;
             }
         }
-        if (!is_connection_error(rc)) {
-            break;
+        if (!is_connection_error(rc) || rc == MEMCACHED_TIMEOUT) {
+            break; /* a second wait on a silent server would double the delay */
         }
     }
     memcached_pool_release(c->srv[i].pool, m);
@@ -255,8 +267,8 @@ static memcached_return_t srv_store(mc_ctx_t *c, int i, store_op_t op, const cha
             rc = memcached_delete(m, key, klen, 0);
             break;
         }
-        if (!is_connection_error(rc)) {
-            break;
+        if (!is_connection_error(rc) || rc == MEMCACHED_TIMEOUT) {
+            break; /* a second wait on a silent server would double the delay */
         }
     }
     memcached_pool_release(c->srv[i].pool, m);

@@ -7,6 +7,8 @@ requests per second for a fixed time, loopback only) through these phases:
   steady     nothing happens
   one-down   memcached #1 is killed (SIGKILL)
   back-empty memcached #1 starts again, empty
+  frozen     memcached #2 is frozen (SIGSTOP): it accepts connections and never answers
+  thawed     memcached #2 goes on (SIGCONT)
   rolling    each memcached in turn: stopped for 1 s, started again empty, a 4 s pause
              (long enough for the load to read every live session once: read repair)
   all-down   every memcached is stopped
@@ -64,6 +66,7 @@ class Phase:
     duration: float               # seconds of load after start() returned
     t0: float = 0.0
     t1: float = 0.0
+    used_again: list = field(default_factory=list)  # seconds until a returned server served a get
 
 
 @dataclass
@@ -83,7 +86,9 @@ class PhaseResult:
     logins_ok: int = 0
     logins_failed: int = 0
     latencies: list = field(default_factory=list)
+    slow: int = 0                 # answers slower than the slow threshold
     last_bad: float | None = None  # seconds after the phase start
+    used_again: list = field(default_factory=list)
 
     @property
     def p99_ms(self) -> float:
@@ -149,9 +154,39 @@ def kill(mc: Memcached) -> None:
         harness.wait_port_closed(mc.port)
 
 
-def default_phases(cluster: Cluster, *, steady: float = 3, down: float = 5, back: float = 4,
-                   rolling_down: float = 1.0, rolling_pause: float = 4.0, all_down: float = 3, all_back: float = 4) -> list[Phase]:
+def watch_return(mc: Memcached, out: list, timeout: float = 10.0) -> None:
+    """In the background: seconds from now until the (just started, empty) server mc
+    served its first get, appended to out (None if not within timeout)."""
+    t0 = time.monotonic()
+
+    def run() -> None:
+        while time.monotonic() - t0 < timeout:
+            try:
+                if int(mc.stats().get("cmd_get", "0")) > 0:
+                    out.append(time.monotonic() - t0)
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        out.append(None)
+    threading.Thread(target=run, daemon=True).start()
+
+
+def freeze(mc: Memcached, on: bool) -> None:
+    """SIGSTOP/SIGCONT: a server that accepts connections and never answers."""
+    if mc.proc is not None:
+        mc.proc.send_signal(signal.SIGSTOP if on else signal.SIGCONT)
+
+
+def default_phases(cluster: Cluster, *, steady: float = 3, down: float = 5, back: float = 4, frozen: float = 4,
+                   thawed: float = 2, rolling_down: float = 1.0, rolling_pause: float = 4.0, all_down: float = 3,
+                   all_back: float = 4) -> list[Phase]:
     mcs = cluster.mcs
+    phases: list[Phase] = []
+
+    def back_empty() -> None:
+        mcs[0].start()
+        watch_return(mcs[0], phases[2].used_again)
 
     def rolling() -> None:
         for mc in mcs:
@@ -168,27 +203,31 @@ def default_phases(cluster: Cluster, *, steady: float = 3, down: float = 5, back
         for mc in mcs:
             mc.start()
 
-    return [
+    phases += [
         Phase("steady", lambda: None, steady),
         Phase("one-down", lambda: kill(mcs[0]), down),
-        Phase("back-empty", lambda: mcs[0].start(), back),
+        Phase("back-empty", back_empty, back),
+        Phase("frozen", lambda: freeze(mcs[1], True), frozen),
+        Phase("thawed", lambda: freeze(mcs[1], False), thawed),
         Phase("rolling", rolling, 0.5),
         Phase("all-down", stop_all, all_down),
         Phase("all-back", start_all, all_back),
     ]
+    return phases
 
 
 # ----------------------------------------------------------------- the load
 
 class Load:
     def __init__(self, cluster: Cluster, sessions: list[str], rate: float, *, nosession_share: float = 0.05,
-                 login_interval: float = 0.4, timeout: float = 5.0):
+                 login_interval: float = 0.4, timeout: float = 5.0, slow: float = 0.25):
         self.c = cluster
         self.pool = list(sessions)
         self.rate = rate
         self.nosession_every = max(1, round(1 / nosession_share)) if nosession_share > 0 else 0
         self.login_interval = login_interval
         self.timeout = timeout
+        self.slow = slow
         self.lock = threading.Lock()
         self.phase = -1
         self.phases: list[Phase] = []
@@ -226,6 +265,7 @@ class Load:
 
         def apply(res: PhaseResult) -> bool:
             res.latencies.append(lat)
+            res.slow += lat > self.slow
             res.n503 += status == 503
             res.retry_after += status == 503 and retry_after
             if cookie is None:
@@ -309,19 +349,23 @@ class Load:
                 th.join(timeout=30)
         for ph, res in zip(phases, self.results):
             res.seconds = ph.t1 - ph.t0
+            res.used_again = list(ph.used_again)
         return self.results
 
 
 def table(results: list[PhaseResult]) -> str:
     head = (f"{'phase':<11} {'secs':>5} {'reqs':>5} {'lost':>5} {'5xx':>5} {'500':>4} {'noans':>5} "
-            f"{'login ok/fail':>13} {'p99 ms':>7} {'max ms':>7} {'recover s':>9}  cookie-less answers")
+            f"{'login ok/fail':>13} {'p99 ms':>7} {'max ms':>7} {'slow':>5} {'recover s':>9}  cookie-less answers")
     lines = [head]
     for r in results:
         nos = " ".join(f"{k}:{v}" for k, v in sorted(r.nosession.items()))
         extra = f" other:{r.other}" if r.other else ""
         lines.append(f"{r.name:<11} {r.seconds:>5.1f} {r.requests:>5} {r.lost:>5} {r.s5xx:>5} {r.s500:>4} "
-                     f"{r.errors:>5} {r.logins_ok:>6}/{r.logins_failed:<6} {r.p99_ms:>7.1f} {r.max_ms:>7.1f} "
-                     f"{r.recover:>9.2f}  {nos} (503 with Retry-After: {r.retry_after}/{r.n503}){extra}")
+                     f"{r.errors:>5} {r.logins_ok:>6}/{r.logins_failed:<6} {r.p99_ms:>7.1f} {r.max_ms:>7.1f} {r.slow:>5} "
+                     f"{r.recover:>9.2f}  {nos} (503 with Retry-After: {r.retry_after}/{r.n503}){extra}"
+                     + (f"; server used again after {r.used_again[0]:.2f}s" if r.used_again and r.used_again[0] is not None
+                        else "; server NOT used again" if r.used_again else ""))
+    lines.append("slow: answers slower than 250 ms (half the default AuthOIDCStoreTimeout)")
     return "\n".join(lines)
 
 

@@ -2,11 +2,13 @@
 servers, two Apache nodes, the dev OP, 100 logged-in sessions and a bounded load
 (tests/bench/store_failover.py: fixed requests/s, fixed phase lengths, loopback only).
 
-Phases: steady, one server killed, it returns empty, a rolling restart of all three,
-all of them stopped, all of them back. The table is printed (pytest -s shows it).
+Phases: steady, one server killed, it returns empty, another one frozen (SIGSTOP) and
+thawed, a rolling restart of all three, all of them stopped, all of them back. The table is printed (pytest -s shows it).
 
-With the default of one replica (three servers), a server's loss, its empty return and
-a rolling restart lose no session, answer no 5xx and fail no login. A full outage
+With the default of one replica (three servers), a server's loss, its empty return, a
+frozen server and a rolling restart lose no session, answer no 5xx and fail no login; a
+returned server is used again within 2 s; a frozen one costs at most one store timeout
+for a few requests per process and second. A full outage
 answers 503 with Retry-After, never 500; after it, service resumes without a restart
 (the sessions are gone: every server came back empty)."""
 import sys
@@ -22,6 +24,7 @@ import store_failover as sf  # noqa: E402
 
 SESSIONS = 100
 RATE = 80           # requests per second, both nodes together
+STORE_TIMEOUT_MS = 500   # AuthOIDCStoreTimeout's default
 
 
 @pytest.fixture
@@ -56,10 +59,19 @@ def test_store_failover(make_apache, op, three_memcached, expect_log, capsys):
     assert (steady.lost, steady.s5xx, steady.errors, steady.logins_failed) == (0, 0, 0, 0), table
     assert steady.ok > 0 and steady.logins_ok > 0, table
     # one server down, back empty, all restarted in turn: invisible to users
-    for name in ("one-down", "back-empty", "rolling"):
+    for name in ("one-down", "back-empty", "frozen", "thawed", "rolling"):
         r = by[name]
         assert (r.lost, r.s5xx, r.errors, r.logins_failed) == (0, 0, 0, 0), f"{name}\n{table}"
         assert r.ok > 0 and r.logins_ok > 0, f"{name}\n{table}"
+    # the returned server is used again soon, without an Apache restart
+    used = by["back-empty"].used_again
+    assert used and used[0] is not None and used[0] <= 2.0, table
+    # a frozen server (accepts, never answers) costs one timeout per process and
+    # second, not one per request, and never more than one timeout
+    frozen = by["frozen"]
+    assert frozen.slow <= 0.15 * (frozen.requests + sum(frozen.nosession.values())), table
+    assert frozen.max_ms < STORE_TIMEOUT_MS + 500, table
+    assert by["thawed"].slow == 0 or by["thawed"].max_ms < STORE_TIMEOUT_MS + 500, table
     for r in results:
         # no crash, no hung request, never a 500 for a store failure
         assert r.errors == 0, table
@@ -70,6 +82,9 @@ def test_store_failover(make_apache, op, three_memcached, expect_log, capsys):
     # a full outage: requests with a session answer 503
     down = by["all-down"]
     assert down.s5xx > 0, table
+    # and when the servers are back (empty), service resumes within 2 s
+    assert by["all-back"].recover <= 2.0, table
+    assert by["all-back"].logins_ok > 0, table
     for nd in nodes:
         assert nd.running(), nd.error_log_tail()
 
