@@ -24,6 +24,11 @@ const char *aoidc_store_rc_str(aoidc_store_rc_t rc)
     return "error";
 }
 
+int aoidc_store_usable(aoidc_store_t *s, apr_pool_t *p)
+{
+    return s && (!s->usable || s->usable(s, p));
+}
+
 /* Parse "host[:port]" into host and port. Returns 0 on success. */
 static int parse_server(apr_pool_t *p, const char *spec, char **host, unsigned *port)
 {

@@ -21,13 +21,21 @@ typedef enum {
 
 const char *aoidc_store_rc_str(aoidc_store_rc_t rc);
 
+typedef struct aoidc_store aoidc_store_t;
+
+/* The per-process health view: 0 when every server of the store is known to
+ * be down (a recent operation failed on each), 1 otherwise. Costs no round
+ * trip, except that once per retry period one caller probes a server whose
+ * time is up, so that the view recovers without other traffic. For answers
+ * that must not start what the store cannot finish (a login). */
+int aoidc_store_usable(aoidc_store_t *s, apr_pool_t *p);
+
 /* Per-store counters (approximate, for the benchmark and metrics). */
 typedef struct {
     volatile apr_uint32_t gets, sets, cas, adds, deletes;
     volatile apr_uint32_t repairs; /* copies written back by a read (replicas) */
 } aoidc_store_stats_t;
 
-typedef struct aoidc_store aoidc_store_t;
 struct aoidc_store {
     const char *name;
     /* get: *val allocated from p (NUL-terminated, *len excludes it); *cas set
@@ -40,6 +48,8 @@ struct aoidc_store {
     aoidc_store_rc_t (*cas)(aoidc_store_t *s, const char *key, const void *val, apr_size_t len, long ttl,
                             uint64_t cas);
     aoidc_store_rc_t (*del)(aoidc_store_t *s, const char *key);
+    /* optional: 0 when the store is known to be down (see aoidc_store_usable) */
+    int (*usable)(aoidc_store_t *s, apr_pool_t *p);
     aoidc_store_stats_t stats;
     void *ctx;
 };

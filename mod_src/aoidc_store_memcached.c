@@ -33,7 +33,8 @@
  *    every request of this process for AOIDC_STORE_RETRY_MS; then one
  *    request tries it again. So a known-dead server costs no timeout per
  *    request, and a server that returns is used again within that time.
- *  - no live copy at all: AOIDC_STORE_DOWN. */
+ *  - no live copy at all: AOIDC_STORE_DOWN. When every server is known
+ *    dead, aoidc_store_usable() says so without a round trip. */
 #include "aoidc_store.h"
 
 #include <apr_atomic.h>
@@ -400,6 +401,31 @@ static aoidc_store_rc_t mc_del(aoidc_store_t *s, const char *key)
     return all_copies(s, OP_DEL, key, NULL, 0, 0, -1);
 }
 
+/* the health view: some server not known dead, or one that answers a probe
+ * now that its time is up (is_dead() lets one caller per period through) */
+static int mc_usable(aoidc_store_t *s, apr_pool_t *p)
+{
+    mc_ctx_t *c = s->ctx;
+    for (int i = 0; i < c->sv.n; i++) {
+        if (apr_atomic_read32(&c->srv[i].dead_until) == 0) {
+            return 1;
+        }
+    }
+    for (int i = 0; i < c->sv.n; i++) {
+        if (!is_dead(c, i)) {
+            char *val;
+            apr_size_t len;
+            uint64_t cas;
+            uint32_t flags;
+            memcached_return_t rc = srv_get(c, i, p, "aoidc:health", &val, &len, &cas, &flags);
+            if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* --- set-up ------------------------------------------------------------------ */
 
 const char *aoidc_store_memcached_check(apr_pool_t *p, const char *servers)
@@ -482,6 +508,7 @@ apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, in
     s->add = mc_add;
     s->cas = mc_cas;
     s->del = mc_del;
+    s->usable = mc_usable;
     s->ctx = c;
     *out = s;
     return APR_SUCCESS;

@@ -65,6 +65,7 @@ class Phase:
     start: Callable[[], None]     # what happens at the phase's start (may take time)
     duration: float               # seconds of load after start() returned
     t0: float = 0.0
+    ready: float = 0.0            # when start() returned
     t1: float = 0.0
     used_again: list = field(default_factory=list)  # seconds until a returned server served a get
 
@@ -81,6 +82,8 @@ class PhaseResult:
     errors: int = 0
     other: dict = field(default_factory=dict)     # unexpected statuses of session requests
     nosession: dict = field(default_factory=dict)  # status -> count of cookie-less requests
+    nosession_ready: dict = field(default_factory=dict)  # the same, sent after the phase's event was over
+    login_5xx: dict = field(default_factory=dict)  # status -> count of 5xx hops in logins
     n503: int = 0                 # 503 answers (with or without a cookie)
     retry_after: int = 0          # 503 answers that carried Retry-After
     logins_ok: int = 0
@@ -108,17 +111,22 @@ class PhaseResult:
 
 # ----------------------------------------------------------------- logins
 
-def login_session(apache: Apache, op: OP, user: str) -> str | None:
-    """One whole headless login on apache; the session cookie value, or None."""
+def login_session(apache: Apache, op: OP, user: str, statuses: list | None = None) -> str | None:
+    """One whole headless login on apache; the session cookie value, or None. The
+    status of every hop is appended to statuses when given."""
     s = harness.new_browser()
     try:
         responses = harness.login(s, apache.url(PROTECTED), user, harness.USERS[user]["password"], op=op,
                                   timeout=10)
-    except Exception:  # noqa: BLE001 - a failed login is a result here
-        return None
+    except harness.FlowError as e:  # a failed login is a result here
+        responses = e.responses
+    except Exception:  # noqa: BLE001
+        responses = []
     finally:
         s.close()
-    if responses[-1].status_code != 200:
+    if statuses is not None:
+        statuses.extend(r.status_code for r in responses)
+    if not responses or responses[-1].status_code != 200:
         return None
     vals = [c.value for c in s.cookies if c.name == COOKIE and c.domain in ("127.0.0.1", "127.0.0.1.local", "")]
     return vals[0] if vals else None
@@ -261,6 +269,7 @@ class Load:
         except Exception:  # noqa: BLE001 - no answer is a result
             status, head = 0, ""
         lat = time.monotonic() - t
+        ready = idx >= 0 and 0 < self.phases[idx].ready <= t
         retry_after = "\r\nretry-after:" in head.lower()
 
         def apply(res: PhaseResult) -> bool:
@@ -270,6 +279,8 @@ class Load:
             res.retry_after += status == 503 and retry_after
             if cookie is None:
                 res.nosession[status] = res.nosession.get(status, 0) + 1
+                if ready:
+                    res.nosession_ready[status] = res.nosession_ready.get(status, 0) + 1
                 return status == 0 or status >= 500
             res.requests += 1
             if status == 200:
@@ -311,10 +322,14 @@ class Load:
             t = time.monotonic()
             idx = self.phase
             node = self.c.apaches[i % len(self.c.apaches)]
-            cookie = login_session(node, self.c.op, USERS[i % len(USERS)])
+            statuses: list = []
+            cookie = login_session(node, self.c.op, USERS[i % len(USERS)], statuses)
             i += 1
 
             def apply(res: PhaseResult) -> bool:
+                for st in statuses:
+                    if st >= 500:
+                        res.login_5xx[st] = res.login_5xx.get(st, 0) + 1
                 if cookie:
                     res.logins_ok += 1
                     return False
@@ -341,6 +356,7 @@ class Load:
                 self.phase = i
                 log(f"phase {ph.name}")
                 ph.start()
+                ph.ready = time.monotonic()
                 time.sleep(ph.duration)
                 ph.t1 = time.monotonic()
         finally:
@@ -360,6 +376,7 @@ def table(results: list[PhaseResult]) -> str:
     for r in results:
         nos = " ".join(f"{k}:{v}" for k, v in sorted(r.nosession.items()))
         extra = f" other:{r.other}" if r.other else ""
+        extra += f" login 5xx:{r.login_5xx}" if r.login_5xx else ""
         lines.append(f"{r.name:<11} {r.seconds:>5.1f} {r.requests:>5} {r.lost:>5} {r.s5xx:>5} {r.s500:>4} "
                      f"{r.errors:>5} {r.logins_ok:>6}/{r.logins_failed:<6} {r.p99_ms:>7.1f} {r.max_ms:>7.1f} {r.slow:>5} "
                      f"{r.recover:>9.2f}  {nos} (503 with Retry-After: {r.retry_after}/{r.n503}){extra}"

@@ -12,6 +12,7 @@ for a few requests per process and second. A full outage
 answers 503 with Retry-After, never 500; after it, service resumes without a restart
 (the sessions are gone: every server came back empty)."""
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def test_store_failover(make_apache, op, three_memcached, expect_log, capsys):
     # login_many retries)
     for rx in (r"AOIDC303: session store memcached: down", r"AOIDC415: cannot store the new session",
                r"AOIDC417: session of .* not fully recorded in the session directory",
-               r"AOIDC402: cannot create login state",
+               r"AOIDC402: cannot create login state", r"AOIDC750: session store memcached is down",
                r"another request is fetching the provider's"):
         expect_log(rx)
 
@@ -82,6 +83,12 @@ def test_store_failover(make_apache, op, three_memcached, expect_log, capsys):
     # a full outage: requests with a session answer 503
     down = by["all-down"]
     assert down.s5xx > 0, table
+    # new visitors get 503 rather than a login that cannot finish (once every server
+    # is stopped; while they are being stopped, the remaining ones serve)
+    assert down.nosession_ready.get(503, 0) > 0, table
+    assert down.nosession_ready.get(302, 0) <= 2, table
+    for r in results:
+        assert 500 not in r.login_5xx, table
     # and when the servers are back (empty), service resumes within 2 s
     assert by["all-back"].recover <= 2.0, table
     assert by["all-back"].logins_ok > 0, table
@@ -113,3 +120,51 @@ def test_store_directive_refuses(make_apache, store, error):
 def test_store_directive_replicas(make_apache):
     rc, out = make_apache.configtest(oidc={"session_store": "memcached 127.0.0.1:1 [::1]:2 host3 replicas=2"})
     assert rc == 0, out
+
+
+ONE_PROCESS = "StartServers 1\nServerLimit 1\nMaxRequestWorkers 16\n"   # one health view
+
+
+def test_full_outage_answers_503_and_recovers(make_apache, memcached, op, expect_log):
+    """Every memcached down (issue 11, point 3): a request with a session, one without
+    (no redirect into a login that cannot finish) and a callback all get 503 with
+    Retry-After; back within 2 s of the store's return, without a restart."""
+    expect_log(r"AOIDC303: session store memcached: down")
+    expect_log(r"AOIDC750: session store memcached is down: 503 instead of a login", required=True)
+    expect_log(r"AOIDC415: cannot store the new session: down")
+    expect_log(r"AOIDC4\d\d: .*(down|store)")
+    node = make_apache(ONE_PROCESS)
+    cookie = None
+    for _ in range(3):
+        cookie = sf.login_session(node, op, "alice")
+        if cookie:
+            break
+    assert cookie, node.error_log_tail()
+    pending = harness.new_browser()
+    callback = harness.op_login_only(pending, node.url(sf.PROTECTED), "bob", "bob-pw", op=op)
+    page = [f"Cookie: {sf.COOKIE}={cookie}", "Accept: text/html"]
+
+    memcached.stop()
+    status, head, _ = harness.raw_http(node.port, sf.PROTECTED, page)
+    assert status == 503 and "\r\nretry-after:" in head.lower(), head
+    # a new visitor: 503, not a redirect to the provider (the view is already known,
+    # and the answer costs no store timeout)
+    t = time.monotonic()
+    status, head, _ = harness.raw_http(node.port, sf.PROTECTED, ["Accept: text/html"])
+    assert status == 503 and "\r\nretry-after:" in head.lower(), head
+    assert "location:" not in head.lower()
+    assert time.monotonic() - t < 0.25
+    # a callback that arrives now
+    r = pending.get(callback, allow_redirects=False, timeout=10)
+    assert r.status_code == 503 and "Retry-After" in r.headers, r.status_code
+
+    memcached.start()
+    t0 = time.monotonic()
+    while True:
+        status, head, _ = harness.raw_http(node.port, sf.PROTECTED, ["Accept: text/html"])
+        if status == 302 or time.monotonic() - t0 > 5:
+            break
+        time.sleep(0.05)
+    back = time.monotonic() - t0
+    assert status == 302 and back <= 2.0, (status, back)
+    assert sf.login_session(node, op, "carol"), node.error_log_tail()
