@@ -50,6 +50,10 @@ struct aoidc_store {
     aoidc_store_rc_t (*del)(aoidc_store_t *s, const char *key);
     /* optional: 0 when the store is known to be down (see aoidc_store_usable) */
     int (*usable)(aoidc_store_t *s, apr_pool_t *p);
+    /* optional: ask every server (one round trip each; none for a server
+     * known to be down); returns how many answered, sets *servers and
+     * *replicas. For the health handler. */
+    int (*probe)(aoidc_store_t *s, apr_pool_t *p, int *servers, int *replicas);
     aoidc_store_stats_t stats;
     void *ctx;
 };

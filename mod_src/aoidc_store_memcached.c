@@ -426,6 +426,25 @@ static int mc_usable(aoidc_store_t *s, apr_pool_t *p)
     return 0;
 }
 
+static int mc_probe(aoidc_store_t *s, apr_pool_t *p, int *servers, int *replicas)
+{
+    mc_ctx_t *c = s->ctx;
+    int up = 0;
+    for (int i = 0; i < c->sv.n; i++) {
+        char *val;
+        apr_size_t len;
+        uint64_t cas;
+        uint32_t flags;
+        if (!is_dead(c, i)) {
+            memcached_return_t rc = srv_get(c, i, p, "aoidc:health", &val, &len, &cas, &flags);
+            up += rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND;
+        }
+    }
+    *servers = c->sv.n;
+    *replicas = c->sv.replicas;
+    return up;
+}
+
 /* --- set-up ------------------------------------------------------------------ */
 
 const char *aoidc_store_memcached_check(apr_pool_t *p, const char *servers)
@@ -509,6 +528,7 @@ apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, in
     s->cas = mc_cas;
     s->del = mc_del;
     s->usable = mc_usable;
+    s->probe = mc_probe;
     s->ctx = c;
     *out = s;
     return APR_SUCCESS;

@@ -160,6 +160,8 @@ int aoidc_bearer_authn(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
 void aoidc_register_bearer_authz(apr_pool_t *p);
 void aoidc_fix_authz_status(request_rec *r);
 void aoidc_register_error_filter(void);
+/* mod_auth_oidc_health.c: SetHandler auth-oidc-health */
+void aoidc_register_health(apr_pool_t *p);
 int aoidc_bearer_query_allowed(const aoidc_dir_cfg_t *dc);
 int aoidc_accept_bearer(const aoidc_dir_cfg_t *dc);
 int aoidc_check_bearer(request_rec *r);
