@@ -25,10 +25,11 @@
  *    that won the read wins) and, when it succeeded, the new value is set
  *    on the other live copies. A CAS on a server that died meanwhile is
  *    "exists", so the caller reads again (from a replica) and retries.
- *    For AOIDC_STORE_SUSPECT_MS after a server came back or a pooled
- *    connection to it broke (a restart), a read also adds what it read to
- *    that server's copy, so that a rolling restart under load loses
- *    nothing that is in use; the hot path is one round trip otherwise.
+ *    For AOIDC_STORE_SUSPECT_MS after a server started empty (its epoch
+ *    item, below), came back, or a pooled connection to it broke, a read
+ *    also adds what it read to that server's copy, so that a rolling
+ *    restart under load loses nothing that is in use; the hot path is one
+ *    round trip otherwise.
  *  - a server that failed with a connection-class error is skipped by
  *    every request of this process for AOIDC_STORE_RETRY_MS; then one
  *    request tries it again. So a known-dead server costs no timeout per
@@ -59,6 +60,8 @@ typedef struct {
     /* ms since ctx->t0 until which the server may have lost items: it came
      * back, or a connection to it broke (a restart) */
     volatile apr_uint32_t suspect_until;
+    /* ms since ctx->t0 of the last look at the server's epoch (0: never) */
+    volatile apr_uint32_t epoch_checked;
 } mc_server_t;
 
 typedef struct {
@@ -188,7 +191,45 @@ static uint32_t expiry_flags(long ttl)
 
 /* --- one server ------------------------------------------------------------ */
 
-/* get on server i; MEMCACHED_NOTFOUND when absent */
+/* --- restarts, seen by every process ----------------------------------------
+ * Each server holds one item of its own, EPOCH_KEY, never replicated: the
+ * time (unix ms) at which it was first found missing there, i.e. when that
+ * server started empty. A process reads it along with a get on that server
+ * (same request, no extra round trip) at most once per
+ * AOIDC_STORE_EPOCH_CHECK_MS, and once on first use of a replica; a server
+ * whose epoch is younger than AOIDC_STORE_SUSPECT_MS is suspect, so reads
+ * repair their copies there, in every process of every node and in
+ * oidc-console alike, whether or not that process saw the restart. */
+#define EPOCH_KEY "aoidc:epoch"
+#define AOIDC_STORE_EPOCH_CHECK_MS 1000
+
+static int epoch_due(mc_ctx_t *c, int i)
+{
+    apr_uint32_t last = apr_atomic_read32(&c->srv[i].epoch_checked);
+    apr_uint32_t now = now_ms(c);
+    if (last != 0 && (apr_int32_t)(now - last) < AOIDC_STORE_EPOCH_CHECK_MS) {
+        return 0;
+    }
+    return apr_atomic_cas32(&c->srv[i].epoch_checked, now ? now : 1, last) == last;
+}
+
+/* server i started empty at created (unix ms) */
+static void epoch_seen(mc_ctx_t *c, int i, apr_int64_t created)
+{
+    apr_int64_t age = apr_time_now() / 1000 - created;
+    if (age < 0) {
+        age = 0;
+    }
+    if (age < AOIDC_STORE_SUSPECT_MS) {
+        apr_uint32_t until = now_ms(c) + (apr_uint32_t)(AOIDC_STORE_SUSPECT_MS - age);
+        apr_uint32_t cur = apr_atomic_read32(&c->srv[i].suspect_until);
+        if (cur == 0 || (apr_int32_t)(until - cur) > 0) {
+            apr_atomic_set32(&c->srv[i].suspect_until, until ? until : 1);
+        }
+    }
+}
+
+/* get on server i (and its epoch when due); MEMCACHED_NOTFOUND when absent */
 static memcached_return_t srv_get(mc_ctx_t *c, int i, apr_pool_t *p, const char *key, char **val, apr_size_t *len,
                                   uint64_t *cas, uint32_t *flags)
 {
@@ -197,42 +238,60 @@ static memcached_return_t srv_get(mc_ctx_t *c, int i, apr_pool_t *p, const char 
     if (!m) {
         return MEMCACHED_TIMEOUT; /* pool exhausted: treat as a slow server, not a dead one */
     }
-    const char *keys[1] = {key};
-    size_t klen[1] = {strlen(key)};
-    int broke = 0;
+    int with_epoch = epoch_due(c, i);
+    const char *keys[2] = {key, EPOCH_KEY};
+    size_t klen[2] = {strlen(key), sizeof(EPOCH_KEY) - 1};
+    int broke = 0, found = 0, epoch_found = 0;
+    apr_int64_t epoch = 0;
     /* one retry on a connection-class error: libmemcached reports the first
      * failure after a server restart before reconnecting */
     for (int attempt = 0; attempt < 2; attempt++) {
         broke = attempt > 0;
-        rc = memcached_mget(m, keys, klen, 1);
+        found = epoch_found = 0;
+        rc = memcached_mget(m, keys, klen, with_epoch ? 2 : 1);
         if (rc == MEMCACHED_SUCCESS) {
-            memcached_result_st *res = memcached_fetch_result(m, NULL, &rc);
-            if (res) {
+            memcached_result_st *res;
+            while ((res = memcached_fetch_result(m, NULL, &rc)) != NULL) {
                 size_t n = memcached_result_length(res);
-                char *buf = apr_palloc(p, n + 1);
-                memcpy(buf, memcached_result_value(res), n);
-                buf[n] = '\0';
-                *val = buf;
-                *len = n;
-                *cas = memcached_result_cas(res);
-                *flags = memcached_result_flags(res);
-                memcached_result_free(res);
-                /* drain the end-of-results marker */
-                memcached_return_t rc2;
-                while ((res = memcached_fetch_result(m, NULL, &rc2)) != NULL) {
-                    memcached_result_free(res);
+                const char *k = memcached_result_key_value(res);
+                size_t kl = memcached_result_key_length(res);
+                if (with_epoch && kl == klen[1] && memcmp(k, EPOCH_KEY, kl) == 0) {
+                    char num[24];
+                    size_t cn = n < sizeof(num) - 1 ? n : sizeof(num) - 1;
+                    memcpy(num, memcached_result_value(res), cn);
+                    num[cn] = '\0';
+                    epoch = apr_atoi64(num);
+                    epoch_found = 1;
                 }
-                rc = MEMCACHED_SUCCESS;
-                break;
+                else if (!found) {
+                    char *buf = apr_palloc(p, n + 1);
+                    memcpy(buf, memcached_result_value(res), n);
+                    buf[n] = '\0';
+                    *val = buf;
+                    *len = n;
+                    *cas = memcached_result_cas(res);
+                    *flags = memcached_result_flags(res);
+                    found = 1;
+                }
+                memcached_result_free(res);
             }
-            if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND) {
-                rc = MEMCACHED_NOTFOUND;
+            if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS) {
+                rc = found ? MEMCACHED_SUCCESS : MEMCACHED_NOTFOUND;
                 break;
             }
         }
         if (!is_connection_error(rc) || rc == MEMCACHED_TIMEOUT) {
             break; /* a second wait on a silent server would double the delay */
         }
+    }
+    if (with_epoch && (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)) {
+        if (!epoch_found) {
+            /* this server started empty since anyone looked: from now on */
+            epoch = apr_time_now() / 1000;
+            const char *v = apr_psprintf(p, "%" APR_INT64_T_FMT, epoch);
+            memcached_add(m, EPOCH_KEY, klen[1], v, strlen(v), 0, 0);
+        }
+        epoch_seen(c, i, epoch);
     }
     memcached_pool_release(c->srv[i].pool, m);
     mark(c, i, rc, broke);
@@ -288,6 +347,16 @@ static aoidc_store_rc_t mc_get(aoidc_store_t *s, apr_pool_t *p, const char *key,
     aoidc_store_rc_t out = AOIDC_STORE_DOWN;
     apr_atomic_inc32(&s->stats.gets);
     aoidc_store_order(&c->sv, key, order);
+    /* a process's first use of a server as a replica: learn its epoch (once) */
+    for (int k = 1; k < copies; k++) {
+        if (apr_atomic_read32(&c->srv[order[k]].epoch_checked) == 0 && !is_dead(c, order[k])) {
+            char *hv;
+            apr_size_t hl;
+            uint64_t hc;
+            uint32_t hf;
+            srv_get(c, order[k], p, "aoidc:health", &hv, &hl, &hc, &hf);
+        }
+    }
     for (int k = 0; k < copies; k++) {
         int i = order[k];
         if (is_dead(c, i)) {

@@ -70,7 +70,11 @@ def test_store_failover(make_apache, op, three_memcached, expect_log, capsys):
     # a frozen server (accepts, never answers) costs one timeout per process and
     # second, not one per request, and never more than one timeout
     frozen = by["frozen"]
-    assert frozen.slow <= 0.15 * (frozen.requests + sum(frozen.nosession.values())), table
+    # the requests that touch it before the first timeout tells, then one prober per
+    # process and second (measured ~25-40; without the dead-server view, 170 of 304)
+    children = sum(len(harness.child_pids(nd.pid)) for nd in nodes)
+    allowed = RATE * STORE_TIMEOUT_MS / 1000 + children * frozen.seconds
+    assert frozen.slow <= allowed, f"{frozen.slow} slow > {allowed}\n{table}"
     assert frozen.max_ms < STORE_TIMEOUT_MS + 500, table
     assert by["thawed"].slow == 0 or by["thawed"].max_ms < STORE_TIMEOUT_MS + 500, table
     for r in results:
@@ -168,3 +172,54 @@ def test_full_outage_answers_503_and_recovers(make_apache, memcached, op, expect
     back = time.monotonic() - t0
     assert status == 302 and back <= 2.0, (status, back)
     assert sf.login_session(node, op, "carol"), node.error_log_tail()
+
+
+class _Servers:
+    """What test_85's Console reads of its memcached: the store_servers value."""
+
+    def __init__(self, address: str):
+        self.address = address
+
+
+def test_directory_and_console_across_node_loss(make_apache, op, three_memcached, crypto_key, tmp_path):
+    """The session directory (CAS lists) with replicas: entries made while a server is down,
+    after it returned empty, and through a rolling restart with logins in between, are all
+    listed by oidc-console (which reads the same copies: same server list and replicas=);
+    a session revoked while a server is down does not come back with that server."""
+    from test_85_console import Console, _login, _ok, _subs
+
+    mcs = three_memcached
+    servers = " ".join(m.address for m in mcs) + " replicas=1"
+    node = make_apache(oidc={"session_store": f"memcached {servers}"})
+    console = Console(tmp_path / "console", _Servers(servers), crypto_key)
+
+    def listed() -> list[str]:
+        rc, out = console.cli("sessions")
+        assert rc == 0, console.last_stderr
+        return _subs(out)
+
+    browsers = [_login(node, u, op) for u in ("alice", "bob", "carol", "alice")]
+    assert listed() == ["alice", "alice", "bob", "carol"]
+
+    sf.kill(mcs[0])
+    browsers += [_login(node, u, op) for u in ("alice", "bob", "dave")]
+    assert listed() == ["alice", "alice", "alice", "bob", "bob", "carol", "dave"]
+    # revoked while a server is down: every live copy goes
+    rc, out = console.cli("revoke", "--user", "carol", "--provider", "main")
+    assert rc == 0 and out["revoked"] == 1, console.last_stderr
+
+    mcs[0].start()   # empty
+    browsers += [_login(node, u, op) for u in ("bob", "dave")]
+    expected = ["alice", "alice", "alice", "bob", "bob", "bob", "dave", "dave"]
+    assert listed() == expected
+    assert not _ok(browsers[2], node)   # carol stays revoked
+
+    # rolling restart; each user logs in again between two restarts (the lists are in use)
+    for mc in mcs:
+        mc.restart()
+        time.sleep(1.2)    # the dead-server view lets the server in again
+        browsers += [_login(node, u, op) for u in ("alice", "bob", "dave")]
+        expected = sorted(expected + ["alice", "bob", "dave"])
+        assert listed() == expected
+    live = [b for i, b in enumerate(browsers) if i != 2]
+    assert all(_ok(b, node) for b in live)
