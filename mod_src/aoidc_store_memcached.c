@@ -205,6 +205,9 @@ static uint32_t expiry_flags(long ttl)
 
 static int epoch_due(mc_ctx_t *c, int i)
 {
+    if (c->sv.replicas == 0) {
+        return 0; /* nothing to repair from: one copy of everything */
+    }
     apr_uint32_t last = apr_atomic_read32(&c->srv[i].epoch_checked);
     apr_uint32_t now = now_ms(c);
     if (last != 0 && (apr_int32_t)(now - last) < AOIDC_STORE_EPOCH_CHECK_MS) {
