@@ -36,6 +36,17 @@ typedef struct {
     volatile apr_uint32_t repairs; /* copies written back by a read (replicas) */
 } aoidc_store_stats_t;
 
+/* What a store reports about one of its servers, for the error log. */
+typedef enum {
+    AOIDC_STORE_EV_DOWN,     /* this process stopped using the server (detail: why); no replicas */
+    AOIDC_STORE_EV_DEGRADED, /* the same with replicas: the other copies serve */
+    AOIDC_STORE_EV_UP,    /* it answers again */
+    AOIDC_STORE_EV_EMPTY  /* it started empty (restart): copies are being repaired */
+} aoidc_store_event_t;
+
+/* Called from any thread, once per change of state in this process. */
+typedef void (*aoidc_store_event_fn)(void *baton, aoidc_store_event_t ev, const char *server, const char *detail);
+
 struct aoidc_store {
     const char *name;
     /* get: *val allocated from p (NUL-terminated, *len excludes it); *cas set
@@ -55,6 +66,9 @@ struct aoidc_store {
      * *replicas. For the health handler. */
     int (*probe)(aoidc_store_t *s, apr_pool_t *p, int *servers, int *replicas);
     aoidc_store_stats_t stats;
+    /* optional, set by the caller after creation */
+    aoidc_store_event_fn on_event;
+    void *on_event_baton;
     void *ctx;
 };
 

@@ -65,6 +65,7 @@ typedef struct {
 } mc_server_t;
 
 typedef struct {
+    aoidc_store_t *store; /* for on_event */
     aoidc_store_servers_t sv;
     mc_server_t srv[AOIDC_STORE_SERVERS_MAX];
     struct timespec fetch_timeout;
@@ -157,16 +158,25 @@ static void set_suspect(mc_ctx_t *c, int i)
 /* After an operation on server i: rc is its outcome, broke says whether a
  * first attempt failed on a connection-class error (a restart behind a
  * pooled socket). */
+static void event(mc_ctx_t *c, aoidc_store_event_t ev, int i, const char *detail)
+{
+    if (c->store && c->store->on_event) {
+        c->store->on_event(c->store->on_event_baton, ev, c->sv.name[i], detail);
+    }
+}
+
 static void mark(mc_ctx_t *c, int i, memcached_return_t rc, int broke)
 {
     if (is_connection_error(rc)) {
         apr_uint32_t until = now_ms(c) + AOIDC_STORE_RETRY_MS;
-        apr_atomic_set32(&c->srv[i].dead_until, until ? until : 1);
+        if (apr_atomic_xchg32(&c->srv[i].dead_until, until ? until : 1) == 0) {
+            event(c, c->sv.replicas ? AOIDC_STORE_EV_DEGRADED : AOIDC_STORE_EV_DOWN, i, memcached_strerror(NULL, rc));
+        }
         set_suspect(c, i);
     }
     else {
-        if (apr_atomic_read32(&c->srv[i].dead_until) != 0) {
-            apr_atomic_set32(&c->srv[i].dead_until, 0);
+        if (apr_atomic_read32(&c->srv[i].dead_until) != 0 && apr_atomic_xchg32(&c->srv[i].dead_until, 0) != 0) {
+            event(c, AOIDC_STORE_EV_UP, i, "");
             set_suspect(c, i);
         }
         if (broke) {
@@ -292,7 +302,9 @@ static memcached_return_t srv_get(mc_ctx_t *c, int i, apr_pool_t *p, const char 
             /* this server started empty since anyone looked: from now on */
             epoch = apr_time_now() / 1000;
             const char *v = apr_psprintf(p, "%" APR_INT64_T_FMT, epoch);
-            memcached_add(m, EPOCH_KEY, klen[1], v, strlen(v), 0, 0);
+            if (memcached_add(m, EPOCH_KEY, klen[1], v, strlen(v), 0, 0) == MEMCACHED_SUCCESS) {
+                event(c, AOIDC_STORE_EV_EMPTY, i, "");
+            }
         }
         epoch_seen(c, i, epoch);
     }
@@ -602,6 +614,7 @@ apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, in
     s->usable = mc_usable;
     s->probe = mc_probe;
     s->ctx = c;
+    c->store = s;
     *out = s;
     return APR_SUCCESS;
 }

@@ -58,6 +58,8 @@ static void child_init(apr_pool_t *p, server_rec *s)
                     st = NULL;
                 }
                 else {
+                    st->on_event = aoidc_store_log_event;
+                    st->on_event_baton = sv;
                     apr_hash_set(stores, sc->store_servers, APR_HASH_KEY_STRING, st);
                 }
             }

@@ -162,6 +162,8 @@ void aoidc_fix_authz_status(request_rec *r);
 void aoidc_register_error_filter(void);
 /* mod_auth_oidc_health.c: SetHandler auth-oidc-health */
 void aoidc_register_health(apr_pool_t *p);
+/* the store's server events in the error log (baton: a server_rec) */
+void aoidc_store_log_event(void *baton, aoidc_store_event_t ev, const char *server, const char *detail);
 int aoidc_bearer_query_allowed(const aoidc_dir_cfg_t *dc);
 int aoidc_accept_bearer(const aoidc_dir_cfg_t *dc);
 int aoidc_check_bearer(request_rec *r);

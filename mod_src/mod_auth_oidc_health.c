@@ -1,4 +1,7 @@
-/* SetHandler auth-oidc-health: a status page for load balancers.
+/* Health: SetHandler auth-oidc-health, a status page for load balancers,
+ * and the error-log lines of the store's server events.
+ *
+ * The handler:
  *
  * 200 when the session store answers and every provider of the server has
  * usable discovery metadata; 503 with the reason otherwise. The body is a
@@ -6,6 +9,8 @@
  * behind "Require ip" (see the README): it tells who can reach it which
  * providers the server uses. */
 #include "mod_auth_oidc.h"
+
+APLOG_USE_MODULE(auth_oidc);
 
 #define HEALTH_HANDLER "auth-oidc-health"
 
@@ -98,6 +103,33 @@ static int health_handler(request_rec *r)
         ap_rputs(body, r);
     }
     return OK;
+}
+
+/* aoidc_store_event_fn: a memcached server went away, came back, or
+ * started empty; once per change and process */
+void aoidc_store_log_event(void *baton, aoidc_store_event_t ev, const char *server, const char *detail)
+{
+    server_rec *s = baton;
+    switch (ev) {
+    case AOIDC_STORE_EV_DEGRADED:
+        /* requests still succeed and log nothing: this line is the news */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, AOIDC_LOGNO(754)
+                     "memcached server %s unusable (%s): the copies on the other servers serve; "
+                     "trying it again every second", server, detail);
+        break;
+    case AOIDC_STORE_EV_DOWN:
+        /* the requests that need it fail and log that themselves */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AOIDC_LOGNO(757)
+                     "memcached server %s unusable (%s); trying it again every second", server, detail);
+        break;
+    case AOIDC_STORE_EV_UP:
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AOIDC_LOGNO(755) "memcached server %s answers again", server);
+        break;
+    case AOIDC_STORE_EV_EMPTY:
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AOIDC_LOGNO(756)
+                     "memcached server %s started empty: reads copy what they find back to it", server);
+        break;
+    }
 }
 
 void aoidc_register_health(apr_pool_t *p)

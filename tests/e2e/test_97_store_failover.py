@@ -42,6 +42,8 @@ def test_store_failover(make_apache, op, three_memcached, expect_log, capsys):
     nodes = [make_apache(name=n, oidc={"session_store": store}, loglevel="warn") for n in ("n1", "n2")]
     # what a store outage logs (and the cold-process races of the first logins, which
     # login_many retries)
+    expect_log(r"\[auth_oidc:warn\].* AOIDC754: memcached server 127\.0\.0\.1:\d+ unusable \(.*\): the copies on "
+               r"the other servers serve", required=True)
     for rx in (r"AOIDC303: session store memcached: down", r"AOIDC415: cannot store the new session",
                r"AOIDC417: session of .* not fully recorded in the session directory",
                r"AOIDC402: cannot create login state", r"AOIDC750: session store memcached is down",
@@ -181,13 +183,15 @@ class _Servers:
         self.address = address
 
 
-def test_directory_and_console_across_node_loss(make_apache, op, three_memcached, crypto_key, tmp_path):
+def test_directory_and_console_across_node_loss(make_apache, op, three_memcached, crypto_key, tmp_path,
+                                                expect_log):
     """The session directory (CAS lists) with replicas: entries made while a server is down,
     after it returned empty, and through a rolling restart with logins in between, are all
     listed by oidc-console (which reads the same copies: same server list and replicas=);
     a session revoked while a server is down does not come back with that server."""
     from test_85_console import Console, _login, _ok, _subs
 
+    expect_log(r"AOIDC754: memcached server .* unusable", required=True)
     mcs = three_memcached
     servers = " ".join(m.address for m in mcs) + " replicas=1"
     node = make_apache(oidc={"session_store": f"memcached {servers}"})

@@ -76,6 +76,7 @@ def test_health_provider_unavailable(make_apache, memcached, expect_log):
 
 def test_health_degraded_store_is_200(make_apache, bench_dir, expect_log):
     expect_log(r"AOIDC751: health: 2 of 3 memcached servers answer \(replicas=1\)", required=True)
+    expect_log(r"AOIDC754: memcached server 127\.0\.0\.1:\d+ unusable", required=True)
     mcs = [Memcached(bench_dir).start() for _ in range(3)]
     try:
         store = "memcached " + " ".join(m.address for m in mcs)
