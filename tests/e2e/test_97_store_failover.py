@@ -227,3 +227,29 @@ def test_directory_and_console_across_node_loss(make_apache, op, three_memcached
         assert listed() == expected
     live = [b for i, b in enumerate(browsers) if i != 2]
     assert all(_ok(b, node) for b in live)
+
+
+def test_directory_copies_agree_under_concurrent_logins(make_apache, op, three_memcached, expect_log):
+    """Many logins of one user at once on two nodes: every update of the user's directory
+    list is a CAS on one copy followed by a set on the other. Afterwards both copies of
+    every directory list must be the same (a replica left with an older list would lose
+    entries once it becomes the only copy)."""
+    mcs = three_memcached
+    store = "memcached " + " ".join(m.address for m in mcs)
+    nodes = [make_apache(name=n, oidc={"session_store": store}) for n in ("n1", "n2")]
+    expect_log(r"another request is fetching the provider's")
+    sf.login_many(sf.Cluster(op, mcs, nodes), 4, workers=1)      # warm up both nodes
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(12) as ex:
+        got = list(ex.map(lambda i: sf.login_session(nodes[i % 2], op, "alice"), range(48)))
+    assert sum(1 for g in got if g) >= 40
+    time.sleep(0.5)
+    copies: dict[str, list[bytes]] = {}
+    for mc in mcs:
+        for k in mc.keys():
+            if k.startswith("aoidc:d:"):
+                copies.setdefault(k, []).append(mc.get(k))
+    assert copies
+    differ = [k for k, v in copies.items() if len(v) == 2 and v[0] != v[1]]
+    assert all(len(v) == 2 for v in copies.values()), {k: len(v) for k, v in copies.items()}
+    assert not differ, f"{len(differ)} of {len(copies)} directory lists differ between their copies: {differ}"
