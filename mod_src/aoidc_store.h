@@ -21,12 +21,32 @@ typedef enum {
 
 const char *aoidc_store_rc_str(aoidc_store_rc_t rc);
 
+typedef struct aoidc_store aoidc_store_t;
+
+/* The per-process health view: 0 when every server of the store is known to
+ * be down (a recent operation failed on each), 1 otherwise. Costs no round
+ * trip, except that once per retry period one caller probes a server whose
+ * time is up, so that the view recovers without other traffic. For answers
+ * that must not start what the store cannot finish (a login). */
+int aoidc_store_usable(aoidc_store_t *s, apr_pool_t *p);
+
 /* Per-store counters (approximate, for the benchmark and metrics). */
 typedef struct {
     volatile apr_uint32_t gets, sets, cas, adds, deletes;
+    volatile apr_uint32_t repairs; /* copies written back by a read (replicas) */
 } aoidc_store_stats_t;
 
-typedef struct aoidc_store aoidc_store_t;
+/* What a store reports about one of its servers, for the error log. */
+typedef enum {
+    AOIDC_STORE_EV_DOWN,     /* this process stopped using the server (detail: why); no replicas */
+    AOIDC_STORE_EV_DEGRADED, /* the same with replicas: the other copies serve */
+    AOIDC_STORE_EV_UP,    /* it answers again */
+    AOIDC_STORE_EV_EMPTY  /* it started empty (restart): copies are being repaired */
+} aoidc_store_event_t;
+
+/* Called from any thread, once per change of state in this process. */
+typedef void (*aoidc_store_event_fn)(void *baton, aoidc_store_event_t ev, const char *server, const char *detail);
+
 struct aoidc_store {
     const char *name;
     /* get: *val allocated from p (NUL-terminated, *len excludes it); *cas set
@@ -39,17 +59,51 @@ struct aoidc_store {
     aoidc_store_rc_t (*cas)(aoidc_store_t *s, const char *key, const void *val, apr_size_t len, long ttl,
                             uint64_t cas);
     aoidc_store_rc_t (*del)(aoidc_store_t *s, const char *key);
+    /* optional: 0 when the store is known to be down (see aoidc_store_usable) */
+    int (*usable)(aoidc_store_t *s, apr_pool_t *p);
+    /* optional: ask every server (one round trip each; none for a server
+     * known to be down); returns how many answered, sets *servers and
+     * *replicas. For the health handler. */
+    int (*probe)(aoidc_store_t *s, apr_pool_t *p, int *servers, int *replicas);
     aoidc_store_stats_t stats;
+    /* optional, set by the caller after creation */
+    aoidc_store_event_fn on_event;
+    void *on_event_baton;
     void *ctx;
 };
 
-/* Validate a list of "host[:port]" servers (space separated) without
- * connecting. Returns NULL when fine, or a message from p. */
+/* --- server lists and replica placement (no libmemcached here) ---------- */
+
+#define AOIDC_STORE_SERVERS_MAX 16
+
+/* A parsed server list: "host[:port] ... [replicas=N]". */
+typedef struct {
+    int n;                                    /* servers */
+    int replicas;                             /* copies - 1; 0 .. n-1 */
+    const char *name[AOIDC_STORE_SERVERS_MAX]; /* "host:port", what placement hashes */
+    const char *host[AOIDC_STORE_SERVERS_MAX];
+    unsigned port[AOIDC_STORE_SERVERS_MAX];
+} aoidc_store_servers_t;
+
+/* Parse a list of "host[:port]" servers (blank or comma separated) with an
+ * optional "replicas=N" (default 1 with two or more servers, 0 with one).
+ * Returns NULL when fine, or a message from p. */
+const char *aoidc_store_servers_parse(apr_pool_t *p, const char *list, aoidc_store_servers_t *out);
+
+/* The copies = replicas + 1 distinct servers that hold key, primary first,
+ * into order[]: rendezvous (highest random weight) hashing of "host:port"
+ * and the key. Independent of the order in which servers are listed; adding
+ * or removing one server moves only the keys that it gains or held. */
+void aoidc_store_order(const aoidc_store_servers_t *sv, const char *key, int *order);
+
+/* Validate a server list (as above) without connecting. Returns NULL when
+ * fine, or a message from p. */
 const char *aoidc_store_memcached_check(apr_pool_t *p, const char *servers);
 
-/* Create a memcached store (libmemcached pool, binary protocol, CAS, short
- * timeouts). Call per process (child_init), never before fork. The pool and
- * its connections are released by a cleanup on p. */
+/* Create a memcached store: one libmemcached pool per server (text protocol,
+ * CAS, short timeouts), each key on replicas + 1 servers (see
+ * aoidc_store_memcached.c for the rules). Call per process (child_init),
+ * never before fork. The pools and connections are released by a cleanup on p. */
 apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, int max_conns, int timeout_ms,
                                           aoidc_store_t **out, const char **err);
 

@@ -1,19 +1,79 @@
 /* The memcached store on libmemcached(-awesome) 1.1: the only file that
- * includes libmemcached. One memcached_pool_st per process; a connection is
- * fetched for one operation and always released. */
+ * includes libmemcached.
+ *
+ * Replicas are ours, not libmemcached's. Each server has its own
+ * memcached_pool_st (a connection is fetched for one operation and always
+ * released), and every key lives on replicas + 1 distinct servers chosen by
+ * aoidc_store_order() (rendezvous hashing), primary first. Why not
+ * MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS: it needs the binary protocol (a get
+ * is two segments there, GETKQ + NOOP, and the benchmark's protected request
+ * cost ~15% more CPU), and it replicates only get/set/delete, while the login
+ * markers need add and the session directory needs CAS on every copy.
+ *
+ * The rules (README "Running a cluster"):
+ *  - get: the first live copy in order that has the key answers. A valid
+ *    session on a healthy primary is one round trip. When an earlier copy
+ *    answered "missing" (a server restarted empty) and a later one has it,
+ *    the value is written back there (read repair, with add, so a newer
+ *    value is never overwritten), keeping its expiry: every item's flags
+ *    hold its absolute expiry time.
+ *  - set: every live copy. add: every live copy, in order; "exists" from
+ *    any copy is "exists" (a single-use marker that one server lost is still
+ *    used). del: every live copy.
+ *  - cas: the CAS value handed out by get names the server that answered
+ *    (its index in the top byte); the compare-and-swap runs there (the copy
+ *    that won the read wins) and, when it succeeded, the new value is set
+ *    on the other live copies. A CAS on a server that died meanwhile is
+ *    "exists", so the caller reads again (from a replica) and retries.
+ *    For AOIDC_STORE_SUSPECT_MS after a server started empty (its epoch
+ *    item, below), came back, or a pooled connection to it broke, a read
+ *    also adds what it read to that server's copy, so that a rolling
+ *    restart under load loses nothing that is in use; the hot path is one
+ *    round trip otherwise.
+ *  - a server that failed with a connection-class error is skipped by
+ *    every request of this process for AOIDC_STORE_RETRY_MS; then one
+ *    request tries it again. So a known-dead server costs no timeout per
+ *    request, and a server that returns is used again within that time.
+ *  - no live copy at all: AOIDC_STORE_DOWN. When every server is known
+ *    dead, aoidc_store_usable() says so without a round trip. */
 #include "aoidc_store.h"
 
 #include <apr_atomic.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 #include <libmemcached/memcached.h>
 #include <libmemcachedutil-1.0/pool.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* How long a failed server is skipped before one request tries it again. */
+#define AOIDC_STORE_RETRY_MS 1000
+/* How long after a server came back (or a connection to it broke) reads also
+ * check its copy of what they read and write back what it lost. */
+#define AOIDC_STORE_SUSPECT_MS 30000
+
 typedef struct {
     memcached_pool_st *pool;
+    /* ms since ctx->t0 until which the server is skipped (0: live);
+     * compared wrap-safe */
+    volatile apr_uint32_t dead_until;
+    /* ms since ctx->t0 until which the server may have lost items: it came
+     * back, or a connection to it broke (a restart) */
+    volatile apr_uint32_t suspect_until;
+    /* ms since ctx->t0 of the last look at the server's epoch (0: never) */
+    volatile apr_uint32_t epoch_checked;
+} mc_server_t;
+
+typedef struct {
+    aoidc_store_t *store; /* for on_event */
+    aoidc_store_servers_t sv;
+    mc_server_t srv[AOIDC_STORE_SERVERS_MAX];
     struct timespec fetch_timeout;
+    apr_time_t t0;
 } mc_ctx_t;
+
+#define CAS_SERVER_SHIFT 56
+#define CAS_VALUE_MASK ((UINT64_C(1) << CAS_SERVER_SHIFT) - 1)
 
 static aoidc_store_rc_t map_rc(memcached_return_t rc)
 {
@@ -23,6 +83,7 @@ static aoidc_store_rc_t map_rc(memcached_return_t rc)
     case MEMCACHED_DELETED:
         return AOIDC_STORE_OK;
     case MEMCACHED_NOTFOUND:
+    case MEMCACHED_END:
         return AOIDC_STORE_MISSING;
     case MEMCACHED_DATA_EXISTS:
     case MEMCACHED_NOTSTORED:
@@ -53,252 +114,496 @@ static int is_connection_error(memcached_return_t rc)
 {
     return rc == MEMCACHED_CONNECTION_FAILURE || rc == MEMCACHED_SERVER_MARKED_DEAD || rc == MEMCACHED_SOME_ERRORS ||
            rc == MEMCACHED_WRITE_FAILURE || rc == MEMCACHED_READ_FAILURE || rc == MEMCACHED_ERRNO ||
-           rc == MEMCACHED_UNKNOWN_READ_FAILURE || rc == MEMCACHED_TIMEOUT;
+           rc == MEMCACHED_UNKNOWN_READ_FAILURE || rc == MEMCACHED_TIMEOUT ||
+           rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED;
 }
 
-static memcached_st *fetch(mc_ctx_t *c)
+/* --- per-process server health ------------------------------------------ */
+
+static apr_uint32_t now_ms(const mc_ctx_t *c)
+{
+    return (apr_uint32_t)((apr_time_now() - c->t0) / 1000);
+}
+
+/* Whether to skip server i. When its time is up, exactly one caller gets to
+ * try it again (and marks the outcome); the others keep skipping it for one
+ * more period, so a frozen server costs one timeout per period and process,
+ * not one per request. */
+static int is_dead(mc_ctx_t *c, int i)
+{
+    apr_uint32_t until = apr_atomic_read32(&c->srv[i].dead_until);
+    if (until == 0) {
+        return 0;
+    }
+    apr_uint32_t now = now_ms(c);
+    if ((apr_int32_t)(until - now) > 0) {
+        return 1;
+    }
+    apr_uint32_t next = now + AOIDC_STORE_RETRY_MS;
+    return apr_atomic_cas32(&c->srv[i].dead_until, next ? next : 1, until) != until;
+}
+
+static int is_suspect(mc_ctx_t *c, int i)
+{
+    apr_uint32_t until = apr_atomic_read32(&c->srv[i].suspect_until);
+    return until != 0 && (apr_int32_t)(until - now_ms(c)) > 0;
+}
+
+static void set_suspect(mc_ctx_t *c, int i)
+{
+    apr_uint32_t until = now_ms(c) + AOIDC_STORE_SUSPECT_MS;
+    apr_atomic_set32(&c->srv[i].suspect_until, until ? until : 1);
+}
+
+/* After an operation on server i: rc is its outcome, broke says whether a
+ * first attempt failed on a connection-class error (a restart behind a
+ * pooled socket). */
+static void event(mc_ctx_t *c, aoidc_store_event_t ev, int i, const char *detail)
+{
+    if (c->store && c->store->on_event) {
+        c->store->on_event(c->store->on_event_baton, ev, c->sv.name[i], detail);
+    }
+}
+
+static void mark(mc_ctx_t *c, int i, memcached_return_t rc, int broke)
+{
+    if (is_connection_error(rc)) {
+        apr_uint32_t until = now_ms(c) + AOIDC_STORE_RETRY_MS;
+        if (apr_atomic_xchg32(&c->srv[i].dead_until, until ? until : 1) == 0) {
+            event(c, c->sv.replicas ? AOIDC_STORE_EV_DEGRADED : AOIDC_STORE_EV_DOWN, i, memcached_strerror(NULL, rc));
+        }
+        set_suspect(c, i);
+    }
+    else {
+        if (apr_atomic_read32(&c->srv[i].dead_until) != 0 && apr_atomic_xchg32(&c->srv[i].dead_until, 0) != 0) {
+            event(c, AOIDC_STORE_EV_UP, i, "");
+            set_suspect(c, i);
+        }
+        if (broke) {
+            set_suspect(c, i);
+        }
+    }
+}
+
+static memcached_st *fetch(mc_ctx_t *c, int i)
 {
     memcached_return_t rc;
     struct timespec ts = c->fetch_timeout;
-    return memcached_pool_fetch(c->pool, &ts, &rc);
+    return memcached_pool_fetch(c->srv[i].pool, &ts, &rc);
 }
+
+/* expiry time for the flags, so that read repair keeps an item's lifetime */
+static uint32_t expiry_flags(long ttl)
+{
+    apr_int64_t e = apr_time_sec(apr_time_now()) + ttl;
+    return e > 0 && e < (apr_int64_t)UINT32_MAX ? (uint32_t)e : 0;
+}
+
+/* --- one server ------------------------------------------------------------ */
+
+/* --- restarts, seen by every process ----------------------------------------
+ * Each server holds one item of its own, EPOCH_KEY, never replicated: the
+ * time (unix ms) at which it was first found missing there, i.e. when that
+ * server started empty. A process reads it along with a get on that server
+ * (same request, no extra round trip) at most once per
+ * AOIDC_STORE_EPOCH_CHECK_MS, and once on first use of a replica; a server
+ * whose epoch is younger than AOIDC_STORE_SUSPECT_MS is suspect, so reads
+ * repair their copies there, in every process of every node and in
+ * oidc-console alike, whether or not that process saw the restart. */
+#define EPOCH_KEY "aoidc:epoch"
+#define AOIDC_STORE_EPOCH_CHECK_MS 1000
+
+static int epoch_due(mc_ctx_t *c, int i)
+{
+    if (c->sv.replicas == 0) {
+        return 0; /* nothing to repair from: one copy of everything */
+    }
+    apr_uint32_t last = apr_atomic_read32(&c->srv[i].epoch_checked);
+    apr_uint32_t now = now_ms(c);
+    if (last != 0 && (apr_int32_t)(now - last) < AOIDC_STORE_EPOCH_CHECK_MS) {
+        return 0;
+    }
+    return apr_atomic_cas32(&c->srv[i].epoch_checked, now ? now : 1, last) == last;
+}
+
+/* server i started empty at created (unix ms) */
+static void epoch_seen(mc_ctx_t *c, int i, apr_int64_t created)
+{
+    apr_int64_t age = apr_time_now() / 1000 - created;
+    if (age < 0) {
+        age = 0;
+    }
+    if (age < AOIDC_STORE_SUSPECT_MS) {
+        apr_uint32_t until = now_ms(c) + (apr_uint32_t)(AOIDC_STORE_SUSPECT_MS - age);
+        apr_uint32_t cur = apr_atomic_read32(&c->srv[i].suspect_until);
+        if (cur == 0 || (apr_int32_t)(until - cur) > 0) {
+            apr_atomic_set32(&c->srv[i].suspect_until, until ? until : 1);
+        }
+    }
+}
+
+/* get on server i (and its epoch when due); MEMCACHED_NOTFOUND when absent */
+static memcached_return_t srv_get(mc_ctx_t *c, int i, apr_pool_t *p, const char *key, char **val, apr_size_t *len,
+                                  uint64_t *cas, uint32_t *flags)
+{
+    memcached_st *m = fetch(c, i);
+    memcached_return_t rc = MEMCACHED_FAILURE;
+    if (!m) {
+        return MEMCACHED_TIMEOUT; /* pool exhausted: treat as a slow server, not a dead one */
+    }
+    int with_epoch = epoch_due(c, i);
+    const char *keys[2] = {key, EPOCH_KEY};
+    size_t klen[2] = {strlen(key), sizeof(EPOCH_KEY) - 1};
+    int broke = 0, found = 0, epoch_found = 0;
+    apr_int64_t epoch = 0;
+    /* one retry on a connection-class error: libmemcached reports the first
+     * failure after a server restart before reconnecting */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        broke = attempt > 0;
+        found = epoch_found = 0;
+        rc = memcached_mget(m, keys, klen, with_epoch ? 2 : 1);
+        if (rc == MEMCACHED_SUCCESS) {
+            memcached_result_st *res;
+            while ((res = memcached_fetch_result(m, NULL, &rc)) != NULL) {
+                size_t n = memcached_result_length(res);
+                const char *k = memcached_result_key_value(res);
+                size_t kl = memcached_result_key_length(res);
+                if (with_epoch && kl == klen[1] && memcmp(k, EPOCH_KEY, kl) == 0) {
+                    char num[24];
+                    size_t cn = n < sizeof(num) - 1 ? n : sizeof(num) - 1;
+                    memcpy(num, memcached_result_value(res), cn);
+                    num[cn] = '\0';
+                    epoch = apr_atoi64(num);
+                    epoch_found = 1;
+                }
+                else if (!found) {
+                    char *buf = apr_palloc(p, n + 1);
+                    memcpy(buf, memcached_result_value(res), n);
+                    buf[n] = '\0';
+                    *val = buf;
+                    *len = n;
+                    *cas = memcached_result_cas(res);
+                    *flags = memcached_result_flags(res);
+                    found = 1;
+                }
+                memcached_result_free(res);
+            }
+            if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS) {
+                rc = found ? MEMCACHED_SUCCESS : MEMCACHED_NOTFOUND;
+                break;
+            }
+        }
+        if (!is_connection_error(rc) || rc == MEMCACHED_TIMEOUT) {
+            break; /* a second wait on a silent server would double the delay */
+        }
+    }
+    if (with_epoch && (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)) {
+        if (!epoch_found) {
+            /* this server started empty since anyone looked: from now on */
+            epoch = apr_time_now() / 1000;
+            const char *v = apr_psprintf(p, "%" APR_INT64_T_FMT, epoch);
+            if (memcached_add(m, EPOCH_KEY, klen[1], v, strlen(v), 0, 0) == MEMCACHED_SUCCESS) {
+                event(c, AOIDC_STORE_EV_EMPTY, i, "");
+            }
+        }
+        epoch_seen(c, i, epoch);
+    }
+    memcached_pool_release(c->srv[i].pool, m);
+    mark(c, i, rc, broke);
+    return rc;
+}
+
+typedef enum { OP_SET, OP_ADD, OP_CAS, OP_DEL } store_op_t;
+
+static memcached_return_t srv_store(mc_ctx_t *c, int i, store_op_t op, const char *key, const void *val,
+                                    apr_size_t len, long ttl, uint64_t cas)
+{
+    memcached_st *m = fetch(c, i);
+    memcached_return_t rc = MEMCACHED_FAILURE;
+    if (!m) {
+        return MEMCACHED_TIMEOUT;
+    }
+    size_t klen = strlen(key);
+    uint32_t flags = op == OP_DEL ? 0 : expiry_flags(ttl);
+    int broke = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        broke = attempt > 0;
+        switch (op) {
+        case OP_SET:
+            rc = memcached_set(m, key, klen, val, len, (time_t)ttl, flags);
+            break;
+        case OP_ADD:
+            rc = memcached_add(m, key, klen, val, len, (time_t)ttl, flags);
+            break;
+        case OP_CAS:
+            rc = memcached_cas(m, key, klen, val, len, (time_t)ttl, flags, cas);
+            break;
+        case OP_DEL:
+            rc = memcached_delete(m, key, klen, 0);
+            break;
+        }
+        if (!is_connection_error(rc) || rc == MEMCACHED_TIMEOUT) {
+            break; /* a second wait on a silent server would double the delay */
+        }
+    }
+    memcached_pool_release(c->srv[i].pool, m);
+    mark(c, i, rc, broke);
+    return rc;
+}
+
+/* --- the vtable: every copy ------------------------------------------------ */
 
 static aoidc_store_rc_t mc_get(aoidc_store_t *s, apr_pool_t *p, const char *key, char **val, apr_size_t *len,
                                uint64_t *cas)
 {
     mc_ctx_t *c = s->ctx;
-    memcached_st *m = fetch(c);
-    memcached_return_t rc = MEMCACHED_FAILURE;
-    aoidc_store_rc_t out;
+    int order[AOIDC_STORE_SERVERS_MAX], missing[AOIDC_STORE_SERVERS_MAX];
+    int nmissing = 0, copies = c->sv.replicas + 1;
+    aoidc_store_rc_t out = AOIDC_STORE_DOWN;
     apr_atomic_inc32(&s->stats.gets);
-    if (!m) {
-        return AOIDC_STORE_DOWN;
+    aoidc_store_order(&c->sv, key, order);
+    /* a process's first use of a server as a replica: learn its epoch (once) */
+    for (int k = 1; k < copies; k++) {
+        if (apr_atomic_read32(&c->srv[order[k]].epoch_checked) == 0 && !is_dead(c, order[k])) {
+            char *hv;
+            apr_size_t hl;
+            uint64_t hc;
+            uint32_t hf;
+            srv_get(c, order[k], p, "aoidc:health", &hv, &hl, &hc, &hf);
+        }
     }
-    const char *keys[1] = {key};
-    size_t klen[1] = {strlen(key)};
-    /* one retry on a connection-class error: libmemcached reports the first
-     * failure after a server restart before reconnecting */
-    for (int attempt = 0; attempt < 2; attempt++) {
-        rc = memcached_mget(m, keys, klen, 1);
+    for (int k = 0; k < copies; k++) {
+        int i = order[k];
+        if (is_dead(c, i)) {
+            continue;
+        }
+        uint64_t v = 0;
+        uint32_t flags = 0;
+        memcached_return_t rc = srv_get(c, i, p, key, val, len, &v, &flags);
         if (rc == MEMCACHED_SUCCESS) {
-            memcached_result_st *res = memcached_fetch_result(m, NULL, &rc);
-            if (res) {
-                size_t n = memcached_result_length(res);
-                char *buf = apr_palloc(p, n + 1);
-                memcpy(buf, memcached_result_value(res), n);
-                buf[n] = '\0';
-                *val = buf;
-                *len = n;
-                if (cas) {
-                    *cas = memcached_result_cas(res);
-                }
-                memcached_result_free(res);
-                /* drain the end-of-results marker */
-                memcached_return_t rc2;
-                while ((res = memcached_fetch_result(m, NULL, &rc2)) != NULL) {
-                    memcached_result_free(res);
-                }
-                memcached_pool_release(c->pool, m);
-                return AOIDC_STORE_OK;
+            if (cas) {
+                *cas = ((uint64_t)(i + 1) << CAS_SERVER_SHIFT) | (v & CAS_VALUE_MASK);
             }
-            if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND) {
-                memcached_pool_release(c->pool, m);
-                return AOIDC_STORE_MISSING;
+            /* read repair: the copies found missing, and those on servers
+             * that may have lost items lately (add: a no-op where present) */
+            for (int j = k + 1; j < copies; j++) {
+                if (is_suspect(c, order[j]) && !is_dead(c, order[j])) {
+                    missing[nmissing++] = order[j];
+                }
             }
+            apr_int64_t left = (apr_int64_t)flags - apr_time_sec(apr_time_now());
+            for (int j = 0; j < nmissing && flags && left > 0; j++) {
+                if (map_rc(srv_store(c, missing[j], OP_ADD, key, *val, *len, (long)left, 0)) == AOIDC_STORE_OK) {
+                    apr_atomic_inc32(&s->stats.repairs);
+                }
+            }
+            return AOIDC_STORE_OK;
         }
-        if (!is_connection_error(rc)) {
-            break;
+        if (rc == MEMCACHED_NOTFOUND) {
+            missing[nmissing++] = i;
+            out = AOIDC_STORE_MISSING;
+            continue;
+        }
+        if (map_rc(rc) == AOIDC_STORE_ERROR && out == AOIDC_STORE_DOWN) {
+            out = AOIDC_STORE_ERROR;
         }
     }
-    out = map_rc(rc);
-    memcached_pool_release(c->pool, m);
-    return out == AOIDC_STORE_OK ? AOIDC_STORE_ERROR : out;
+    return out;
 }
 
-typedef enum { OP_SET, OP_ADD, OP_CAS } store_op_t;
-
-static aoidc_store_rc_t mc_store(aoidc_store_t *s, store_op_t op, const char *key, const void *val,
-                                 apr_size_t len, long ttl, uint64_t cas)
+/* set or add on every live copy (see the rules at the top) */
+static aoidc_store_rc_t all_copies(aoidc_store_t *s, store_op_t op, const char *key, const void *val,
+                                   apr_size_t len, long ttl, int skip)
 {
     mc_ctx_t *c = s->ctx;
-    memcached_st *m;
-    memcached_return_t rc = MEMCACHED_FAILURE;
-    if (len > AOIDC_STORE_VALUE_MAX || ttl <= 0) {
+    int order[AOIDC_STORE_SERVERS_MAX];
+    int ok = 0, missing = 0, error = 0, copies = c->sv.replicas + 1;
+    if (op != OP_DEL && (len > AOIDC_STORE_VALUE_MAX || ttl <= 0)) {
         return AOIDC_STORE_ERROR;
     }
-    if ((m = fetch(c)) == NULL) {
-        return AOIDC_STORE_DOWN;
-    }
-    size_t klen = strlen(key);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        switch (op) {
-        case OP_SET:
-            rc = memcached_set(m, key, klen, val, len, (time_t)ttl, 0);
-            break;
-        case OP_ADD:
-            rc = memcached_add(m, key, klen, val, len, (time_t)ttl, 0);
-            break;
-        case OP_CAS:
-            rc = memcached_cas(m, key, klen, val, len, (time_t)ttl, 0, cas);
-            break;
+    aoidc_store_order(&c->sv, key, order);
+    for (int k = 0; k < copies; k++) {
+        int i = order[k];
+        if (i == skip || is_dead(c, i)) {
+            continue;
         }
-        if (!is_connection_error(rc)) {
-            break;
+        aoidc_store_rc_t rc = map_rc(srv_store(c, i, op, key, val, len, ttl, 0));
+        if (rc == AOIDC_STORE_OK) {
+            ok++;
+        }
+        else if (rc == AOIDC_STORE_EXISTS && op == OP_ADD) {
+            return AOIDC_STORE_EXISTS;
+        }
+        else if (rc == AOIDC_STORE_MISSING) {
+            missing++;
+        }
+        else if (rc == AOIDC_STORE_ERROR) {
+            error++;
         }
     }
-    memcached_pool_release(c->pool, m);
-    return map_rc(rc);
+    return ok ? AOIDC_STORE_OK : missing ? AOIDC_STORE_MISSING : error ? AOIDC_STORE_ERROR : AOIDC_STORE_DOWN;
 }
 
 static aoidc_store_rc_t mc_set(aoidc_store_t *s, const char *key, const void *val, apr_size_t len, long ttl)
 {
     apr_atomic_inc32(&s->stats.sets);
-    return mc_store(s, OP_SET, key, val, len, ttl, 0);
+    return all_copies(s, OP_SET, key, val, len, ttl, -1);
 }
 
 static aoidc_store_rc_t mc_add(aoidc_store_t *s, const char *key, const void *val, apr_size_t len, long ttl)
 {
     apr_atomic_inc32(&s->stats.adds);
-    return mc_store(s, OP_ADD, key, val, len, ttl, 0);
+    return all_copies(s, OP_ADD, key, val, len, ttl, -1);
 }
 
 static aoidc_store_rc_t mc_cas(aoidc_store_t *s, const char *key, const void *val, apr_size_t len, long ttl,
                                uint64_t cas)
 {
+    mc_ctx_t *c = s->ctx;
+    int i = (int)(cas >> CAS_SERVER_SHIFT) - 1;
     apr_atomic_inc32(&s->stats.cas);
-    return mc_store(s, OP_CAS, key, val, len, ttl, cas);
+    if (len > AOIDC_STORE_VALUE_MAX || ttl <= 0 || i < 0 || i >= c->sv.n) {
+        return AOIDC_STORE_ERROR;
+    }
+    if (is_dead(c, i)) {
+        return AOIDC_STORE_EXISTS; /* read again: another copy answers now */
+    }
+    memcached_return_t rc = srv_store(c, i, OP_CAS, key, val, len, ttl, cas & CAS_VALUE_MASK);
+    aoidc_store_rc_t out = map_rc(rc);
+    if (out == AOIDC_STORE_DOWN) {
+        return AOIDC_STORE_EXISTS;
+    }
+    if (out == AOIDC_STORE_OK) {
+        all_copies(s, OP_SET, key, val, len, ttl, i);
+    }
+    return out;
 }
 
 static aoidc_store_rc_t mc_del(aoidc_store_t *s, const char *key)
 {
-    mc_ctx_t *c = s->ctx;
-    memcached_st *m = fetch(c);
-    memcached_return_t rc = MEMCACHED_FAILURE;
     apr_atomic_inc32(&s->stats.deletes);
-    if (!m) {
-        return AOIDC_STORE_DOWN;
-    }
-    for (int attempt = 0; attempt < 2; attempt++) {
-        rc = memcached_delete(m, key, strlen(key), 0);
-        if (!is_connection_error(rc)) {
-            break;
-        }
-    }
-    memcached_pool_release(c->pool, m);
-    return map_rc(rc);
+    return all_copies(s, OP_DEL, key, NULL, 0, 0, -1);
 }
 
-/* Parse "host[:port]" into host and port. Returns 0 on success. */
-static int parse_server(apr_pool_t *p, const char *spec, char **host, unsigned *port)
+/* the health view: some server not known dead, or one that answers a probe
+ * now that its time is up (is_dead() lets one caller per period through) */
+static int mc_usable(aoidc_store_t *s, apr_pool_t *p)
 {
-    const char *colon = strrchr(spec, ':');
-    *port = 11211;
-    if (colon && strchr(spec, ']') == NULL && strchr(spec, ':') != colon) {
-        return -1; /* bare IPv6 without brackets */
-    }
-    if (colon && (!strchr(spec, ']') || colon > strchr(spec, ']'))) {
-        char *end;
-        long v = strtol(colon + 1, &end, 10);
-        if (*end != '\0' || v < 1 || v > 65535 || colon[1] == '\0') {
-            return -1;
-        }
-        *port = (unsigned)v;
-        *host = apr_pstrmemdup(p, spec, (apr_size_t)(colon - spec));
-    }
-    else {
-        *host = apr_pstrdup(p, spec);
-    }
-    int v6 = **host == '[';
-    if (v6) {
-        apr_size_t n = strlen(*host);
-        if (n < 3 || (*host)[n - 1] != ']') {
-            return -1;
-        }
-        *host = apr_pstrmemdup(p, *host + 1, n - 2);
-    }
-    /* a host name or an address, nothing else ("127.0.0.1;11211" is a typo,
-     * not a host to resolve at the first request) */
-    for (const char *c = *host; *c; c++) {
-        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
-                 (v6 ? *c == ':' : *c == '-');
-        if (!ok) {
-            return -1;
+    mc_ctx_t *c = s->ctx;
+    for (int i = 0; i < c->sv.n; i++) {
+        if (apr_atomic_read32(&c->srv[i].dead_until) == 0) {
+            return 1;
         }
     }
-    return **host ? 0 : -1;
+    for (int i = 0; i < c->sv.n; i++) {
+        if (!is_dead(c, i)) {
+            char *val;
+            apr_size_t len;
+            uint64_t cas;
+            uint32_t flags;
+            memcached_return_t rc = srv_get(c, i, p, "aoidc:health", &val, &len, &cas, &flags);
+            if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) {
+                return 1;
+            }
+        }
+    }
+    return 0;
 }
+
+static int mc_probe(aoidc_store_t *s, apr_pool_t *p, int *servers, int *replicas)
+{
+    mc_ctx_t *c = s->ctx;
+    int up = 0;
+    for (int i = 0; i < c->sv.n; i++) {
+        char *val;
+        apr_size_t len;
+        uint64_t cas;
+        uint32_t flags;
+        if (!is_dead(c, i)) {
+            memcached_return_t rc = srv_get(c, i, p, "aoidc:health", &val, &len, &cas, &flags);
+            up += rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND;
+        }
+    }
+    *servers = c->sv.n;
+    *replicas = c->sv.replicas;
+    return up;
+}
+
+/* --- set-up ------------------------------------------------------------------ */
 
 const char *aoidc_store_memcached_check(apr_pool_t *p, const char *servers)
 {
-    char *last, *list = apr_pstrdup(p, servers);
-    int n = 0;
-    for (char *tok = apr_strtok(list, " \t,", &last); tok; tok = apr_strtok(NULL, " \t,", &last)) {
-        char *host;
-        unsigned port;
-        if (parse_server(p, tok, &host, &port) != 0) {
-            return apr_psprintf(p, "'%s' is not host[:port]", tok);
-        }
-        n++;
-    }
-    return n ? NULL : "no memcached server given";
+    aoidc_store_servers_t sv;
+    return aoidc_store_servers_parse(p, servers, &sv);
 }
 
 static apr_status_t mc_cleanup(void *data)
 {
     mc_ctx_t *c = data;
-    if (c->pool) {
-        memcached_st *m = memcached_pool_destroy(c->pool);
-        if (m) {
-            memcached_free(m);
+    for (int i = 0; i < c->sv.n; i++) {
+        if (c->srv[i].pool) {
+            memcached_st *m = memcached_pool_destroy(c->srv[i].pool);
+            if (m) {
+                memcached_free(m);
+            }
+            c->srv[i].pool = NULL;
         }
-        c->pool = NULL;
     }
     return APR_SUCCESS;
 }
 
-apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, int max_conns, int timeout_ms,
-                                          aoidc_store_t **out, const char **err)
+/* one server's connection template */
+static memcached_st *server_template(const aoidc_store_servers_t *sv, int i, int timeout_ms)
 {
     memcached_st *m = memcached_create(NULL);
-    char *last, *list = apr_pstrdup(p, servers);
     if (!m) {
-        *err = "memcached_create failed";
-        return APR_ENOMEM;
+        return NULL;
     }
     /* The text protocol: a get is one "gets key" segment, where libmemcached's
      * binary get sends GETKQ and NOOP as two; the benchmark's protected
      * request costs ~15% less Apache and memcached CPU this way. CAS, add and
-     * TTLs work alike. (Replicas, a later step, need the binary protocol and
-     * will have to weigh this again.) */
+     * TTLs work alike; replicas are ours (see the top of this file). */
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 0);
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
-    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_DISTRIBUTION, MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA);
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t)timeout_ms);
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t)timeout_ms);
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_SND_TIMEOUT, (uint64_t)timeout_ms * 1000);
     memcached_behavior_set(m, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, (uint64_t)timeout_ms * 1000);
-    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);
-    for (char *tok = apr_strtok(list, " \t,", &last); tok; tok = apr_strtok(NULL, " \t,", &last)) {
-        char *host;
-        unsigned port;
-        if (parse_server(p, tok, &host, &port) != 0 ||
-            memcached_server_add(m, host, (in_port_t)port) != MEMCACHED_SUCCESS) {
-            *err = apr_psprintf(p, "bad memcached server '%s'", tok);
-            memcached_free(m);
+    /* our own dead-server view (mark/is_dead) decides when to try again; a
+     * connection that failed may reconnect at once */
+    memcached_behavior_set(m, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 0);
+    if (memcached_server_add(m, sv->host[i], (in_port_t)sv->port[i]) != MEMCACHED_SUCCESS) {
+        memcached_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, int max_conns, int timeout_ms,
+                                          aoidc_store_t **out, const char **err)
+{
+    mc_ctx_t *c = apr_pcalloc(p, sizeof(*c));
+    if ((*err = aoidc_store_servers_parse(p, servers, &c->sv)) != NULL) {
+        return APR_EINVAL;
+    }
+    apr_pool_cleanup_register(p, c, mc_cleanup, apr_pool_cleanup_null);
+    for (int i = 0; i < c->sv.n; i++) {
+        memcached_st *m = server_template(&c->sv, i, timeout_ms);
+        if (!m) {
+            *err = apr_psprintf(p, "bad memcached server '%s'", c->sv.name[i]);
             return APR_EINVAL;
         }
-    }
-    mc_ctx_t *c = apr_pcalloc(p, sizeof(*c));
-    c->pool = memcached_pool_create(m, 1, max_conns > 0 ? max_conns : 1);
-    if (!c->pool) {
-        memcached_free(m);
-        *err = "memcached_pool_create failed";
-        return APR_ENOMEM;
+        c->srv[i].pool = memcached_pool_create(m, 1, max_conns > 0 ? max_conns : 1);
+        if (!c->srv[i].pool) {
+            memcached_free(m);
+            *err = "memcached_pool_create failed";
+            return APR_ENOMEM;
+        }
     }
     c->fetch_timeout.tv_sec = timeout_ms / 1000;
     c->fetch_timeout.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
-    apr_pool_cleanup_register(p, c, mc_cleanup, apr_pool_cleanup_null);
+    c->t0 = apr_time_now();
     aoidc_store_t *s = apr_pcalloc(p, sizeof(*s));
     s->name = "memcached";
     s->get = mc_get;
@@ -306,7 +611,10 @@ apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, in
     s->add = mc_add;
     s->cas = mc_cas;
     s->del = mc_del;
+    s->usable = mc_usable;
+    s->probe = mc_probe;
     s->ctx = c;
+    c->store = s;
     *out = s;
     return APR_SUCCESS;
 }

@@ -58,6 +58,8 @@ static void child_init(apr_pool_t *p, server_rec *s)
                     st = NULL;
                 }
                 else {
+                    st->on_event = aoidc_store_log_event;
+                    st->on_event_baton = sv;
                     apr_hash_set(stores, sc->store_servers, APR_HASH_KEY_STRING, st);
                 }
             }
@@ -80,6 +82,7 @@ static void register_hooks(apr_pool_t *p)
     aoidc_register_authz(p);
     aoidc_register_bearer_authz(p);
     aoidc_register_error_filter();
+    aoidc_register_health(p);
 }
 
 AP_DECLARE_MODULE(auth_oidc) = {

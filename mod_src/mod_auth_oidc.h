@@ -178,6 +178,11 @@ int aoidc_check_bearer(request_rec *r);
 #define AOIDC_BEARER_AUTH_TYPE "oidc-bearer"
 aoidc_provider_t *aoidc_bearer_provider_for_issuer(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc, const char *iss);
 
+/* health (mod_auth_oidc_health.c): SetHandler auth-oidc-health */
+void aoidc_register_health(apr_pool_t *p);
+/* the store's server events in the error log (baton: a server_rec) */
+void aoidc_store_log_event(void *baton, aoidc_store_event_t ev, const char *server, const char *detail);
+
 /* response */
 int aoidc_respond(request_rec *r, aoidc_result_t res);
 int aoidc_redirect(request_rec *r, const char *location);

@@ -120,6 +120,12 @@ static int unauthenticated(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t 
         if (!is_navigation(r)) {
             return aoidc_respond(r, AOIDC_R_UNAUTHORIZED);
         }
+        /* not into a login that cannot finish: the callback needs the store */
+        if (!aoidc_store_usable(sc->store, r->pool)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(750)
+                          "session store %s is down: 503 instead of a login", sc->store->name);
+            return aoidc_respond(r, AOIDC_R_STORE_DOWN);
+        }
         return aoidc_start_login(r, sc, dc);
     }
 }

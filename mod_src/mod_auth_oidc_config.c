@@ -1039,7 +1039,7 @@ const command_rec aoidc_cmds[] = {
     AP_INIT_TAKE12("AuthOIDCCryptoKeyFile", cmd_crypto_key_file, NULL, SRV,
                    "File with at least 32 bytes of secret from which cookie and session keys are derived, "
                    "and optionally the previous such file (still read, never written)"),
-    AP_INIT_TAKE_ARGV("AuthOIDCSessionStore", cmd_session_store, NULL, SRV, "memcached host[:port] ..."),
+    AP_INIT_TAKE_ARGV("AuthOIDCSessionStore", cmd_session_store, NULL, SRV, "memcached host[:port] ... [replicas=N]"),
     AP_INIT_TAKE1("AuthOIDCStoreTimeout", cmd_store_timeout, NULL, SRV, "memcached timeout in milliseconds"),
     AP_INIT_TAKE1("AuthOIDCRedirectURI", cmd_redirect_uri, NULL, SRV, "Callback path or URL registered at the OP"),
     AP_INIT_TAKE1("AuthOIDCLogoutURI", cmd_local_uri, (void *)APR_OFFSETOF(aoidc_srv_cfg_t, logout_uri), SRV,

@@ -9,6 +9,11 @@ after another with the same duration/threads/connections:
   b  session   GET /protected/bench.html  same-sized file, AuthType oidc, session cookie
   c  redirect  GET /protected/bench.html  no cookie -> 302 to the OP (login start)
   d  bearer    GET /api/bench.html        AuthType oidc-bearer, a JWT access token
+  e  replicated GET /protected/bench.html on a second Apache whose store is three
+               memcached servers with replicas=1 (only with --replicated), session cookie
+
+With --replicated it also counts the memcached operations of a login and a logout on
+both configurations (what replicas cost per login, touch and logout).
 
 It prints requests/s, the ratio to the baseline, memcached operations per request
 (stats deltas / wrk's request count), Apache and memcached CPU per request, and
@@ -183,6 +188,8 @@ class Bench:
         self.mc: Memcached | None = None
         self.op: OP | None = None
         self.apache: BenchApache | None = None
+        self.mcs_r: list[Memcached] = []          # --replicated: the two extra servers
+        self.apache_r: BenchApache | None = None  # --replicated: the node on all three
         self.perf: subprocess.Popen | None = None
 
     # --- setup
@@ -211,6 +218,19 @@ class Bench:
                          mpm="event", extra_modules=(), loglevel="warn", htdocs=docroot)
         self.apache = BenchApache("bench", root, port, conf_args)
         self.apache.start()
+        if a.replicated:
+            self.mcs_r = [Memcached(self.workdir).start() for _ in range(2)]
+            port_r = harness.free_port()
+            store = " ".join(m.address for m in (self.mc, *self.mcs_r))
+            oidc_r = harness.oidc_config(issuer=self.op.issuer, session_store=f"memcached {store} replicas=1",
+                                         crypto_key_file=str(key),
+                                         post_logout_redirect=f"http://127.0.0.1:{port_r}/loggedout.html",
+                                         extra="\n".join(extra))
+            root_r = self.workdir / "apache-r"
+            root_r.mkdir()
+            self.apache_r = BenchApache("bench-r", root_r, port_r, {**conf_args, "oidc": oidc_r})
+            self.apache_r.start()
+            self.protected_url_r = self.apache_r.url("/protected/bench.html")
         time.sleep(0.3)   # let both children come up
         self.base = self.apache.base_url
         self.static_url = self.apache.url("/static/bench.html")
@@ -232,6 +252,13 @@ class Bench:
         if not got:
             raise SetupError(f"no {name} cookie after login; cookies: {[(c.domain, c.name) for c in s.cookies]}")
         self.cookie = f"{name}={got[0].value}"
+        if self.apache_r:
+            s = harness.new_browser()
+            responses = harness.login(s, self.protected_url_r, "alice", "alice-pw", op=self.op)
+            got = [c for c in s.cookies if c.name == name and c.domain in ("127.0.0.1", "127.0.0.1.local", "")]
+            if responses[-1].status_code != 200 or not got:
+                raise SetupError(f"login on the replicated node ended with {responses[-1].status_code}")
+            self.cookie_r = f"{name}={got[0].value}"
         # a JWT access token for scenario d (client_credentials, resource indicator)
         r = harness.new_browser().post(self.op.url("/token"), auth=("api-client", OP.secret("api-client")),
                                        data={"grant_type": "client_credentials",
@@ -256,16 +283,30 @@ class Bench:
             raise SetupError(f"protected without cookie: {r.status_code} {r.headers.get('Location')}")
 
     # --- scenarios
-    def scenario(self, key: str, label: str, url: str, headers: list[str]) -> dict:
+    def all_mcs(self) -> list[Memcached]:
+        return [self.mc, *self.mcs_r]
+
+    def mc_stats(self) -> dict[str, int]:
+        """The counters summed over every memcached server of the run."""
+        out: dict[str, int] = {}
+        for m in self.all_mcs():
+            for k, v in m.stats().items():
+                if k in MC_COUNTERS:
+                    out[k] = out.get(k, 0) + int(v)
+        return out
+
+    def scenario(self, key: str, label: str, url: str, headers: list[str], apache=None) -> dict:
         a = self.args
+        apache = apache or self.apache
         op_before = self.op.stats()
         if a.warmup > 0:
             run_wrk(url, duration=a.warmup, threads=a.threads, connections=a.connections, headers=headers,
                     latency=False)
             time.sleep(0.3)   # requests in flight when wrk stopped
-        mc_before = self.mc.stats()
-        apids = [self.apache.pid, *harness.child_pids(self.apache.pid)]
-        cpu_a0, cpu_m0 = cpu_snapshot(apids), cpu_snapshot([self.mc.pid])
+        mc_before = self.mc_stats()
+        apids = [apache.pid, *harness.child_pids(apache.pid)]
+        mpids = [m.pid for m in self.all_mcs()]
+        cpu_a0, cpu_m0 = cpu_snapshot(apids), cpu_snapshot(mpids)
         if a.perf and key in a.perf_scenarios:
             self.start_perf(key, apids)
         t0 = time.monotonic()
@@ -273,9 +314,9 @@ class Bench:
         wall = time.monotonic() - t0
         self.stop_perf()
         time.sleep(0.3)
-        apids_after = [self.apache.pid, *harness.child_pids(self.apache.pid)]
-        cpu_a1, cpu_m1 = cpu_snapshot(apids_after), cpu_snapshot([self.mc.pid])
-        mc_after = self.mc.stats()
+        apids_after = [apache.pid, *harness.child_pids(apache.pid)]
+        cpu_a1, cpu_m1 = cpu_snapshot(apids_after), cpu_snapshot(mpids)
+        mc_after = self.mc_stats()
         op_after = self.op.stats()
         n = max(res["requests"], 1)
         res.update(key=key, label=label, wall=wall,
@@ -313,7 +354,9 @@ class Bench:
     def stop(self) -> list[str]:
         errors = []
         self.stop_perf()
-        for name, part in (("apache", self.apache), ("op", self.op), ("memcached", self.mc)):
+        parts = [("apache", self.apache), ("apache-r", self.apache_r), ("op", self.op), ("memcached", self.mc)]
+        parts += [("memcached", m) for m in self.mcs_r]
+        for name, part in parts:
             if part is None:
                 continue
             try:
@@ -321,6 +364,38 @@ class Bench:
             except Exception as e:  # keep stopping the others
                 errors.append(f"{name}: {e}")
         return errors
+
+
+def op_costs(bench: "Bench", apache: Apache, n: int) -> dict[str, dict[str, float]]:
+    """memcached operations (summed over every server) per login and per logout on apache."""
+    out = {}
+    browsers = []
+    before = bench.mc_stats()
+    for i in range(n):
+        s = harness.new_browser()
+        last = harness.login(s, apache.url("/protected/bench.html"), "bob", "bob-pw", op=bench.op)[-1]
+        if last.status_code != 200:
+            raise SetupError(f"cost login on {apache.name}: {last.status_code}")
+        browsers.append(s)
+    mid = bench.mc_stats()
+    for s in browsers:
+        harness.logout(s, apache.url("/oidc/logout"), op=bench.op)
+    after = bench.mc_stats()
+    for label, a, b in (("login", before, mid), ("logout", mid, after)):
+        d = {k: (b.get(k, 0) - a.get(k, 0)) / n for k in MC_COUNTERS}
+        cas = d["cas_hits"] + d["cas_misses"] + d["cas_badval"]
+        # memcached's cmd_set counts set, add and cas alike
+        out[label] = {"get": d["cmd_get"], "set/add": d["cmd_set"] - cas, "cas": cas,
+                      "delete": d["delete_hits"] + d["delete_misses"]}
+    return out
+
+
+def print_costs(costs: dict[str, dict]) -> None:
+    print("\nmemcached operations per login / logout (summed over all servers)")
+    for conf, c in costs.items():
+        for what, d in c.items():
+            print(f"  {conf:<22} {what:<7} " + " ".join(f"{k}={v:.1f}" for k, v in d.items()))
+    print("  a touch (once per AuthOIDCSessionTouchInterval) is 1 cas on one server, plus 1 set per replica")
 
 
 def report(results: list[dict], args) -> None:
@@ -348,8 +423,8 @@ def report(results: list[dict], args) -> None:
             notes.append(f"{r['socket_errors']} socket errors")
         if r["key"] == "d":
             notes.append("OP calls during (d): " + ("none" if not r["op_delta"] else str(r["op_delta"])))
-        if r["key"] == "b":
-            notes.append("OP calls during (b): " + ("none" if not r["op_delta"] else str(r["op_delta"])))
+        if r["key"] in "be":
+            notes.append(f"OP calls during ({r['key']}): " + ("none" if not r["op_delta"] else str(r["op_delta"])))
             if abs(r["mc"]["get_hits"] - 1) > 0.02:
                 notes.append(f"WARNING get_hits/request {r['mc']['get_hits']:.3f}, expected 1 (session lost?)")
         elif r["op_delta"]:
@@ -361,6 +436,12 @@ def report(results: list[dict], args) -> None:
         ratio = b["rps"] / base["rps"]
         verdict = "REACHED" if ratio >= GOAL else "NOT reached"
         print(f"\nGOAL {verdict}: protected/static = {ratio:.4f} (goal >= {GOAL})")
+    e = next((r for r in results if r["key"] == "e"), None)
+    if base and e:
+        line = f"replicated (3 servers, replicas=1)/static = {e['rps'] / base['rps']:.4f}"
+        if b:
+            line += f"; replicated/single-server session = {e['rps'] / b['rps']:.4f}"
+        print(line)
     d = next((r for r in results if r["key"] == "d"), None)
     if base and d:
         ratio = d["rps"] / base["rps"]
@@ -380,6 +461,10 @@ def summary(rounds: list[list[dict]]) -> None:
             ai = next(j for j, r in enumerate(rounds[0]) if r["key"] == "a")
             ratios = [rnd[i]["rps"] / rnd[ai]["rps"] for rnd in rounds]
             line += f"   ratio {statistics.median(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})"
+            if r0["key"] == "e" and any(r["key"] == "b" for r in rounds[0]):
+                bi = next(j for j, r in enumerate(rounds[0]) if r["key"] == "b")
+                rb = [rnd[i]["rps"] / rnd[bi]["rps"] for rnd in rounds]
+                line += f"   vs b {statistics.median(rb):.3f} ({min(rb):.3f}-{max(rb):.3f})"
             goal = {"b": GOAL, "d": BEARER_GOAL}.get(r0["key"])
             if goal:
                 verdict = "REACHED" if statistics.median(ratios) >= goal else "NOT reached"
@@ -396,8 +481,13 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3,
                     help="repeat the scenario sequence N times and print medians (default 3)")
     ap.add_argument("--size", type=int, default=1024, help="bytes of the static file (default 1024)")
-    ap.add_argument("--scenarios", default="abcd",
-                    help="which of a (static), b (session), c (redirect), d (bearer JWT); default abcd")
+    ap.add_argument("--scenarios", default=None,
+                    help="which of a (static), b (session), c (redirect), d (bearer JWT), e (session on the "
+                         "replicated store, needs --replicated); default abcd, abcde with --replicated")
+    ap.add_argument("--replicated", action="store_true",
+                    help="also run (e): a second Apache on three memcached servers with replicas=1, and count "
+                         "the memcached operations of a login and a logout on both")
+    ap.add_argument("--cost-logins", type=int, default=10, help="logins/logouts counted with --replicated (10)")
     ap.add_argument("--pass-claims", choices=("none", "headers", "environment", "both"),
                     help="AuthOIDCPassClaimsAs for /protected (default: not set, i.e. the module default, both)")
     ap.add_argument("--perf", metavar="CALLGRAPH",
@@ -410,6 +500,10 @@ def main() -> int:
     args = ap.parse_args()
     if args.threads > args.connections:
         ap.error("--threads must not exceed --connections")
+    if args.scenarios is None:
+        args.scenarios = "abcde" if args.replicated else "abcd"
+    if "e" in args.scenarios and not args.replicated:
+        ap.error("scenario e needs --replicated")
 
     bench = Bench(args)
     keep = args.keep or bool(args.perf)
@@ -431,6 +525,8 @@ def main() -> int:
             "c": ("protected, no cookie -> 302", bench.protected_url, []),
             "d": ("api + bearer JWT", bench.api_url, [f"Authorization: Bearer {bench.bearer}"]),
         }
+        if bench.apache_r:
+            plan["e"] = ("session, 3 mc replicas=1", bench.protected_url_r, [f"Cookie: {bench.cookie_r}"])
         rounds = []
         for rnd in range(args.rounds):
             results = []
@@ -438,7 +534,7 @@ def main() -> int:
                 if key not in plan:
                     raise SetupError(f"unknown scenario {key!r}")
                 label, url, headers = plan[key]
-                res = bench.scenario(key, label, url, headers)
+                res = bench.scenario(key, label, url, headers, apache=bench.apache_r if key == "e" else None)
                 results.append(res)
                 print(f"  {key}) {label}: {res['rps']:.0f} req/s")
             if args.rounds > 1:
@@ -447,7 +543,11 @@ def main() -> int:
             rounds.append(results)
         if args.rounds > 1:
             summary(rounds)
-        severe = harness.severe_lines(bench.apache.error_log_text())
+        if bench.apache_r:
+            print_costs({"single server": op_costs(bench, bench.apache, args.cost_logins),
+                         "3 servers, replicas=1": op_costs(bench, bench.apache_r, args.cost_logins)})
+        severe = harness.severe_lines(bench.apache.error_log_text() +
+                                      (bench.apache_r.error_log_text() if bench.apache_r else ""))
         if severe:
             print(f"\nApache logged {len(severe)} warning/error line(s), e.g.:\n  " + "\n  ".join(severe[:5]))
     except (SetupError, HarnessError, subprocess.TimeoutExpired, OSError) as e:
