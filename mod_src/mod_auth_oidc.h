@@ -179,6 +179,11 @@ int aoidc_check_bearer(request_rec *r);
 aoidc_provider_t *aoidc_bearer_provider_for_issuer(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc, const char *iss);
 
 /* response */
+/* The headers of every page the module itself answers (error pages,
+ * redirects, the logout form, JSON answers): a CSP that allows no script
+ * and no framing, nosniff, no referrer, no-store. Into t (headers_out for
+ * a page we write, err_headers_out for an error status). */
+void aoidc_own_page_headers(apr_table_t *t);
 int aoidc_respond(request_rec *r, aoidc_result_t res);
 int aoidc_redirect(request_rec *r, const char *location);
 /* An RFC 6750 answer: status, WWW-Authenticate (realm, error, scope), a
