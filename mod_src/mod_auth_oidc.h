@@ -65,6 +65,11 @@ typedef struct {
     int bearer_cache_size;          /* slots of the per-process token cache */
     const char *defined_in;         /* file:line of the first AuthOIDC directive, for messages */
 
+    /* single-page apps (mod_auth_oidc_spa.c) */
+    const char *session_info_uri;   /* AuthOIDCSessionInfoURI: a path */
+    apr_array_header_t *session_info_claims; /* names (const char *); NULL: the default */
+    int session_info_activity;      /* an info request counts as activity */
+
     /* per process, set in child_init */
     aoidc_store_t *store;
 } aoidc_srv_cfg_t;
@@ -139,6 +144,14 @@ apr_array_header_t *aoidc_cookie_names_with_prefix(request_rec *r, const char *p
 
 /* authn */
 int aoidc_check_authn(request_rec *r);
+typedef enum { AOIDC_LOAD_OK = 0, AOIDC_LOAD_NONE, AOIDC_LOAD_DOWN } aoidc_load_t;
+/* The live session of the request's session cookie(s), as check_authn
+ * finds it (any provider): AOIDC_LOAD_OK fills ctx (store_key, session) and
+ * *cas; NONE without a usable one; DOWN when the store cannot answer. */
+aoidc_load_t aoidc_load_request_session(request_rec *r, aoidc_srv_cfg_t *sc, apr_int64_t now, aoidc_req_ctx_t *ctx,
+                                        uint64_t *cas);
+/* Write the session of ctx back with last_seen = now (CAS with cas). */
+void aoidc_session_touch(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx, uint64_t cas, apr_int64_t now);
 aoidc_req_ctx_t *aoidc_req_ctx(request_rec *r);
 /* A subrequest or internal redirect takes the verdict (user and claims) of
  * the request it came from only when that verdict would have been reached

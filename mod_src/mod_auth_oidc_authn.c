@@ -326,3 +326,20 @@ int aoidc_check_authn(request_rec *r)
     }
     return OK;
 }
+
+aoidc_load_t aoidc_load_request_session(request_rec *r, aoidc_srv_cfg_t *sc, apr_int64_t now, aoidc_req_ctx_t *ctx,
+                                        uint64_t *cas)
+{
+    int count = 0;
+    const char *id = aoidc_cookie_get(r, sc->cookie_name, &count);
+    if (!id || !sc->store) {
+        return id ? AOIDC_LOAD_DOWN : AOIDC_LOAD_NONE;
+    }
+    load_rc_t rc = count > 1 ? load_one_of(r, sc, now, ctx, cas) : load_session(r, sc, id, now, ctx, cas);
+    return rc == LOAD_OK ? AOIDC_LOAD_OK : rc == LOAD_DOWN ? AOIDC_LOAD_DOWN : AOIDC_LOAD_NONE;
+}
+
+void aoidc_session_touch(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx, uint64_t cas, apr_int64_t now)
+{
+    touch(r, sc, ctx, cas, now);
+}

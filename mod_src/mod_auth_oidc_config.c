@@ -3,6 +3,7 @@
  * Each field has an unset marker (AOIDC_UNSET or NULL) and a merge rule;
  * defaults live in the accessors below, in one place. */
 #include "mod_auth_oidc.h"
+#include "mod_auth_oidc_spa.h"
 
 #include "aoidc_node.h"
 #include "aoidc_state.h"
@@ -51,6 +52,7 @@ void *aoidc_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->http_timeout = AOIDC_UNSET;
     c->introspection_ttl = AOIDC_UNSET;
     c->bearer_cache_size = AOIDC_UNSET;
+    c->session_info_activity = AOIDC_UNSET;
     return c;
 }
 
@@ -89,6 +91,9 @@ void *aoidc_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(introspection_ttl);
     MERGE_INT(bearer_cache_size);
     MERGE_PTR(defined_in);
+    MERGE_PTR(session_info_uri);
+    MERGE_PTR(session_info_claims);
+    MERGE_INT(session_info_activity);
     c->cur_provider = NULL;
     c->store = NULL;
     return c;
@@ -1073,6 +1078,12 @@ const command_rec aoidc_cmds[] = {
                   "On: also accept ?access_token= (RFC 6750 2.3); Off by default"),
     AP_INIT_TAKE1("AuthOIDCAcceptBearer", cmd_accept_bearer, NULL, DIR,
                   "On: an AuthType oidc location also accepts bearer tokens"),
+    AP_INIT_TAKE1("AuthOIDCSessionInfoURI", cmd_local_uri, (void *)APR_OFFSETOF(aoidc_srv_cfg_t, session_info_uri),
+                  SRV, "Path answering a logged-in browser with its session as JSON"),
+    AP_INIT_TAKE_ARGV("AuthOIDCSessionInfoClaims", aoidc_cmd_session_info_claims, NULL, SRV,
+                      "Claims the session info answer shows"),
+    AP_INIT_TAKE1("AuthOIDCSessionInfoActivity", aoidc_cmd_session_info_activity, NULL, SRV,
+                  "On: a session info request counts as activity (default Off)"),
     AP_INIT_TAKE1("AuthOIDCIntrospectionTTL", cmd_introspection_ttl, NULL, SRV,
                   "Seconds an active introspection answer is cached"),
     AP_INIT_TAKE1("AuthOIDCBearerCacheSize", cmd_bearer_cache_size, NULL, SRV,

@@ -4,6 +4,7 @@
  * logout) lives here too. Logins keep the session directory
  * (aoidc_directory.h) up to date. */
 #include "mod_auth_oidc.h"
+#include "mod_auth_oidc_spa.h"
 #include "aoidc_directory.h"
 #include "aoidc_request.h"
 #include "aoidc_state.h"
@@ -414,6 +415,9 @@ int aoidc_quick_handler(request_rec *r, int lookup)
     }
     if (sc->backchannel_uri && strcmp(r->parsed_uri.path, sc->backchannel_uri) == 0) {
         return aoidc_handle_backchannel(r, sc);
+    }
+    if (sc->session_info_uri && strcmp(r->parsed_uri.path, sc->session_info_uri) == 0) {
+        return aoidc_handle_session_info(r, sc);
     }
     return DECLINED;
 }

@@ -1,0 +1,45 @@
+/* CSRF tokens derived from the session (aoidc_csrf.h). */
+#include "aoidc_csrf.h"
+#include "aoidc_util.h"
+
+#include <string.h>
+
+#define CSRF_LABEL "aoidc csrf v1:"
+#define STORE_KEY_MAX 128
+
+/* The 32 raw bytes of the token under one index key; 0 when the store key
+ * is too long to be one of ours. */
+static int derive(const unsigned char key[AOIDC_KEY_LEN], const char *store_key, unsigned char out[32])
+{
+    char buf[sizeof(CSRF_LABEL) + STORE_KEY_MAX];
+    apr_size_t klen = strlen(store_key);
+    if (klen > STORE_KEY_MAX) {
+        return 0;
+    }
+    memcpy(buf, CSRF_LABEL, sizeof(CSRF_LABEL) - 1);
+    memcpy(buf + sizeof(CSRF_LABEL) - 1, store_key, klen);
+    aoidc_hmac_sha256(key, buf, sizeof(CSRF_LABEL) - 1 + klen, out);
+    return 1;
+}
+
+const char *aoidc_csrf_token(apr_pool_t *p, const aoidc_keys_t *keys, const char *store_key)
+{
+    unsigned char mac[32];
+    if (!keys || !store_key || !derive(keys->index, store_key, mac)) {
+        return NULL;
+    }
+    return aoidc_b64url_encode(p, mac, sizeof(mac));
+}
+
+int aoidc_csrf_token_ok(apr_pool_t *p, const aoidc_keys_t *keys, const char *store_key, const char *presented,
+                        apr_size_t len)
+{
+    if (!keys || !store_key || !presented || len != AOIDC_CSRF_TOKEN_LEN) {
+        return 0;
+    }
+    const char *cur = aoidc_csrf_token(p, keys, store_key);
+    int ok = cur && aoidc_ct_equal(cur, strlen(cur), presented, len);
+    const char *prev = keys->previous ? aoidc_csrf_token(p, keys->previous, store_key) : NULL;
+    ok |= prev && aoidc_ct_equal(prev, strlen(prev), presented, len);
+    return ok;
+}

@@ -1,0 +1,83 @@
+/* libFuzzer target for the single-page app helpers of the core:
+ *  - aoidc_csrf_token_ok with any presented bytes (header or cookie value):
+ *    never true but for the session's own token, which is always true;
+ *  - aoidc_sessinfo_json with provider claim values (any bytes, split at
+ *    NUL into name/value pairs): always valid, ASCII-only JSON.
+ * The input is copied into a malloc'd buffer of its exact size. */
+#include "aoidc_csrf.h"
+#include "aoidc_sessinfo.h"
+
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int init;
+    static aoidc_keys_t keys;
+    if (!init) {
+        apr_initialize();
+        unsigned char secret[32];
+        memset(secret, 7, sizeof(secret));
+        aoidc_keys_derive(secret, sizeof(secret), &keys);
+        init = 1;
+    }
+    apr_pool_t *p;
+    apr_pool_create(&p, NULL);
+    char *in = malloc(size ? size : 1);
+    memcpy(in, data, size);
+    const char *key = "aoidc:s:fuzz";
+    const char *mine = aoidc_csrf_token(p, &keys, key);
+    int ok = aoidc_csrf_token_ok(p, &keys, key, in, size);
+    if (ok != (size == strlen(mine) && memcmp(in, mine, size) == 0)) {
+        abort();
+    }
+    if (!aoidc_csrf_token_ok(p, &keys, key, mine, strlen(mine))) {
+        abort();
+    }
+    /* claims: NUL-separated name, value, name, value ... */
+    aoidc_claim_t claims[16];
+    int n = 0;
+    char *z = apr_pstrmemdup(p, in, size); /* NUL-terminated copy */
+    apr_size_t off = 0;
+    while (off < size && n < 16) {
+        const char *name = z + off;
+        off += strlen(name) + 1;
+        const char *val = off < size ? z + off : "";
+        off += strlen(val) + 1;
+        claims[n++] = (aoidc_claim_t){name, val};
+    }
+    apr_array_header_t *names = apr_array_make(p, n + 1, sizeof(const char *));
+    for (int i = 0; i < n; i++) {
+        APR_ARRAY_PUSH(names, const char *) = claims[i].name;
+    }
+    aoidc_session_t s = {0};
+    s.sub = n ? claims[0].value : "";
+    s.provider = "main";
+    s.claims = claims;
+    s.nclaims = n;
+    s.last_seen = size;
+    s.expires = (apr_int64_t)size * 3;
+    char *out = aoidc_sessinfo_json(p, &s, 60, names, mine);
+    if (out) {
+        for (const char *c = out; *c; c++) {
+            if ((unsigned char)*c >= 0x80 || (unsigned char)*c < 0x20) {
+                abort();
+            }
+        }
+        json_error_t e;
+        json_t *j = json_loads(out, 0, &e);
+        if (!j) {
+            abort();
+        }
+        json_decref(j);
+    }
+    free(in);
+    apr_pool_destroy(p);
+    return 0;
+}

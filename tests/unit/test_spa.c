@@ -1,0 +1,135 @@
+/* Single-page app helpers of the core: the CSRF token derived from the
+ * session (aoidc_csrf.c) and the session info JSON (aoidc_sessinfo.c).
+ * Presented tokens are malloc'd to their exact sizes so that ASan sees any
+ * read past them. */
+#include "unit.h"
+#include "aoidc_csrf.h"
+#include "aoidc_sessinfo.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static aoidc_keys_t keys_of(char fill)
+{
+    unsigned char secret[32];
+    memset(secret, fill, sizeof(secret));
+    aoidc_keys_t k;
+    assert_int_equal(aoidc_keys_derive(secret, sizeof(secret), &k), APR_SUCCESS);
+    return k;
+}
+
+static int ok_exact(apr_pool_t *p, const aoidc_keys_t *k, const char *key, const char *tok)
+{
+    size_t n = strlen(tok);
+    char *m = malloc(n ? n : 1);
+    memcpy(m, tok, n);
+    int ok = aoidc_csrf_token_ok(p, k, key, m, n);
+    free(m);
+    return ok;
+}
+
+static void test_csrf_token(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_keys_t a = keys_of('a'), b = keys_of('b');
+    const char *t1 = aoidc_csrf_token(p, &a, "aoidc:s:one");
+    const char *t2 = aoidc_csrf_token(p, &a, "aoidc:s:two");
+    assert_non_null(t1);
+    assert_int_equal(strlen(t1), AOIDC_CSRF_TOKEN_LEN);
+    assert_string_equal(t1, aoidc_csrf_token(p, &a, "aoidc:s:one")); /* stable */
+    assert_string_not_equal(t1, t2);                                  /* per session */
+    assert_string_not_equal(t1, aoidc_csrf_token(p, &b, "aoidc:s:one")); /* per key */
+    assert_true(ok_exact(p, &a, "aoidc:s:one", t1));
+    assert_false(ok_exact(p, &a, "aoidc:s:two", t1)); /* another session's token */
+    assert_false(ok_exact(p, &b, "aoidc:s:one", t1));
+    /* wrong lengths, one character off, empty, absent */
+    char *bad = apr_pstrdup(p, t1);
+    bad[10] = bad[10] == 'A' ? 'B' : 'A';
+    assert_false(ok_exact(p, &a, "aoidc:s:one", bad));
+    assert_false(ok_exact(p, &a, "aoidc:s:one", apr_pstrndup(p, t1, 42)));
+    assert_false(ok_exact(p, &a, "aoidc:s:one", apr_pstrcat(p, t1, "x", NULL)));
+    assert_false(ok_exact(p, &a, "aoidc:s:one", ""));
+    assert_false(aoidc_csrf_token_ok(p, &a, "aoidc:s:one", NULL, 0));
+    /* a store key longer than ours has no token */
+    char longkey[200];
+    memset(longkey, 'k', sizeof(longkey) - 1);
+    longkey[sizeof(longkey) - 1] = '\0';
+    assert_null(aoidc_csrf_token(p, &a, longkey));
+    assert_false(aoidc_csrf_token_ok(p, &a, longkey, t1, strlen(t1)));
+}
+
+static void test_csrf_rotation(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_keys_t a = keys_of('a'), b = keys_of('b');
+    const char *old = aoidc_csrf_token(p, &a, "aoidc:s:one");
+    assert_int_equal(aoidc_keys_set_previous(&b, &a), APR_SUCCESS);
+    /* during a rotation: tokens under the old key still pass, new ones are issued */
+    assert_true(ok_exact(p, &b, "aoidc:s:one", old));
+    const char *cur = aoidc_csrf_token(p, &b, "aoidc:s:one");
+    assert_string_not_equal(cur, old);
+    assert_true(ok_exact(p, &b, "aoidc:s:one", cur));
+}
+
+static void test_sessinfo_json(void **state)
+{
+    apr_pool_t *p = *state;
+    static const aoidc_claim_t claims[] = {
+        {"name", "Al \"</script>\" \xc3\xa9"}, {"groups", "staff"}, {"groups", "admins"}, {"email", "a@x"},
+    };
+    aoidc_session_t s = {0};
+    s.sub = "alice";
+    s.provider = "main";
+    s.created = 1000;
+    s.last_seen = 1500;
+    s.expires = 5000;
+    s.access_token = "SECRET-AT";
+    s.refresh_token = "SECRET-RT";
+    s.id_token = "SECRET-IT";
+    s.claims = claims;
+    s.nclaims = 4;
+    apr_array_header_t *names = apr_array_make(p, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(names, const char *) = "name";
+    APR_ARRAY_PUSH(names, const char *) = "groups";
+    APR_ARRAY_PUSH(names, const char *) = "missing";
+    char *out = aoidc_sessinfo_json(p, &s, 3600, names, "tok");
+    assert_non_null(out);
+    assert_null(strstr(out, "SECRET"));
+    assert_null(strstr(out, "\xc3")); /* ASCII only: non-ASCII is \u-escaped */
+    json_error_t e;
+    json_t *j = json_loads(out, 0, &e);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "sub")), "alice");
+    assert_string_equal(json_string_value(json_object_get(j, "provider")), "main");
+    assert_int_equal(json_integer_value(json_object_get(j, "created")), 1000);
+    assert_int_equal(json_integer_value(json_object_get(j, "expires")), 5000);
+    assert_int_equal(json_integer_value(json_object_get(j, "idle_expires")), 5000); /* capped */
+    assert_true(json_is_null(json_object_get(j, "access_token_expires")));
+    assert_string_equal(json_string_value(json_object_get(j, "csrf_token")), "tok");
+    json_t *c = json_object_get(j, "claims");
+    assert_int_equal(json_object_size(c), 2);
+    assert_string_equal(json_string_value(json_object_get(c, "name")), "Al \"</script>\" \xc3\xa9");
+    json_t *g = json_object_get(c, "groups");
+    assert_int_equal(json_array_size(g), 2);
+    assert_string_equal(json_string_value(json_array_get(g, 1)), "admins");
+    json_decref(j);
+    /* idle end before the absolute end; a known token expiry */
+    s.access_token_exp = 1800;
+    j = json_loads(aoidc_sessinfo_json(p, &s, 60, NULL, NULL), 0, &e);
+    assert_int_equal(json_integer_value(json_object_get(j, "idle_expires")), 1560);
+    assert_int_equal(json_integer_value(json_object_get(j, "access_token_expires")), 1800);
+    assert_true(json_is_null(json_object_get(j, "csrf_token")));
+    assert_int_equal(json_object_size(json_object_get(j, "claims")), 0);
+    json_decref(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        UNIT_TEST(test_csrf_token),
+        UNIT_TEST(test_csrf_rotation),
+        UNIT_TEST(test_sessinfo_json),
+    };
+    return UNIT_RUN("spa", tests);
+}
