@@ -69,6 +69,7 @@ typedef struct {
     const char *session_info_uri;   /* AuthOIDCSessionInfoURI: a path */
     apr_array_header_t *session_info_claims; /* names (const char *); NULL: the default */
     int session_info_activity;      /* an info request counts as activity */
+    const char *csrf_cookie;        /* AuthOIDCCSRFCookie: readable cookie with the token */
 
     /* per process, set in child_init */
     aoidc_store_t *store;
@@ -84,6 +85,8 @@ typedef struct {
     apr_array_header_t *bearer_providers; /* names (const char *); NULL: all of the server */
     int bearer_query;               /* accept ?access_token= */
     int accept_bearer;              /* AuthType oidc also takes bearer tokens */
+    /* single-page apps (mod_auth_oidc_spa.c) */
+    int csrf;                       /* AuthOIDCCSRF: state changes need X-CSRF-Token */
 } aoidc_dir_cfg_t;
 
 /* What a request learnt about its session, kept in r->request_config. */

@@ -4,6 +4,7 @@
  * older than the touch interval (then a CAS, so parallel requests of one
  * session write once). */
 #include "mod_auth_oidc.h"
+#include "mod_auth_oidc_spa.h"
 #include "aoidc_directory.h"
 
 #include <apr_time.h>
@@ -305,6 +306,10 @@ int aoidc_check_authn(request_rec *r)
             return unauthenticated(r, sc, dc);
         }
         touch_due = v == AOIDC_DIR_LIVE; /* store trouble: serve it, try again next request */
+    }
+    int spa = aoidc_spa_session_checks(r, sc, dc, ctx, now, &cas, &touch_due);
+    if (spa != OK) {
+        return spa;
     }
     const char *claim = aoidc_remote_user_claim(dc);
     const char *user = strcmp(claim, "sub") == 0

@@ -94,6 +94,7 @@ void *aoidc_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(session_info_uri);
     MERGE_PTR(session_info_claims);
     MERGE_INT(session_info_activity);
+    MERGE_PTR(csrf_cookie);
     c->cur_provider = NULL;
     c->store = NULL;
     return c;
@@ -106,6 +107,7 @@ void *aoidc_create_dir_cfg(apr_pool_t *p, char *dir)
     c->pass_as = AOIDC_UNSET;
     c->bearer_query = AOIDC_UNSET;
     c->accept_bearer = AOIDC_UNSET;
+    c->csrf = AOIDC_UNSET;
     return c;
 }
 
@@ -121,6 +123,7 @@ void *aoidc_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(bearer_providers);
     MERGE_INT(bearer_query);
     MERGE_INT(accept_bearer);
+    MERGE_INT(csrf);
     return c;
 }
 
@@ -1084,6 +1087,10 @@ const command_rec aoidc_cmds[] = {
                       "Claims the session info answer shows"),
     AP_INIT_TAKE1("AuthOIDCSessionInfoActivity", aoidc_cmd_session_info_activity, NULL, SRV,
                   "On: a session info request counts as activity (default Off)"),
+    AP_INIT_TAKE1("AuthOIDCCSRF", aoidc_cmd_csrf, NULL, DIR,
+                  "On: state-changing requests with a session need X-CSRF-Token (default Off)"),
+    AP_INIT_TAKE1("AuthOIDCCSRFCookie", aoidc_cmd_csrf_cookie, NULL, SRV,
+                  "Name of a script-readable cookie carrying the CSRF token (default none)"),
     AP_INIT_TAKE1("AuthOIDCIntrospectionTTL", cmd_introspection_ttl, NULL, SRV,
                   "Seconds an active introspection answer is cached"),
     AP_INIT_TAKE1("AuthOIDCBearerCacheSize", cmd_bearer_cache_size, NULL, SRV,

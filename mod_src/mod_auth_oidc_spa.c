@@ -1,6 +1,7 @@
 /* Single-page apps behind the session ("backend for frontend"): the browser
  * holds only the HttpOnly session cookie, Apache holds the tokens.
- *   AuthOIDCSessionInfoURI  who is logged in, until when, the CSRF token */
+ *   AuthOIDCSessionInfoURI  who is logged in, until when, the CSRF token
+ *   AuthOIDCCSRF            state changes need the session's X-CSRF-Token */
 #include "mod_auth_oidc_spa.h"
 #include "aoidc_claims.h"
 #include "aoidc_csrf.h"
@@ -46,6 +47,25 @@ const char *aoidc_cmd_session_info_activity(cmd_parms *cmd, void *m, const char 
 {
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
     return err ? err : onoff(cmd, arg, &aoidc_srv_cfg(cmd->server)->session_info_activity);
+}
+
+const char *aoidc_cmd_csrf(cmd_parms *cmd, void *m, const char *arg)
+{
+    return onoff(cmd, arg, &((aoidc_dir_cfg_t *)m)->csrf);
+}
+
+const char *aoidc_cmd_csrf_cookie(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    if (err) {
+        return err;
+    }
+    if (!*arg || strlen(arg) > 64 || arg[strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")]) {
+        return apr_psprintf(cmd->pool, "AuthOIDCCSRFCookie: '%s' is not a cookie name (A-Z a-z 0-9 _ -, 64 at most)",
+                            arg);
+    }
+    aoidc_srv_cfg(cmd->server)->csrf_cookie = arg;
+    return NULL;
 }
 
 /* ---- answers ---- */
@@ -116,4 +136,66 @@ int aoidc_handle_session_info(request_rec *r, aoidc_srv_cfg_t *sc)
         return json_answer(r, HTTP_INTERNAL_SERVER_ERROR, "{\"error\":\"internal\"}\n");
     }
     return json_answer(r, HTTP_OK, apr_pstrcat(r->pool, body, "\n", NULL));
+}
+
+/* ---- checks on the request path ---- */
+
+/* A JSON error page from check_authn: the status, {"error":code}; the
+ * AOIDC_JSON_ERROR filter gives it its type (aoidc_fix_authz_status). */
+static int json_error(request_rec *r, aoidc_req_ctx_t *ctx, int status, const char *code)
+{
+    aoidc_own_page_headers(r->err_headers_out);
+    apr_table_setn(r->subprocess_env, "AUTH_OIDC_ERROR", code);
+    ctx->json_error = code;
+    ap_set_module_config(r->request_config, &auth_oidc_module, ctx);
+    ap_custom_response(r, status, apr_psprintf(r->pool, "{\"error\":\"%s\"}\n", code));
+    return status;
+}
+
+/* AuthOIDCCSRFCookie: the token in a cookie scripts can read, set when the
+ * browser does not hold it yet (the check itself reads only the header). */
+static void csrf_cookie(request_rec *r, const aoidc_srv_cfg_t *sc, const char *token)
+{
+    const char *have = aoidc_cookie_get(r, sc->csrf_cookie, NULL);
+    if (!token || (have && strcmp(have, token) == 0)) {
+        return;
+    }
+    apr_table_addn(r->err_headers_out, "Set-Cookie",
+                   apr_pstrcat(r->pool, sc->csrf_cookie, "=", token, "; Path=/; SameSite=Strict",
+                               sc->cookie_secure ? "; Secure" : "", NULL));
+}
+
+static int check_csrf(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx)
+{
+    if (aoidc_csrf_method_unsafe(r->method)) {
+        aoidc_csrf_verdict_t v =
+            aoidc_csrf_check(r->pool, sc->keys, ctx->store_key, apr_table_get(r->headers_in, "Sec-Fetch-Site"),
+                             apr_table_get(r->headers_in, "Origin"), ap_construct_url(r->pool, "", r),
+                             apr_table_get(r->headers_in, "X-CSRF-Token"));
+        if (v != AOIDC_CSRF_OK) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(803) "%s with the session of '%.128s' refused: %s",
+                          ap_escape_logitem(r->pool, r->method), ap_escape_logitem(r->pool, ctx->session.sub),
+                          aoidc_csrf_verdict_str(v));
+            return json_error(r, ctx, HTTP_FORBIDDEN, "csrf");
+        }
+    }
+    if (sc->csrf_cookie) {
+        csrf_cookie(r, sc, aoidc_csrf_token(r->pool, sc->keys, ctx->store_key));
+    }
+    return OK;
+}
+
+int aoidc_spa_session_checks(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc, aoidc_req_ctx_t *ctx,
+                             apr_int64_t now, uint64_t *cas, int *touch_due)
+{
+    (void)now;
+    (void)cas;
+    (void)touch_due;
+    if (dc->csrf == 1) {
+        int rc = check_csrf(r, sc, ctx);
+        if (rc != OK) {
+            return rc;
+        }
+    }
+    return OK;
 }

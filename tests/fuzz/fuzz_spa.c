@@ -1,6 +1,8 @@
 /* libFuzzer target for the single-page app helpers of the core:
  *  - aoidc_csrf_token_ok with any presented bytes (header or cookie value):
  *    never true but for the session's own token, which is always true;
+ *  - aoidc_csrf_check with the input split at NUL into Sec-Fetch-Site,
+ *    Origin and token: OK only with the session's token and no foreign site;
  *  - aoidc_sessinfo_json with provider claim values (any bytes, split at
  *    NUL into name/value pairs): always valid, ASCII-only JSON.
  * The input is copied into a malloc'd buffer of its exact size. */
@@ -52,6 +54,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += strlen(val) + 1;
         claims[n++] = (aoidc_claim_t){name, val};
     }
+    /* the check: Sec-Fetch-Site, Origin, token from the first three pieces */
+    const char *piece[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3 && i < n * 2; i++) {
+        piece[i] = i % 2 == 0 ? claims[i / 2].name : claims[i / 2].value;
+    }
+    aoidc_csrf_verdict_t v = aoidc_csrf_check(p, &keys, key, piece[0], piece[1], "https://app.example", piece[2]);
+    if (v == AOIDC_CSRF_OK && (!piece[2] || strcmp(piece[2], mine) != 0)) {
+        abort();
+    }
+    (void)aoidc_csrf_method_unsafe(z);
     apr_array_header_t *names = apr_array_make(p, n + 1, sizeof(const char *));
     for (int i = 0; i < n; i++) {
         APR_ARRAY_PUSH(names, const char *) = claims[i].name;

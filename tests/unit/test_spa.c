@@ -72,6 +72,57 @@ static void test_csrf_rotation(void **state)
     assert_true(ok_exact(p, &b, "aoidc:s:one", cur));
 }
 
+static void test_csrf_check(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_keys_t a = keys_of('a');
+    const char *key = "aoidc:s:one", *us = "https://app.example";
+    const char *tok = aoidc_csrf_token(p, &a, key);
+    static const struct {
+        const char *sfs, *origin;
+        int with_token;
+        aoidc_csrf_verdict_t want;
+    } cases[] = {
+        {NULL, NULL, 1, AOIDC_CSRF_OK},
+        {"same-origin", "https://app.example", 1, AOIDC_CSRF_OK},
+        {"same-origin", "HTTPS://APP.EXAMPLE", 1, AOIDC_CSRF_OK},
+        {"same-site", NULL, 1, AOIDC_CSRF_OK},
+        {"none", NULL, 1, AOIDC_CSRF_OK},
+        {NULL, NULL, 0, AOIDC_CSRF_MISSING},
+        {"cross-site", NULL, 1, AOIDC_CSRF_CROSS_SITE},
+        {"Cross-Site", "https://app.example", 1, AOIDC_CSRF_CROSS_SITE},
+        {NULL, "https://evil.example", 1, AOIDC_CSRF_CROSS_SITE},
+        {NULL, "null", 1, AOIDC_CSRF_CROSS_SITE},
+        {NULL, "https://app.example.evil", 1, AOIDC_CSRF_CROSS_SITE},
+        {NULL, "https://app.example:443", 1, AOIDC_CSRF_CROSS_SITE},
+        {NULL, "", 1, AOIDC_CSRF_CROSS_SITE},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        aoidc_csrf_verdict_t v =
+            aoidc_csrf_check(p, &a, key, cases[i].sfs, cases[i].origin, us, cases[i].with_token ? tok : NULL);
+        if (v != cases[i].want) {
+            fail_msg("case %zu: %s, want %s", i, aoidc_csrf_verdict_str(v), aoidc_csrf_verdict_str(cases[i].want));
+        }
+    }
+    assert_int_equal(aoidc_csrf_check(p, &a, key, NULL, NULL, us, "x"), AOIDC_CSRF_MISMATCH);
+    assert_int_equal(aoidc_csrf_check(p, &a, "aoidc:s:two", NULL, NULL, us, tok), AOIDC_CSRF_MISMATCH);
+    /* no origin of ours known: any Origin is foreign */
+    assert_int_equal(aoidc_csrf_check(p, &a, key, NULL, "https://app.example", NULL, tok), AOIDC_CSRF_CROSS_SITE);
+}
+
+static void test_csrf_methods(void **state)
+{
+    static const char *const safe[] = {"GET", "HEAD", "OPTIONS", "TRACE"};
+    static const char *const unsafe[] = {"POST", "PUT", "PATCH", "DELETE", "get", "PROPFIND", "", "GETX"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_false(aoidc_csrf_method_unsafe(safe[i]));
+    }
+    for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++) {
+        assert_true(aoidc_csrf_method_unsafe(unsafe[i]));
+    }
+    assert_true(aoidc_csrf_method_unsafe(NULL));
+}
+
 static void test_sessinfo_json(void **state)
 {
     apr_pool_t *p = *state;
@@ -129,6 +180,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_csrf_token),
         UNIT_TEST(test_csrf_rotation),
+        UNIT_TEST(test_csrf_check),
+        UNIT_TEST(test_csrf_methods),
         UNIT_TEST(test_sessinfo_json),
     };
     return UNIT_RUN("spa", tests);
