@@ -35,6 +35,7 @@ typedef enum {
     AOIDC_UNAUTH_PASS      /* let through with an empty REMOTE_USER */
 } aoidc_unauth_t;
 
+enum { AOIDC_TOKEN_NONE = 0, AOIDC_TOKEN_HEADER = 1, AOIDC_TOKEN_AUTHORIZATION = 2 };
 enum { AOIDC_PASS_NONE = 0, AOIDC_PASS_HEADERS = 1, AOIDC_PASS_ENV = 2, AOIDC_PASS_BOTH = 3 };
 
 typedef struct {
@@ -87,6 +88,7 @@ typedef struct {
     int accept_bearer;              /* AuthType oidc also takes bearer tokens */
     /* single-page apps (mod_auth_oidc_spa.c) */
     int csrf;                       /* AuthOIDCCSRF: state changes need X-CSRF-Token */
+    int pass_token;                 /* AuthOIDCPassAccessToken: AOIDC_TOKEN_* */
 } aoidc_dir_cfg_t;
 
 /* What a request learnt about its session, kept in r->request_config. */

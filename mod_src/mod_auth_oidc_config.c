@@ -108,6 +108,7 @@ void *aoidc_create_dir_cfg(apr_pool_t *p, char *dir)
     c->bearer_query = AOIDC_UNSET;
     c->accept_bearer = AOIDC_UNSET;
     c->csrf = AOIDC_UNSET;
+    c->pass_token = AOIDC_UNSET;
     return c;
 }
 
@@ -124,6 +125,7 @@ void *aoidc_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(bearer_query);
     MERGE_INT(accept_bearer);
     MERGE_INT(csrf);
+    MERGE_INT(pass_token);
     return c;
 }
 
@@ -1089,6 +1091,8 @@ const command_rec aoidc_cmds[] = {
                   "On: a session info request counts as activity (default Off)"),
     AP_INIT_TAKE1("AuthOIDCCSRF", aoidc_cmd_csrf, NULL, DIR,
                   "On: state-changing requests with a session need X-CSRF-Token (default Off)"),
+    AP_INIT_TAKE1("AuthOIDCPassAccessToken", aoidc_cmd_pass_token, NULL, DIR,
+                  "none (default), header (OIDC-Access-Token) or authorization (Bearer)"),
     AP_INIT_TAKE1("AuthOIDCCSRFCookie", aoidc_cmd_csrf_cookie, NULL, SRV,
                   "Name of a script-readable cookie carrying the CSRF token (default none)"),
     AP_INIT_TAKE1("AuthOIDCIntrospectionTTL", cmd_introspection_ttl, NULL, SRV,

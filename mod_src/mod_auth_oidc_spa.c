@@ -1,7 +1,9 @@
 /* Single-page apps behind the session ("backend for frontend"): the browser
  * holds only the HttpOnly session cookie, Apache holds the tokens.
  *   AuthOIDCSessionInfoURI  who is logged in, until when, the CSRF token
- *   AuthOIDCCSRF            state changes need the session's X-CSRF-Token */
+ *   AuthOIDCCSRF            state changes need the session's X-CSRF-Token
+ *   AuthOIDCPassAccessToken the session's access token to the backend */
+#include "aoidc_backend.h"
 #include "mod_auth_oidc_spa.h"
 #include "aoidc_claims.h"
 #include "aoidc_csrf.h"
@@ -52,6 +54,21 @@ const char *aoidc_cmd_session_info_activity(cmd_parms *cmd, void *m, const char 
 const char *aoidc_cmd_csrf(cmd_parms *cmd, void *m, const char *arg)
 {
     return onoff(cmd, arg, &((aoidc_dir_cfg_t *)m)->csrf);
+}
+
+const char *aoidc_cmd_pass_token(cmd_parms *cmd, void *m, const char *arg)
+{
+    static const struct {
+        const char *word;
+        int value;
+    } kw[] = {{"none", AOIDC_TOKEN_NONE}, {"header", AOIDC_TOKEN_HEADER}, {"authorization", AOIDC_TOKEN_AUTHORIZATION}};
+    for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++) {
+        if (strcasecmp(arg, kw[i].word) == 0) {
+            ((aoidc_dir_cfg_t *)m)->pass_token = kw[i].value;
+            return NULL;
+        }
+    }
+    return apr_psprintf(cmd->pool, "AuthOIDCPassAccessToken: '%s' is not none, header or authorization", arg);
 }
 
 const char *aoidc_cmd_csrf_cookie(cmd_parms *cmd, void *m, const char *arg)
@@ -185,10 +202,38 @@ static int check_csrf(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx)
     return OK;
 }
 
+/* AuthOIDCPassAccessToken: the client's own header of that name is gone
+ * already (aoidc_scrub_headers); its Authorization is replaced, or removed
+ * when there is no token to give. */
+static void pass_token(request_rec *r, int how, const aoidc_session_t *s, apr_int64_t now)
+{
+    int usable = aoidc_backend_token_ok(s->access_token) && (!s->access_token_exp || s->access_token_exp > now);
+    if (!usable) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(804)
+                      "session of '%.128s' has no usable access token (none, expired, or not a header value) "
+                      "to pass to the backend", ap_escape_logitem(r->pool, s->sub));
+    }
+    if (how == AOIDC_TOKEN_AUTHORIZATION) {
+        if (usable) {
+            apr_table_setn(r->headers_in, "Authorization", apr_pstrcat(r->pool, "Bearer ", s->access_token, NULL));
+        }
+        else {
+            apr_table_unset(r->headers_in, "Authorization");
+        }
+        return;
+    }
+    if (usable) {
+        apr_table_setn(r->headers_in, AOIDC_ACCESS_TOKEN_HEADER, s->access_token);
+        if (s->access_token_exp) {
+            apr_table_setn(r->headers_in, AOIDC_ACCESS_TOKEN_HEADER "-Expires",
+                           apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->access_token_exp));
+        }
+    }
+}
+
 int aoidc_spa_session_checks(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc, aoidc_req_ctx_t *ctx,
                              apr_int64_t now, uint64_t *cas, int *touch_due)
 {
-    (void)now;
     (void)cas;
     (void)touch_due;
     if (dc->csrf == 1) {
@@ -196,6 +241,9 @@ int aoidc_spa_session_checks(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_
         if (rc != OK) {
             return rc;
         }
+    }
+    if (dc->pass_token > AOIDC_TOKEN_NONE) {
+        pass_token(r, dc->pass_token, &ctx->session, now);
     }
     return OK;
 }

@@ -10,7 +10,8 @@
 int aoidc_handle_session_info(request_rec *r, aoidc_srv_cfg_t *sc);
 
 /* check_authn, once a live session of the location's provider is found
- * (ctx filled, not yet the request's): CSRF protection (AuthOIDCCSRF).
+ * (ctx filled, not yet the request's): CSRF protection (AuthOIDCCSRF), the
+ * access token for the backend (AuthOIDCPassAccessToken).
  * Returns OK to go on, else the status to answer (a JSON error page).
  * *touch_due says whether a write-back of the session is due; a check that
  * wrote the session itself clears it. */
@@ -19,6 +20,7 @@ int aoidc_spa_session_checks(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_
 
 /* directives */
 const char *aoidc_cmd_csrf(cmd_parms *cmd, void *m, const char *arg);
+const char *aoidc_cmd_pass_token(cmd_parms *cmd, void *m, const char *arg);
 const char *aoidc_cmd_csrf_cookie(cmd_parms *cmd, void *m, const char *arg);
 const char *aoidc_cmd_session_info_claims(cmd_parms *cmd, void *m, int argc, char *const argv[]);
 const char *aoidc_cmd_session_info_activity(cmd_parms *cmd, void *m, const char *arg);

@@ -3,9 +3,11 @@
  *    never true but for the session's own token, which is always true;
  *  - aoidc_csrf_check with the input split at NUL into Sec-Fetch-Site,
  *    Origin and token: OK only with the session's token and no foreign site;
+ *  - aoidc_backend_token_ok (the access token as a header value);
  *  - aoidc_sessinfo_json with provider claim values (any bytes, split at
  *    NUL into name/value pairs): always valid, ASCII-only JSON.
  * The input is copied into a malloc'd buffer of its exact size. */
+#include "aoidc_backend.h"
 #include "aoidc_csrf.h"
 #include "aoidc_sessinfo.h"
 
@@ -64,6 +66,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     (void)aoidc_csrf_method_unsafe(z);
+    /* a token from the provider as a header value: never one with a blank or a control */
+    if (aoidc_backend_token_ok(z) && strpbrk(z, " \t\r\n\x7f")) {
+        abort();
+    }
     apr_array_header_t *names = apr_array_make(p, n + 1, sizeof(const char *));
     for (int i = 0; i < n; i++) {
         APR_ARRAY_PUSH(names, const char *) = claims[i].name;

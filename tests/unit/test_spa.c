@@ -3,6 +3,7 @@
  * Presented tokens are malloc'd to their exact sizes so that ASan sees any
  * read past them. */
 #include "unit.h"
+#include "aoidc_backend.h"
 #include "aoidc_csrf.h"
 #include "aoidc_sessinfo.h"
 
@@ -123,6 +124,24 @@ static void test_csrf_methods(void **state)
     assert_true(aoidc_csrf_method_unsafe(NULL));
 }
 
+static void test_token_header_value(void **state)
+{
+    assert_true(aoidc_backend_token_ok("eyJhbGciOi.J9x-_~+/="));
+    assert_false(aoidc_backend_token_ok(NULL));
+    assert_false(aoidc_backend_token_ok(""));
+    assert_false(aoidc_backend_token_ok("a b"));
+    assert_false(aoidc_backend_token_ok("a\r\nSet-Cookie: x"));
+    assert_false(aoidc_backend_token_ok("a\x7f"));
+    assert_false(aoidc_backend_token_ok("\xc3\xa9"));
+    char *big = malloc(AOIDC_ACCESS_TOKEN_MAX + 2);
+    memset(big, 'a', AOIDC_ACCESS_TOKEN_MAX + 1);
+    big[AOIDC_ACCESS_TOKEN_MAX + 1] = '\0';
+    assert_false(aoidc_backend_token_ok(big));
+    big[AOIDC_ACCESS_TOKEN_MAX] = '\0';
+    assert_true(aoidc_backend_token_ok(big));
+    free(big);
+}
+
 static void test_sessinfo_json(void **state)
 {
     apr_pool_t *p = *state;
@@ -182,6 +201,7 @@ int main(void)
         UNIT_TEST(test_csrf_rotation),
         UNIT_TEST(test_csrf_check),
         UNIT_TEST(test_csrf_methods),
+        UNIT_TEST(test_token_header_value),
         UNIT_TEST(test_sessinfo_json),
     };
     return UNIT_RUN("spa", tests);
