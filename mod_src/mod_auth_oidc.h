@@ -89,6 +89,7 @@ typedef struct {
     /* single-page apps (mod_auth_oidc_spa.c) */
     int csrf;                       /* AuthOIDCCSRF: state changes need X-CSRF-Token */
     int pass_token;                 /* AuthOIDCPassAccessToken: AOIDC_TOKEN_* */
+    int cors_preflight;             /* AuthOIDCPassCORSPreflight (default On) */
 } aoidc_dir_cfg_t;
 
 /* What a request learnt about its session, kept in r->request_config. */
@@ -101,6 +102,7 @@ typedef struct {
     int authz_denied;           /* one of our Require providers said no */
     const char *missing_scope;  /* Require oidc-scope that failed */
     const char *json_error;     /* bearer: RFC 6750 error code of the answer */
+    int preflight;              /* a CORS preflight let through unauthenticated */
 } aoidc_req_ctx_t;
 
 /* Outcomes mapped to HTTP in one place (mod_auth_oidc_response.c). */

@@ -247,7 +247,7 @@ int aoidc_check_authn(request_rec *r)
     aoidc_dir_cfg_t *dc = aoidc_dir_cfg(r);
     r->ap_auth_type = (char *)type; /* AUTH_TYPE for CGI and logs */
 
-    if (aoidc_reuse_parent_verdict(r, dc, 0)) {
+    if (aoidc_reuse_parent_verdict(r, dc, 0) || aoidc_spa_preflight(r, sc, dc) == OK) {
         return OK;
     }
 

@@ -109,6 +109,7 @@ void *aoidc_create_dir_cfg(apr_pool_t *p, char *dir)
     c->accept_bearer = AOIDC_UNSET;
     c->csrf = AOIDC_UNSET;
     c->pass_token = AOIDC_UNSET;
+    c->cors_preflight = AOIDC_UNSET;
     return c;
 }
 
@@ -126,6 +127,7 @@ void *aoidc_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(accept_bearer);
     MERGE_INT(csrf);
     MERGE_INT(pass_token);
+    MERGE_INT(cors_preflight);
     return c;
 }
 
@@ -1093,6 +1095,8 @@ const command_rec aoidc_cmds[] = {
                   "On: state-changing requests with a session need X-CSRF-Token (default Off)"),
     AP_INIT_TAKE1("AuthOIDCPassAccessToken", aoidc_cmd_pass_token, NULL, DIR,
                   "none (default), header (OIDC-Access-Token) or authorization (Bearer)"),
+    AP_INIT_TAKE1("AuthOIDCPassCORSPreflight", aoidc_cmd_cors_preflight, NULL, DIR,
+                  "On (default): CORS preflights reach the application unauthenticated"),
     AP_INIT_TAKE1("AuthOIDCCSRFCookie", aoidc_cmd_csrf_cookie, NULL, SRV,
                   "Name of a script-readable cookie carrying the CSRF token (default none)"),
     AP_INIT_TAKE1("AuthOIDCIntrospectionTTL", cmd_introspection_ttl, NULL, SRV,

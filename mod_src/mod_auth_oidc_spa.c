@@ -2,7 +2,8 @@
  * holds only the HttpOnly session cookie, Apache holds the tokens.
  *   AuthOIDCSessionInfoURI  who is logged in, until when, the CSRF token
  *   AuthOIDCCSRF            state changes need the session's X-CSRF-Token
- *   AuthOIDCPassAccessToken the session's access token to the backend */
+ *   AuthOIDCPassAccessToken the session's access token to the backend
+ *   AuthOIDCPassCORSPreflight  preflights reach the application */
 #include "aoidc_backend.h"
 #include "mod_auth_oidc_spa.h"
 #include "aoidc_claims.h"
@@ -69,6 +70,11 @@ const char *aoidc_cmd_pass_token(cmd_parms *cmd, void *m, const char *arg)
         }
     }
     return apr_psprintf(cmd->pool, "AuthOIDCPassAccessToken: '%s' is not none, header or authorization", arg);
+}
+
+const char *aoidc_cmd_cors_preflight(cmd_parms *cmd, void *m, const char *arg)
+{
+    return onoff(cmd, arg, &((aoidc_dir_cfg_t *)m)->cors_preflight);
 }
 
 const char *aoidc_cmd_csrf_cookie(cmd_parms *cmd, void *m, const char *arg)
@@ -245,5 +251,21 @@ int aoidc_spa_session_checks(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_
     if (dc->pass_token > AOIDC_TOKEN_NONE) {
         pass_token(r, dc->pass_token, &ctx->session, now);
     }
+    return OK;
+}
+
+int aoidc_spa_preflight(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
+{
+    if (r->method_number != M_OPTIONS || dc->cors_preflight == 0 || !apr_table_get(r->headers_in, "Origin") ||
+        !apr_table_get(r->headers_in, "Access-Control-Request-Method")) {
+        return DECLINED;
+    }
+    aoidc_req_ctx_t *ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    ctx->preflight = 1;
+    ap_set_module_config(r->request_config, &auth_oidc_module, ctx);
+    aoidc_cookie_strip(r, sc->cookie_name);
+    r->user = "";
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(805)
+                  "CORS preflight passed to the application unauthenticated");
     return OK;
 }

@@ -18,7 +18,16 @@ int aoidc_handle_session_info(request_rec *r, aoidc_srv_cfg_t *sc);
 int aoidc_spa_session_checks(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc, aoidc_req_ctx_t *ctx,
                              apr_int64_t now, uint64_t *cas, int *touch_due);
 
+/* check_authn and the bearer check, first thing: a CORS preflight (OPTIONS
+ * with Origin and Access-Control-Request-Method, which browsers send
+ * without credentials) goes on to the application with an empty user and
+ * no cookies of ours, unless AuthOIDCPassCORSPreflight Off. Returns OK when
+ * it let the request through (our Require providers grant it), else
+ * DECLINED. */
+int aoidc_spa_preflight(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc);
+
 /* directives */
+const char *aoidc_cmd_cors_preflight(cmd_parms *cmd, void *m, const char *arg);
 const char *aoidc_cmd_csrf(cmd_parms *cmd, void *m, const char *arg);
 const char *aoidc_cmd_pass_token(cmd_parms *cmd, void *m, const char *arg);
 const char *aoidc_cmd_csrf_cookie(cmd_parms *cmd, void *m, const char *arg);
