@@ -35,6 +35,7 @@ typedef enum {
     AOIDC_UNAUTH_PASS      /* let through with an empty REMOTE_USER */
 } aoidc_unauth_t;
 
+enum { AOIDC_REFRESH_FAIL_LOGOUT = 0, AOIDC_REFRESH_FAIL_KEEP = 1 };
 enum { AOIDC_TOKEN_NONE = 0, AOIDC_TOKEN_HEADER = 1, AOIDC_TOKEN_AUTHORIZATION = 2 };
 enum { AOIDC_PASS_NONE = 0, AOIDC_PASS_HEADERS = 1, AOIDC_PASS_ENV = 2, AOIDC_PASS_BOTH = 3 };
 
@@ -71,6 +72,8 @@ typedef struct {
     apr_array_header_t *session_info_claims; /* names (const char *); NULL: the default */
     int session_info_activity;      /* an info request counts as activity */
     const char *csrf_cookie;        /* AuthOIDCCSRFCookie: readable cookie with the token */
+    int refresh_before;             /* AuthOIDCRefreshBefore seconds; 0: no refresh */
+    int refresh_failure;            /* AuthOIDCRefreshFailure: AOIDC_REFRESH_FAIL_* */
 
     /* per process, set in child_init */
     aoidc_store_t *store;

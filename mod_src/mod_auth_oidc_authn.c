@@ -308,6 +308,9 @@ int aoidc_check_authn(request_rec *r)
         touch_due = v == AOIDC_DIR_LIVE; /* store trouble: serve it, try again next request */
     }
     int spa = aoidc_spa_session_checks(r, sc, dc, ctx, now, &cas, &touch_due);
+    if (spa == AOIDC_SPA_ENDED) {
+        return unauthenticated(r, sc, dc);
+    }
     if (spa != OK) {
         return spa;
     }

@@ -53,6 +53,8 @@ void *aoidc_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->introspection_ttl = AOIDC_UNSET;
     c->bearer_cache_size = AOIDC_UNSET;
     c->session_info_activity = AOIDC_UNSET;
+    c->refresh_before = AOIDC_UNSET;
+    c->refresh_failure = AOIDC_UNSET;
     return c;
 }
 
@@ -95,6 +97,8 @@ void *aoidc_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(session_info_claims);
     MERGE_INT(session_info_activity);
     MERGE_PTR(csrf_cookie);
+    MERGE_INT(refresh_before);
+    MERGE_INT(refresh_failure);
     c->cur_provider = NULL;
     c->store = NULL;
     return c;
@@ -1097,6 +1101,10 @@ const command_rec aoidc_cmds[] = {
                   "none (default), header (OIDC-Access-Token) or authorization (Bearer)"),
     AP_INIT_TAKE1("AuthOIDCPassCORSPreflight", aoidc_cmd_cors_preflight, NULL, DIR,
                   "On (default): CORS preflights reach the application unauthenticated"),
+    AP_INIT_TAKE1("AuthOIDCRefreshBefore", aoidc_cmd_refresh_before, NULL, SRV,
+                  "Refresh the access token this many seconds before it expires (default: never)"),
+    AP_INIT_TAKE1("AuthOIDCRefreshFailure", aoidc_cmd_refresh_failure, NULL, SRV,
+                  "logout (default) or keep: what a refused refresh does to the session"),
     AP_INIT_TAKE1("AuthOIDCCSRFCookie", aoidc_cmd_csrf_cookie, NULL, SRV,
                   "Name of a script-readable cookie carrying the CSRF token (default none)"),
     AP_INIT_TAKE1("AuthOIDCIntrospectionTTL", cmd_introspection_ttl, NULL, SRV,

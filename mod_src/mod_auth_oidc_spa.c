@@ -241,9 +241,14 @@ int aoidc_spa_session_checks(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_
                              apr_int64_t now, uint64_t *cas, int *touch_due)
 {
     (void)cas;
-    (void)touch_due;
     if (dc->csrf == 1) {
         int rc = check_csrf(r, sc, ctx);
+        if (rc != OK) {
+            return rc;
+        }
+    }
+    if (sc->refresh_before > 0) {
+        int rc = aoidc_refresh_session(r, sc, ctx, now, touch_due);
         if (rc != OK) {
             return rc;
         }

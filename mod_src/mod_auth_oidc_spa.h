@@ -26,7 +26,19 @@ int aoidc_spa_session_checks(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_
  * DECLINED. */
 int aoidc_spa_preflight(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc);
 
+/* Returned by aoidc_spa_session_checks when the session has just ended (a
+ * refused refresh): the request is unauthenticated. Not an HTTP status. */
+#define AOIDC_SPA_ENDED (-2)
+
+/* AuthOIDCRefreshBefore (mod_auth_oidc_refresh.c): refresh the access token
+ * of ctx's session when due, once in the cluster. OK to go on (ctx->session
+ * may hold new tokens; *touch_due cleared when the record was written), or
+ * AOIDC_SPA_ENDED when a refused refresh ended the session. */
+int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx, apr_int64_t now, int *touch_due);
+
 /* directives */
+const char *aoidc_cmd_refresh_before(cmd_parms *cmd, void *m, const char *arg);
+const char *aoidc_cmd_refresh_failure(cmd_parms *cmd, void *m, const char *arg);
 const char *aoidc_cmd_cors_preflight(cmd_parms *cmd, void *m, const char *arg);
 const char *aoidc_cmd_csrf(cmd_parms *cmd, void *m, const char *arg);
 const char *aoidc_cmd_pass_token(cmd_parms *cmd, void *m, const char *arg);

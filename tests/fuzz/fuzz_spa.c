@@ -4,11 +4,14 @@
  *  - aoidc_csrf_check with the input split at NUL into Sec-Fetch-Site,
  *    Origin and token: OK only with the session's token and no foreign site;
  *  - aoidc_backend_token_ok (the access token as a header value);
+ *  - aoidc_refresh_parse_response with the whole input as the provider's
+ *    answer: a success always has an access token and no NUL inside;
  *  - aoidc_sessinfo_json with provider claim values (any bytes, split at
  *    NUL into name/value pairs): always valid, ASCII-only JSON.
  * The input is copied into a malloc'd buffer of its exact size. */
 #include "aoidc_backend.h"
 #include "aoidc_csrf.h"
+#include "aoidc_refresh.h"
 #include "aoidc_sessinfo.h"
 
 #include <apr_general.h>
@@ -42,6 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     if (!aoidc_csrf_token_ok(p, &keys, key, mine, strlen(mine))) {
+        abort();
+    }
+    aoidc_tokens_t tok;
+    const char *err = NULL;
+    if (aoidc_refresh_parse_response(p, in, size, &tok, &err) == APR_SUCCESS) {
+        if (!tok.access_token || !*tok.access_token || tok.expires_in < 0) {
+            abort();
+        }
+    }
+    else if (!err) {
         abort();
     }
     /* claims: NUL-separated name, value, name, value ... */

@@ -5,6 +5,7 @@
 #include "unit.h"
 #include "aoidc_backend.h"
 #include "aoidc_csrf.h"
+#include "aoidc_refresh.h"
 #include "aoidc_sessinfo.h"
 
 #include <jansson.h>
@@ -142,6 +143,102 @@ static void test_token_header_value(void **state)
     free(big);
 }
 
+static void test_refresh_due(void **state)
+{
+    aoidc_session_t s = {0};
+    s.refresh_token = "rt";
+    s.access_token_exp = 1000;
+    assert_false(aoidc_refresh_due(&s, 0, 999));   /* off */
+    assert_false(aoidc_refresh_due(&s, -1, 999));
+    assert_false(aoidc_refresh_due(&s, 60, 939));  /* 61 s left */
+    assert_true(aoidc_refresh_due(&s, 60, 940));   /* 60 s left */
+    assert_true(aoidc_refresh_due(&s, 60, 5000));  /* expired */
+    s.access_token_exp = 0;                        /* expiry unknown */
+    assert_false(aoidc_refresh_due(&s, 60, 5000));
+    s.access_token_exp = 1000;
+    s.refresh_token = "";
+    assert_false(aoidc_refresh_due(&s, 60, 5000));
+    s.refresh_token = NULL;
+    assert_false(aoidc_refresh_due(&s, 60, 5000));
+}
+
+static void test_refresh_lock_key(void **state)
+{
+    apr_pool_t *p = *state;
+    assert_string_equal(aoidc_refresh_lock_key(p, "aoidc:s:abc123"), "aoidc:rl:abc123");
+    assert_null(aoidc_refresh_lock_key(p, "aoidc:s:"));
+    assert_null(aoidc_refresh_lock_key(p, "other:abc"));
+    assert_null(aoidc_refresh_lock_key(p, NULL));
+}
+
+static void test_refresh_parse(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_tokens_t t;
+    const char *err = NULL;
+    static const char ok[] = "{\"access_token\":\"at2\",\"token_type\":\"bearer\",\"expires_in\":300,"
+                             "\"refresh_token\":\"rt2\"}";
+    assert_int_equal(aoidc_refresh_parse_response(p, ok, sizeof(ok) - 1, &t, &err), APR_SUCCESS);
+    assert_string_equal(t.access_token, "at2");
+    assert_string_equal(t.refresh_token, "rt2");
+    assert_null(t.id_token);
+    assert_int_equal(t.expires_in, 300);
+    /* no rotation, no expiry: fine */
+    static const char min[] = "{\"access_token\":\"at2\",\"token_type\":\"Bearer\"}";
+    assert_int_equal(aoidc_refresh_parse_response(p, min, sizeof(min) - 1, &t, &err), APR_SUCCESS);
+    assert_null(t.refresh_token);
+    assert_int_equal(t.expires_in, 0);
+    static const struct {
+        const char *body;
+        apr_status_t want;
+    } bad[] = {
+        {"{\"error\":\"invalid_grant\"}", APR_EGENERAL},
+        {"{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"error\":\"x\"}", APR_EGENERAL},
+        {"{\"token_type\":\"Bearer\"}", APR_EINVAL},
+        {"{\"access_token\":\"a\"}", APR_EINVAL},
+        {"{\"access_token\":\"a\",\"token_type\":\"DPoP\"}", APR_EINVAL},
+        {"{\"access_token\":\"a\",\"access_token\":\"b\",\"token_type\":\"Bearer\"}", APR_EINVAL},
+        {"{\"access_token\":\"a\\u0000b\",\"token_type\":\"Bearer\"}", APR_EINVAL},
+        {"{\"access_token\":7,\"token_type\":\"Bearer\"}", APR_EINVAL},
+        {"[]", APR_EINVAL},
+        {"", APR_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t n = strlen(bad[i].body);
+        char *b = malloc(n ? n : 1);
+        memcpy(b, bad[i].body, n);
+        apr_status_t rv = aoidc_refresh_parse_response(p, b, n, &t, &err);
+        free(b);
+        if (rv != bad[i].want) {
+            fail_msg("case %zu (%s): %d", i, bad[i].body, rv);
+        }
+    }
+    /* a negative or absurd expires_in is no expiry */
+    static const char neg[] = "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"expires_in\":-5}";
+    assert_int_equal(aoidc_refresh_parse_response(p, neg, sizeof(neg) - 1, &t, &err), APR_SUCCESS);
+    assert_int_equal(t.expires_in, 0);
+    assert_int_equal(aoidc_refresh_parse_response(p, ok, AOIDC_REFRESH_BODY_MAX + 1, &t, &err), APR_EINVAL);
+}
+
+static void test_refresh_apply(void **state)
+{
+    aoidc_session_t s = {0};
+    s.access_token = "at1";
+    s.refresh_token = "rt1";
+    s.id_token = "it1";
+    aoidc_tokens_t t = {.access_token = "at2", .expires_in = 300, .id_token = "it2"};
+    aoidc_refresh_apply(&s, &t, 1000);
+    assert_string_equal(s.access_token, "at2");
+    assert_int_equal(s.access_token_exp, 1300);
+    assert_string_equal(s.refresh_token, "rt1"); /* not rotated: kept */
+    assert_string_equal(s.id_token, "it1");      /* the one checked at login */
+    t.refresh_token = "rt2";
+    t.expires_in = 0;
+    aoidc_refresh_apply(&s, &t, 2000);
+    assert_string_equal(s.refresh_token, "rt2");
+    assert_int_equal(s.access_token_exp, 0);
+}
+
 static void test_sessinfo_json(void **state)
 {
     apr_pool_t *p = *state;
@@ -202,6 +299,10 @@ int main(void)
         UNIT_TEST(test_csrf_check),
         UNIT_TEST(test_csrf_methods),
         UNIT_TEST(test_token_header_value),
+        UNIT_TEST(test_refresh_due),
+        UNIT_TEST(test_refresh_lock_key),
+        UNIT_TEST(test_refresh_parse),
+        UNIT_TEST(test_refresh_apply),
         UNIT_TEST(test_sessinfo_json),
     };
     return UNIT_RUN("spa", tests);
