@@ -74,6 +74,8 @@ typedef struct {
     const char *csrf_cookie;        /* AuthOIDCCSRFCookie: readable cookie with the token */
     int refresh_before;             /* AuthOIDCRefreshBefore seconds; 0: no refresh */
     int refresh_failure;            /* AuthOIDCRefreshFailure: AOIDC_REFRESH_FAIL_* */
+    int binding;                    /* AuthOIDCSessionBinding: aoidc_bind_mode_t */
+    int binding_action;             /* AuthOIDCSessionBindingAction: 0 refuse, 1 log */
 
     /* per process, set in child_init */
     aoidc_store_t *store;

@@ -55,6 +55,8 @@ void *aoidc_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->session_info_activity = AOIDC_UNSET;
     c->refresh_before = AOIDC_UNSET;
     c->refresh_failure = AOIDC_UNSET;
+    c->binding = AOIDC_UNSET;
+    c->binding_action = AOIDC_UNSET;
     return c;
 }
 
@@ -99,6 +101,8 @@ void *aoidc_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(csrf_cookie);
     MERGE_INT(refresh_before);
     MERGE_INT(refresh_failure);
+    MERGE_INT(binding);
+    MERGE_INT(binding_action);
     c->cur_provider = NULL;
     c->store = NULL;
     return c;
@@ -1105,6 +1109,10 @@ const command_rec aoidc_cmds[] = {
                   "Refresh the access token this many seconds before it expires (default: never)"),
     AP_INIT_TAKE1("AuthOIDCRefreshFailure", aoidc_cmd_refresh_failure, NULL, SRV,
                   "logout (default) or keep: what a refused refresh does to the session"),
+    AP_INIT_TAKE1("AuthOIDCSessionBinding", aoidc_cmd_binding, NULL, SRV,
+                  "none (default), user-agent or ua+ip: what a session is bound to"),
+    AP_INIT_TAKE1("AuthOIDCSessionBindingAction", aoidc_cmd_binding_action, NULL, SRV,
+                  "refuse (default) or log: a session used from another client"),
     AP_INIT_TAKE1("AuthOIDCCSRFCookie", aoidc_cmd_csrf_cookie, NULL, SRV,
                   "Name of a script-readable cookie carrying the CSRF token (default none)"),
     AP_INIT_TAKE1("AuthOIDCIntrospectionTTL", cmd_introspection_ttl, NULL, SRV,

@@ -3,8 +3,10 @@
  *   AuthOIDCSessionInfoURI  who is logged in, until when, the CSRF token
  *   AuthOIDCCSRF            state changes need the session's X-CSRF-Token
  *   AuthOIDCPassAccessToken the session's access token to the backend
- *   AuthOIDCPassCORSPreflight  preflights reach the application */
+ *   AuthOIDCPassCORSPreflight  preflights reach the application
+ *   AuthOIDCSessionBinding  a session serves only the client that logged in */
 #include "aoidc_backend.h"
+#include "aoidc_binding.h"
 #include "mod_auth_oidc_spa.h"
 #include "aoidc_claims.h"
 #include "aoidc_csrf.h"
@@ -77,6 +79,42 @@ const char *aoidc_cmd_cors_preflight(cmd_parms *cmd, void *m, const char *arg)
     return onoff(cmd, arg, &((aoidc_dir_cfg_t *)m)->cors_preflight);
 }
 
+const char *aoidc_cmd_binding(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    if (err) {
+        return err;
+    }
+    aoidc_srv_cfg_t *sc = aoidc_srv_cfg(cmd->server);
+    if (strcasecmp(arg, "none") == 0) {
+        sc->binding = AOIDC_BIND_NONE;
+    }
+    else if (strcasecmp(arg, "user-agent") == 0) {
+        sc->binding = AOIDC_BIND_UA;
+    }
+    else if (strcasecmp(arg, "ua+ip") == 0) {
+        sc->binding = AOIDC_BIND_UA_IP;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "AuthOIDCSessionBinding: '%s' is not none, user-agent or ua+ip", arg);
+    }
+    return NULL;
+}
+
+const char *aoidc_cmd_binding_action(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+    if (err) {
+        return err;
+    }
+    aoidc_srv_cfg_t *sc = aoidc_srv_cfg(cmd->server);
+    if (strcasecmp(arg, "refuse") == 0 || strcasecmp(arg, "log") == 0) {
+        sc->binding_action = strcasecmp(arg, "log") == 0;
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "AuthOIDCSessionBindingAction: '%s' is not refuse or log", arg);
+}
+
 const char *aoidc_cmd_csrf_cookie(cmd_parms *cmd, void *m, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
@@ -136,6 +174,9 @@ int aoidc_handle_session_info(request_rec *r, aoidc_srv_cfg_t *sc)
         apr_table_setn(r->headers_out, "Retry-After", "5");
         return json_answer(r, HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"temporarily_unavailable\"}\n");
     case AOIDC_LOAD_NONE:
+        return json_answer(r, HTTP_UNAUTHORIZED, "{\"error\":\"unauthenticated\"}\n");
+    }
+    if (!aoidc_spa_binding_ok(r, sc, &ctx.session)) {
         return json_answer(r, HTTP_UNAUTHORIZED, "{\"error\":\"unauthenticated\"}\n");
     }
     /* as on the hot path: the revocation epochs are read only when a
@@ -237,10 +278,32 @@ static void pass_token(request_rec *r, int how, const aoidc_session_t *s, apr_in
     }
 }
 
+int aoidc_spa_binding_ok(request_rec *r, const aoidc_srv_cfg_t *sc, const aoidc_session_t *s)
+{
+    if (sc->binding <= AOIDC_BIND_NONE) {
+        return 1;
+    }
+    aoidc_bind_verdict_t v = aoidc_binding_check((aoidc_bind_mode_t)sc->binding, s->user_agent, s->client_ip,
+                                                 apr_table_get(r->headers_in, "User-Agent"), r->useragent_ip);
+    if (v == AOIDC_BIND_OK) {
+        return 1;
+    }
+    int refuse = sc->binding_action != 1;
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AOIDC_LOGNO(818)
+                  "session of '%.128s' used from another %s (logged in from %s)%s",
+                  ap_escape_logitem(r->pool, s->sub), v == AOIDC_BIND_UA_CHANGED ? "User-Agent" : "network",
+                  ap_escape_logitem(r->pool, s->client_ip ? s->client_ip : ""),
+                  refuse ? ": refused, the request counts as unauthenticated" : " (AuthOIDCSessionBindingAction log)");
+    return !refuse;
+}
+
 int aoidc_spa_session_checks(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc, aoidc_req_ctx_t *ctx,
                              apr_int64_t now, uint64_t *cas, int *touch_due)
 {
     (void)cas;
+    if (!aoidc_spa_binding_ok(r, sc, &ctx->session)) {
+        return AOIDC_SPA_ENDED;
+    }
     if (dc->csrf == 1) {
         int rc = check_csrf(r, sc, ctx);
         if (rc != OK) {

@@ -26,8 +26,9 @@ int aoidc_spa_session_checks(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_
  * DECLINED. */
 int aoidc_spa_preflight(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc);
 
-/* Returned by aoidc_spa_session_checks when the session has just ended (a
- * refused refresh): the request is unauthenticated. Not an HTTP status. */
+/* Returned by aoidc_spa_session_checks when the session cannot serve the
+ * request (a refused refresh ended it, or it is bound to another client):
+ * the request is unauthenticated. Not an HTTP status. */
 #define AOIDC_SPA_ENDED (-2)
 
 /* AuthOIDCRefreshBefore (mod_auth_oidc_refresh.c): refresh the access token
@@ -36,7 +37,13 @@ int aoidc_spa_preflight(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc
  * AOIDC_SPA_ENDED when a refused refresh ended the session. */
 int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx, apr_int64_t now, int *touch_due);
 
+/* AuthOIDCSessionBinding: 1 when the session may serve this request (bound
+ * client unchanged, or only logged); 0 when it must count as none here. */
+int aoidc_spa_binding_ok(request_rec *r, const aoidc_srv_cfg_t *sc, const aoidc_session_t *s);
+
 /* directives */
+const char *aoidc_cmd_binding(cmd_parms *cmd, void *m, const char *arg);
+const char *aoidc_cmd_binding_action(cmd_parms *cmd, void *m, const char *arg);
 const char *aoidc_cmd_refresh_before(cmd_parms *cmd, void *m, const char *arg);
 const char *aoidc_cmd_refresh_failure(cmd_parms *cmd, void *m, const char *arg);
 const char *aoidc_cmd_cors_preflight(cmd_parms *cmd, void *m, const char *arg);

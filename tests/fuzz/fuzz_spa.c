@@ -6,10 +6,12 @@
  *  - aoidc_backend_token_ok (the access token as a header value);
  *  - aoidc_refresh_parse_response with the whole input as the provider's
  *    answer: a success always has an access token and no NUL inside;
+ *  - aoidc_binding_check with client text: never OK for another User-Agent;
  *  - aoidc_sessinfo_json with provider claim values (any bytes, split at
  *    NUL into name/value pairs): always valid, ASCII-only JSON.
  * The input is copied into a malloc'd buffer of its exact size. */
 #include "aoidc_backend.h"
+#include "aoidc_binding.h"
 #include "aoidc_csrf.h"
 #include "aoidc_refresh.h"
 #include "aoidc_sessinfo.h"
@@ -83,6 +85,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (aoidc_backend_token_ok(z) && strpbrk(z, " \t\r\n\x7f")) {
         abort();
     }
+    if (aoidc_binding_check(AOIDC_BIND_UA_IP, piece[0], piece[1], piece[2], piece[1]) == AOIDC_BIND_OK &&
+        strncmp(piece[0] ? piece[0] : "", piece[2] ? piece[2] : "", AOIDC_BINDING_UA_MAX) != 0) {
+        abort();
+    }
+    (void)aoidc_binding_same_net(piece[0], piece[1]);
     apr_array_header_t *names = apr_array_make(p, n + 1, sizeof(const char *));
     for (int i = 0; i < n; i++) {
         APR_ARRAY_PUSH(names, const char *) = claims[i].name;

@@ -4,6 +4,7 @@
  * read past them. */
 #include "unit.h"
 #include "aoidc_backend.h"
+#include "aoidc_binding.h"
 #include "aoidc_csrf.h"
 #include "aoidc_refresh.h"
 #include "aoidc_sessinfo.h"
@@ -239,6 +240,38 @@ static void test_refresh_apply(void **state)
     assert_int_equal(s.access_token_exp, 0);
 }
 
+static void test_binding(void **state)
+{
+    assert_int_equal(aoidc_binding_check(AOIDC_BIND_NONE, "a", "1.2.3.4", "b", "9.9.9.9"), AOIDC_BIND_OK);
+    assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA, "a", "1.2.3.4", "a", "9.9.9.9"), AOIDC_BIND_OK);
+    assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA, "a", NULL, "b", NULL), AOIDC_BIND_UA_CHANGED);
+    assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA, "a", NULL, "ab", NULL), AOIDC_BIND_UA_CHANGED);
+    assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA, "", NULL, NULL, NULL), AOIDC_BIND_OK);
+    assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA, NULL, NULL, "x", NULL), AOIDC_BIND_UA_CHANGED);
+    assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA_IP, "a", "10.1.2.3", "a", "10.1.2.200"), AOIDC_BIND_OK);
+    assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA_IP, "a", "10.1.2.3", "a", "10.1.3.3"), AOIDC_BIND_IP_CHANGED);
+    /* a long User-Agent is compared on the bytes login kept */
+    char *ua = malloc(AOIDC_BINDING_UA_MAX + 51);
+    memset(ua, 'u', AOIDC_BINDING_UA_MAX + 50);
+    ua[AOIDC_BINDING_UA_MAX + 50] = '\0';
+    char *kept = malloc(AOIDC_BINDING_UA_MAX + 1);
+    memcpy(kept, ua, AOIDC_BINDING_UA_MAX);
+    kept[AOIDC_BINDING_UA_MAX] = '\0';
+    assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA, kept, NULL, ua, NULL), AOIDC_BIND_OK);
+    kept[5] = 'x';
+    assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA, kept, NULL, ua, NULL), AOIDC_BIND_UA_CHANGED);
+    free(ua);
+    free(kept);
+    /* networks */
+    assert_true(aoidc_binding_same_net("2001:db8:1:2::1", "2001:db8:1:2:ffff::9"));
+    assert_false(aoidc_binding_same_net("2001:db8:1:2::1", "2001:db8:1:3::1"));
+    assert_false(aoidc_binding_same_net("10.1.2.3", "2001:db8::1"));
+    assert_false(aoidc_binding_same_net("10.1.2.3", "::ffff:10.1.2.3")); /* another family */
+    assert_true(aoidc_binding_same_net("unix", "unix"));
+    assert_false(aoidc_binding_same_net("garbage", "garbage2"));
+    assert_true(aoidc_binding_same_net(NULL, ""));
+}
+
 static void test_sessinfo_json(void **state)
 {
     apr_pool_t *p = *state;
@@ -299,6 +332,7 @@ int main(void)
         UNIT_TEST(test_csrf_check),
         UNIT_TEST(test_csrf_methods),
         UNIT_TEST(test_token_header_value),
+        UNIT_TEST(test_binding),
         UNIT_TEST(test_refresh_due),
         UNIT_TEST(test_refresh_lock_key),
         UNIT_TEST(test_refresh_parse),
