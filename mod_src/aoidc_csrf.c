@@ -59,7 +59,8 @@ aoidc_csrf_verdict_t aoidc_csrf_check(apr_pool_t *p, const aoidc_keys_t *keys, c
     if (!token) {
         return AOIDC_CSRF_MISSING;
     }
-    return aoidc_csrf_token_ok(p, keys, store_key, token, strlen(token)) ? AOIDC_CSRF_OK : AOIDC_CSRF_MISMATCH;
+    return aoidc_csrf_token_ok(p, keys, store_key, token, strlen(token)) ? AOIDC_CSRF_OK
+                                                                         : AOIDC_CSRF_MISMATCH;
 }
 
 const char *aoidc_csrf_verdict_str(aoidc_csrf_verdict_t v)

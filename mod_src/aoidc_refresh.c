@@ -33,8 +33,8 @@ static const char *str_member(apr_pool_t *p, json_t *o, const char *k)
     return apr_pstrdup(p, json_string_value(v));
 }
 
-apr_status_t aoidc_refresh_parse_response(apr_pool_t *p, const char *body, apr_size_t len, aoidc_tokens_t *out,
-                                          const char **err)
+apr_status_t aoidc_refresh_parse_response(apr_pool_t *p, const char *body, apr_size_t len,
+                                          aoidc_tokens_t *out, const char **err)
 {
     memset(out, 0, sizeof(*out));
     if (!body || len > AOIDC_REFRESH_BODY_MAX) {
@@ -74,12 +74,12 @@ apr_status_t aoidc_refresh_parse_response(apr_pool_t *p, const char *body, apr_s
 }
 
 apr_status_t aoidc_refresh_tokens(const aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
-                                  const aoidc_provider_meta_t *meta, const char *refresh_token, aoidc_tokens_t *out,
-                                  const char **err)
+                                  const aoidc_provider_meta_t *meta, const char *refresh_token,
+                                  aoidc_tokens_t *out, const char **err)
 {
     aoidc_http_resp_t resp;
-    const char *form = apr_pstrcat(p, "grant_type=refresh_token&refresh_token=", aoidc_url_encode(p, refresh_token),
-                                   NULL);
+    const char *form =
+        apr_pstrcat(p, "grant_type=refresh_token&refresh_token=", aoidc_url_encode(p, refresh_token), NULL);
     apr_status_t rv;
     if (pr->auth_method == AOIDC_AUTH_CLIENT_SECRET_POST) {
         form = apr_pstrcat(p, form, "&client_id=", aoidc_url_encode(p, pr->client_id),
@@ -87,7 +87,8 @@ apr_status_t aoidc_refresh_tokens(const aoidc_provider_t *pr, apr_pool_t *p, con
         rv = aoidc_http_post_form(p, o, meta->token_endpoint, form, NULL, NULL, &resp, err);
     }
     else {
-        rv = aoidc_http_post_form(p, o, meta->token_endpoint, form, pr->client_id, pr->client_secret, &resp, err);
+        rv = aoidc_http_post_form(p, o, meta->token_endpoint, form, pr->client_id, pr->client_secret, &resp,
+                                  err);
     }
     if (rv != APR_SUCCESS) {
         return rv;

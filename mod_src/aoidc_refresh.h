@@ -33,16 +33,16 @@ const char *aoidc_refresh_lock_key(apr_pool_t *p, const char *store_key);
  * required; refresh_token (rotation), id_token and expires_in are
  * optional. Strings from p. APR_EGENERAL when the answer is an OAuth error
  * (*err names its code), APR_EINVAL when it is malformed. */
-apr_status_t aoidc_refresh_parse_response(apr_pool_t *p, const char *body, apr_size_t len, aoidc_tokens_t *out,
-                                          const char **err);
+apr_status_t aoidc_refresh_parse_response(apr_pool_t *p, const char *body, apr_size_t len,
+                                          aoidc_tokens_t *out, const char **err);
 
 /* POST grant_type=refresh_token to the token endpoint with the provider's
  * client authentication. APR_EACCES when the provider refused (HTTP 4xx,
  * e.g. invalid_grant: the refresh token is dead); another error when it
  * could not be reached or answered garbage (worth trying again later). */
 apr_status_t aoidc_refresh_tokens(const aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
-                                  const aoidc_provider_meta_t *meta, const char *refresh_token, aoidc_tokens_t *out,
-                                  const char **err);
+                                  const aoidc_provider_meta_t *meta, const char *refresh_token,
+                                  aoidc_tokens_t *out, const char **err);
 
 /* Put new tokens into a session: the access token and its expiry (now +
  * expires_in, or unknown), the refresh token when a new one came (rotation;

@@ -14,7 +14,8 @@ typedef struct {
 static int collect(void *c, const char *key, const char *val)
 {
     scrub_ctx_t *s = c;
-    if (aoidc_backend_name_has_prefix(key, s->prefix) || aoidc_backend_name_has_prefix(key, AOIDC_ACCESS_TOKEN_HEADER)) {
+    if (aoidc_backend_name_has_prefix(key, s->prefix) ||
+        aoidc_backend_name_has_prefix(key, AOIDC_ACCESS_TOKEN_HEADER)) {
         APR_ARRAY_PUSH(s->drop, const char *) = key;
     }
     return 1;
@@ -36,7 +37,8 @@ int aoidc_scrub_headers(request_rec *r)
     for (int i = 0; i < s.drop->nelts; i++) {
         const char *key = APR_ARRAY_IDX(s.drop, i, const char *);
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOIDC_LOGNO(100)
-                      "removed client header '%.64s' that uses the claim prefix or names the access token", ap_escape_logitem(r->pool, key));
+                      "removed client header '%.64s' that uses the claim prefix or names the access token",
+                      ap_escape_logitem(r->pool, key));
         apr_table_unset(r->headers_in, key);
     }
     /* our cookies too: authn reads them from the saved original */

@@ -24,7 +24,8 @@ const char *aoidc_cmd_refresh_before(cmd_parms *cmd, void *m, const char *arg)
     errno = 0;
     long v = strtol(arg, &end, 10);
     if (errno || end == arg || *end || v < 1 || v > 86400) {
-        return apr_psprintf(cmd->pool, "AuthOIDCRefreshBefore: '%s' is not a whole number from 1 to 86400", arg);
+        return apr_psprintf(cmd->pool, "AuthOIDCRefreshBefore: '%s' is not a whole number from 1 to 86400",
+                            arg);
     }
     aoidc_srv_cfg(cmd->server)->refresh_before = (int)v;
     return NULL;
@@ -71,8 +72,9 @@ static read_rc_t read_record(request_rec *r, aoidc_srv_cfg_t *sc, const char *ke
     if (rc != AOIDC_STORE_OK) {
         return READ_DOWN;
     }
-    return aoidc_session_decode(r->pool, sc->keys, key, (unsigned char *)val, len, s) == APR_SUCCESS ? READ_OK
-                                                                                                       : READ_GONE;
+    return aoidc_session_decode(r->pool, sc->keys, key, (unsigned char *)val, len, s) == APR_SUCCESS
+               ? READ_OK
+               : READ_GONE;
 }
 
 /* The session ends: record and directory entry. */
@@ -91,7 +93,8 @@ static void end_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ct
 static int wait_for_refresher(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx, apr_int64_t now)
 {
     if (ctx->session.access_token_exp > now) {
-        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "refresh under way elsewhere; the token is still valid");
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                      "refresh under way elsewhere; the token is still valid");
         return OK;
     }
     apr_int64_t old_exp = ctx->session.access_token_exp;
@@ -101,8 +104,8 @@ static int wait_for_refresher(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx
         aoidc_session_t s;
         read_rc_t rc = read_record(r, sc, ctx->store_key, &s);
         if (rc == READ_GONE) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(811)
-                          "refresh: the session ended while its refresh ran elsewhere");
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          AOIDC_LOGNO(811) "refresh: the session ended while its refresh ran elsewhere");
             return AOIDC_SPA_ENDED;
         }
         if (rc == READ_OK && s.access_token_exp != old_exp) {
@@ -110,12 +113,14 @@ static int wait_for_refresher(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx
             return OK;
         }
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(812)
-                  "refresh: no new token from the refresh under way elsewhere in time; going on with the old one");
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  AOIDC_LOGNO(812) "refresh: no new token from the refresh under way elsewhere in time; "
+                                   "going on with the old one");
     return OK;
 }
 
-int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx, apr_int64_t now, int *touch_due)
+int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx, apr_int64_t now,
+                          int *touch_due)
 {
     if (!aoidc_refresh_due(&ctx->session, sc->refresh_before, now)) {
         return OK;
@@ -129,9 +134,10 @@ int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *
         return wait_for_refresher(r, sc, ctx, now);
     }
     if (lrc != AOIDC_STORE_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOIDC_LOGNO(813)
-                      "refresh: cannot take the refresh lock (session store %s); not refreshing now",
-                      aoidc_store_rc_str(lrc));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            AOIDC_LOGNO(813) "refresh: cannot take the refresh lock (session store %s); not refreshing now",
+            aoidc_store_rc_str(lrc));
         return OK;
     }
     /* We hold the lock. The record may have been refreshed (and its refresh
@@ -162,9 +168,10 @@ int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *
         rv = aoidc_refresh_tokens(pr, r->pool, &ho, &meta, cur.refresh_token, &tok, &err);
     }
     if (rv == APR_EACCES && sc->refresh_failure != AOIDC_REFRESH_FAIL_KEEP) {
-        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AOIDC_LOGNO(814)
-                      "refresh of the session of '%.128s' at provider %s refused (%s): session ended",
-                      ap_escape_logitem(r->pool, cur.sub), cur.provider, err ? ap_escape_logitem(r->pool, err) : "");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_NOTICE, 0, r,
+            AOIDC_LOGNO(814) "refresh of the session of '%.128s' at provider %s refused (%s): session ended",
+            ap_escape_logitem(r->pool, cur.sub), cur.provider, err ? ap_escape_logitem(r->pool, err) : "");
         end_session(r, sc, ctx);
         return AOIDC_SPA_ENDED; /* the lock expires on its own */
     }
@@ -187,15 +194,16 @@ int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *
     }
     if (wrc != AOIDC_STORE_OK) {
         /* the lock stays: nobody sends the old refresh token again before it expires */
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(816)
-                      "refresh: new tokens of '%.128s' not stored (session store %s)",
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      AOIDC_LOGNO(816) "refresh: new tokens of '%.128s' not stored (session store %s)",
                       ap_escape_logitem(r->pool, cur.sub), aoidc_store_rc_str(wrc));
         return OK;
     }
     *touch_due = 0;
     sc->store->del(sc->store, lock);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(817)
-                  "access token of '%.128s' refreshed at provider %s%s", ap_escape_logitem(r->pool, cur.sub),
-                  cur.provider, tok.refresh_token ? " (refresh token rotated)" : "");
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  AOIDC_LOGNO(817) "access token of '%.128s' refreshed at provider %s%s",
+                  ap_escape_logitem(r->pool, cur.sub), cur.provider,
+                  tok.refresh_token ? " (refresh token rotated)" : "");
     return OK;
 }

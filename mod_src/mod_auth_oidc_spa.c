@@ -64,7 +64,9 @@ const char *aoidc_cmd_pass_token(cmd_parms *cmd, void *m, const char *arg)
     static const struct {
         const char *word;
         int value;
-    } kw[] = {{"none", AOIDC_TOKEN_NONE}, {"header", AOIDC_TOKEN_HEADER}, {"authorization", AOIDC_TOKEN_AUTHORIZATION}};
+    } kw[] = {{"none", AOIDC_TOKEN_NONE},
+              {"header", AOIDC_TOKEN_HEADER},
+              {"authorization", AOIDC_TOKEN_AUTHORIZATION}};
     for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++) {
         if (strcasecmp(arg, kw[i].word) == 0) {
             ((aoidc_dir_cfg_t *)m)->pass_token = kw[i].value;
@@ -121,9 +123,10 @@ const char *aoidc_cmd_csrf_cookie(cmd_parms *cmd, void *m, const char *arg)
     if (err) {
         return err;
     }
-    if (!*arg || strlen(arg) > 64 || arg[strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")]) {
-        return apr_psprintf(cmd->pool, "AuthOIDCCSRFCookie: '%s' is not a cookie name (A-Z a-z 0-9 _ -, 64 at most)",
-                            arg);
+    if (!*arg || strlen(arg) > 64 ||
+        arg[strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")]) {
+        return apr_psprintf(
+            cmd->pool, "AuthOIDCCSRFCookie: '%s' is not a cookie name (A-Z a-z 0-9 _ -, 64 at most)", arg);
     }
     aoidc_srv_cfg(cmd->server)->csrf_cookie = arg;
     return NULL;
@@ -170,7 +173,8 @@ int aoidc_handle_session_info(request_rec *r, aoidc_srv_cfg_t *sc)
     case AOIDC_LOAD_OK:
         break;
     case AOIDC_LOAD_DOWN:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(800) "session info: session store unavailable");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      AOIDC_LOGNO(800) "session info: session store unavailable");
         apr_table_setn(r->headers_out, "Retry-After", "5");
         return json_answer(r, HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"temporarily_unavailable\"}\n");
     case AOIDC_LOAD_NONE:
@@ -184,8 +188,9 @@ int aoidc_handle_session_info(request_rec *r, aoidc_srv_cfg_t *sc)
     if (now - ctx.session.last_seen >= sc->touch_interval) {
         aoidc_dir_verdict_t v = aoidc_dir_session_revoked(sc->store, r->pool, &ctx.session);
         if (v == AOIDC_DIR_REVOKED) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(801)
-                          "session info: session revoked (its user or provider was revoked after it was created)");
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          AOIDC_LOGNO(801) "session info: session revoked (its user or provider was revoked "
+                                           "after it was created)");
             sc->store->del(sc->store, ctx.store_key);
             return json_answer(r, HTTP_UNAUTHORIZED, "{\"error\":\"unauthenticated\"}\n");
         }
@@ -232,12 +237,13 @@ static void csrf_cookie(request_rec *r, const aoidc_srv_cfg_t *sc, const char *t
 static int check_csrf(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx)
 {
     if (aoidc_csrf_method_unsafe(r->method)) {
-        aoidc_csrf_verdict_t v =
-            aoidc_csrf_check(r->pool, sc->keys, ctx->store_key, apr_table_get(r->headers_in, "Sec-Fetch-Site"),
-                             apr_table_get(r->headers_in, "Origin"), ap_construct_url(r->pool, "", r),
-                             apr_table_get(r->headers_in, "X-CSRF-Token"));
+        aoidc_csrf_verdict_t v = aoidc_csrf_check(
+            r->pool, sc->keys, ctx->store_key, apr_table_get(r->headers_in, "Sec-Fetch-Site"),
+            apr_table_get(r->headers_in, "Origin"), ap_construct_url(r->pool, "", r),
+            apr_table_get(r->headers_in, "X-CSRF-Token"));
         if (v != AOIDC_CSRF_OK) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(803) "%s with the session of '%.128s' refused: %s",
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          AOIDC_LOGNO(803) "%s with the session of '%.128s' refused: %s",
                           ap_escape_logitem(r->pool, r->method), ap_escape_logitem(r->pool, ctx->session.sub),
                           aoidc_csrf_verdict_str(v));
             return json_error(r, ctx, HTTP_FORBIDDEN, "csrf");
@@ -254,27 +260,28 @@ static int check_csrf(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx)
  * when there is no token to give. */
 static void pass_token(request_rec *r, int how, const aoidc_session_t *s, apr_int64_t now)
 {
-    int usable = aoidc_backend_token_ok(s->access_token) && (!s->access_token_exp || s->access_token_exp > now);
+    int usable =
+        aoidc_backend_token_ok(s->access_token) && (!s->access_token_exp || s->access_token_exp > now);
     if (!usable) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(804)
-                      "session of '%.128s' has no usable access token (none, expired, or not a header value) "
-                      "to pass to the backend", ap_escape_logitem(r->pool, s->sub));
+                      "session of '%.128s' has no usable access token (none, expired, or not a header "
+                      "value) to pass to the backend", ap_escape_logitem(r->pool, s->sub));
     }
     if (how == AOIDC_TOKEN_AUTHORIZATION) {
         if (usable) {
-            apr_table_setn(r->headers_in, "Authorization", apr_pstrcat(r->pool, "Bearer ", s->access_token, NULL));
+            apr_table_setn(r->headers_in, "Authorization",
+                           apr_pstrcat(r->pool, "Bearer ", s->access_token, NULL));
         }
         else {
             apr_table_unset(r->headers_in, "Authorization");
         }
-        return;
     }
-    if (usable) {
+    else if (usable) {
         apr_table_setn(r->headers_in, AOIDC_ACCESS_TOKEN_HEADER, s->access_token);
-        if (s->access_token_exp) {
-            apr_table_setn(r->headers_in, AOIDC_ACCESS_TOKEN_HEADER "-Expires",
-                           apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->access_token_exp));
-        }
+    }
+    if (usable && s->access_token_exp) {
+        apr_table_setn(r->headers_in, AOIDC_ACCESS_TOKEN_HEADER "-Expires",
+                       apr_psprintf(r->pool, "%" APR_INT64_T_FMT, s->access_token_exp));
     }
 }
 
@@ -289,11 +296,12 @@ int aoidc_spa_binding_ok(request_rec *r, const aoidc_srv_cfg_t *sc, const aoidc_
         return 1;
     }
     int refuse = sc->binding_action != 1;
-    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AOIDC_LOGNO(818)
-                  "session of '%.128s' used from another %s (logged in from %s)%s",
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
+                  AOIDC_LOGNO(818) "session of '%.128s' used from another %s (logged in from %s)%s",
                   ap_escape_logitem(r->pool, s->sub), v == AOIDC_BIND_UA_CHANGED ? "User-Agent" : "network",
                   ap_escape_logitem(r->pool, s->client_ip ? s->client_ip : ""),
-                  refuse ? ": refused, the request counts as unauthenticated" : " (AuthOIDCSessionBindingAction log)");
+                  refuse ? ": refused, the request counts as unauthenticated"
+                         : " (AuthOIDCSessionBindingAction log)");
     return !refuse;
 }
 
@@ -333,7 +341,7 @@ int aoidc_spa_preflight(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc
     ap_set_module_config(r->request_config, &auth_oidc_module, ctx);
     aoidc_cookie_strip(r, sc->cookie_name);
     r->user = "";
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(805)
-                  "CORS preflight passed to the application unauthenticated");
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  AOIDC_LOGNO(805) "CORS preflight passed to the application unauthenticated");
     return OK;
 }

@@ -35,7 +35,8 @@ int aoidc_spa_preflight(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc
  * of ctx's session when due, once in the cluster. OK to go on (ctx->session
  * may hold new tokens; *touch_due cleared when the record was written), or
  * AOIDC_SPA_ENDED when a refused refresh ended the session. */
-int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx, apr_int64_t now, int *touch_due);
+int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx, apr_int64_t now,
+                          int *touch_due);
 
 /* AuthOIDCSessionBinding: 1 when the session may serve this request (bound
  * client unchanged, or only logged); 0 when it must count as none here. */

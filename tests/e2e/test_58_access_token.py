@@ -66,6 +66,7 @@ def test_access_token_reaches_the_backend(make_apache, op, backend, expect_log):
     me = requests.get(op.discovery()["userinfo_endpoint"], headers={"Authorization": f"Bearer {token}"}, timeout=15)
     assert me.status_code == 200 and me.json()["sub"] == "alice"
     assert "oidc-access-token" not in h
+    assert time.time() < int(h["oidc-access-token-expires"][0]) < time.time() + 86400
     # the header style, with its expiry; the client's own headers of that name are gone
     r = b.get(site.url("/hdr/x"), headers={"OIDC-Access-Token": "forged", "OIDC_Access_Token_Expires": "1"},
               timeout=15)

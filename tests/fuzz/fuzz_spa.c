@@ -76,7 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < 3 && i < n * 2; i++) {
         piece[i] = i % 2 == 0 ? claims[i / 2].name : claims[i / 2].value;
     }
-    aoidc_csrf_verdict_t v = aoidc_csrf_check(p, &keys, key, piece[0], piece[1], "https://app.example", piece[2]);
+    aoidc_csrf_verdict_t v =
+        aoidc_csrf_check(p, &keys, key, piece[0], piece[1], "https://app.example", piece[2]);
     if (v == AOIDC_CSRF_OK && (!piece[2] || strcmp(piece[2], mine) != 0)) {
         abort();
     }

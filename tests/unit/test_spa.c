@@ -40,8 +40,8 @@ static void test_csrf_token(void **state)
     const char *t2 = aoidc_csrf_token(p, &a, "aoidc:s:two");
     assert_non_null(t1);
     assert_int_equal(strlen(t1), AOIDC_CSRF_TOKEN_LEN);
-    assert_string_equal(t1, aoidc_csrf_token(p, &a, "aoidc:s:one")); /* stable */
-    assert_string_not_equal(t1, t2);                                  /* per session */
+    assert_string_equal(t1, aoidc_csrf_token(p, &a, "aoidc:s:one"));     /* stable */
+    assert_string_not_equal(t1, t2);                                     /* per session */
     assert_string_not_equal(t1, aoidc_csrf_token(p, &b, "aoidc:s:one")); /* per key */
     assert_true(ok_exact(p, &a, "aoidc:s:one", t1));
     assert_false(ok_exact(p, &a, "aoidc:s:two", t1)); /* another session's token */
@@ -104,13 +104,15 @@ static void test_csrf_check(void **state)
         aoidc_csrf_verdict_t v =
             aoidc_csrf_check(p, &a, key, cases[i].sfs, cases[i].origin, us, cases[i].with_token ? tok : NULL);
         if (v != cases[i].want) {
-            fail_msg("case %zu: %s, want %s", i, aoidc_csrf_verdict_str(v), aoidc_csrf_verdict_str(cases[i].want));
+            fail_msg("case %zu: %s, want %s", i, aoidc_csrf_verdict_str(v),
+                     aoidc_csrf_verdict_str(cases[i].want));
         }
     }
     assert_int_equal(aoidc_csrf_check(p, &a, key, NULL, NULL, us, "x"), AOIDC_CSRF_MISMATCH);
     assert_int_equal(aoidc_csrf_check(p, &a, "aoidc:s:two", NULL, NULL, us, tok), AOIDC_CSRF_MISMATCH);
     /* no origin of ours known: any Origin is foreign */
-    assert_int_equal(aoidc_csrf_check(p, &a, key, NULL, "https://app.example", NULL, tok), AOIDC_CSRF_CROSS_SITE);
+    assert_int_equal(aoidc_csrf_check(p, &a, key, NULL, "https://app.example", NULL, tok),
+                     AOIDC_CSRF_CROSS_SITE);
 }
 
 static void test_csrf_methods(void **state)
@@ -149,12 +151,12 @@ static void test_refresh_due(void **state)
     aoidc_session_t s = {0};
     s.refresh_token = "rt";
     s.access_token_exp = 1000;
-    assert_false(aoidc_refresh_due(&s, 0, 999));   /* off */
+    assert_false(aoidc_refresh_due(&s, 0, 999)); /* off */
     assert_false(aoidc_refresh_due(&s, -1, 999));
-    assert_false(aoidc_refresh_due(&s, 60, 939));  /* 61 s left */
-    assert_true(aoidc_refresh_due(&s, 60, 940));   /* 60 s left */
-    assert_true(aoidc_refresh_due(&s, 60, 5000));  /* expired */
-    s.access_token_exp = 0;                        /* expiry unknown */
+    assert_false(aoidc_refresh_due(&s, 60, 939)); /* 61 s left */
+    assert_true(aoidc_refresh_due(&s, 60, 940));  /* 60 s left */
+    assert_true(aoidc_refresh_due(&s, 60, 5000)); /* expired */
+    s.access_token_exp = 0;                       /* expiry unknown */
     assert_false(aoidc_refresh_due(&s, 60, 5000));
     s.access_token_exp = 1000;
     s.refresh_token = "";
@@ -248,8 +250,10 @@ static void test_binding(void **state)
     assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA, "a", NULL, "ab", NULL), AOIDC_BIND_UA_CHANGED);
     assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA, "", NULL, NULL, NULL), AOIDC_BIND_OK);
     assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA, NULL, NULL, "x", NULL), AOIDC_BIND_UA_CHANGED);
-    assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA_IP, "a", "10.1.2.3", "a", "10.1.2.200"), AOIDC_BIND_OK);
-    assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA_IP, "a", "10.1.2.3", "a", "10.1.3.3"), AOIDC_BIND_IP_CHANGED);
+    assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA_IP, "a", "10.1.2.3", "a", "10.1.2.200"),
+                     AOIDC_BIND_OK);
+    assert_int_equal(aoidc_binding_check(AOIDC_BIND_UA_IP, "a", "10.1.2.3", "a", "10.1.3.3"),
+                     AOIDC_BIND_IP_CHANGED);
     /* a long User-Agent is compared on the bytes login kept */
     char *ua = malloc(AOIDC_BINDING_UA_MAX + 51);
     memset(ua, 'u', AOIDC_BINDING_UA_MAX + 50);
@@ -276,7 +280,10 @@ static void test_sessinfo_json(void **state)
 {
     apr_pool_t *p = *state;
     static const aoidc_claim_t claims[] = {
-        {"name", "Al \"</script>\" \xc3\xa9"}, {"groups", "staff"}, {"groups", "admins"}, {"email", "a@x"},
+        {"name", "Al \"</script>\" \xc3\xa9"},
+        {"groups", "staff"},
+        {"groups", "admins"},
+        {"email", "a@x"},
     };
     aoidc_session_t s = {0};
     s.sub = "alice";
@@ -327,17 +334,10 @@ static void test_sessinfo_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(test_csrf_token),
-        UNIT_TEST(test_csrf_rotation),
-        UNIT_TEST(test_csrf_check),
-        UNIT_TEST(test_csrf_methods),
-        UNIT_TEST(test_token_header_value),
-        UNIT_TEST(test_binding),
-        UNIT_TEST(test_refresh_due),
-        UNIT_TEST(test_refresh_lock_key),
-        UNIT_TEST(test_refresh_parse),
-        UNIT_TEST(test_refresh_apply),
-        UNIT_TEST(test_sessinfo_json),
+        UNIT_TEST(test_csrf_token),    UNIT_TEST(test_csrf_rotation),      UNIT_TEST(test_csrf_check),
+        UNIT_TEST(test_csrf_methods),  UNIT_TEST(test_token_header_value), UNIT_TEST(test_binding),
+        UNIT_TEST(test_refresh_due),   UNIT_TEST(test_refresh_lock_key),   UNIT_TEST(test_refresh_parse),
+        UNIT_TEST(test_refresh_apply), UNIT_TEST(test_sessinfo_json),
     };
     return UNIT_RUN("spa", tests);
 }
