@@ -263,7 +263,7 @@ static void pass_token(request_rec *r, int how, const aoidc_session_t *s, apr_in
     int usable =
         aoidc_backend_token_ok(s->access_token) && (!s->access_token_exp || s->access_token_exp > now);
     if (!usable) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(804)
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(804)
                       "session of '%.128s' has no usable access token (none, expired, or not a header "
                       "value) to pass to the backend", ap_escape_logitem(r->pool, s->sub));
     }
