@@ -1179,6 +1179,15 @@ int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
                          where_set(ptemp, sv, s, "AuthOIDCRedirectURI"), where_set(ptemp, sv, s, "AuthOIDCLogoutURI"));
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
+        if (sc->session_info_uri &&
+            ((sc->redirect_path && strcmp(sc->session_info_uri, sc->redirect_path) == 0) ||
+             (sc->logout_uri && strcmp(sc->session_info_uri, sc->logout_uri) == 0) ||
+             (sc->backchannel_uri && strcmp(sc->session_info_uri, sc->backchannel_uri) == 0))) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(806)
+                         "auth_oidc: AuthOIDCSessionInfoURI%s must differ from the redirect, logout and "
+                         "back-channel logout URIs", where_set(ptemp, sv, s, "AuthOIDCSessionInfoURI"));
+            rc = HTTP_INTERNAL_SERVER_ERROR;
+        }
         if (!sc->cookie_secure && strcmp(sc->cookie_samesite, "None") == 0) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(013)
                          "auth_oidc: AuthOIDCCookieSameSite None%s needs AuthOIDCCookieSecure On (Off%s)",

@@ -106,3 +106,14 @@ def test_info_counts_as_activity_when_configured(make_apache, op):
     first, second, third = _idle_after_pause(apache, op)
     # the second request wrote the new last-seen time back; the third reads it
     assert third >= first + 2
+
+
+def test_configuration_errors(make_apache):
+    rc, out = make_apache.configtest(oidc={"extra": "AuthOIDCSessionInfoURI /oidc/logout"})
+    assert rc != 0 and "AuthOIDCSessionInfoURI" in out and "must differ" in out
+    rc, out = make_apache.configtest(oidc={"extra": "AuthOIDCSessionInfoURI oidc/session"})
+    assert rc != 0 and "AuthOIDCSessionInfoURI" in out
+    rc, out = make_apache.configtest(oidc={"extra": "AuthOIDCSessionInfoClaims bad/claim"})
+    assert rc != 0 and "AuthOIDCSessionInfoClaims" in out
+    rc, out = make_apache.configtest(oidc={"extra": "AuthOIDCSessionInfoActivity yes"})
+    assert rc != 0 and "AuthOIDCSessionInfoActivity" in out
