@@ -201,6 +201,12 @@ int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *
     }
     *touch_due = 0;
     sc->store->del(sc->store, lock);
+    if (tok.expires_in && tok.expires_in <= sc->refresh_before) {
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AOIDC_LOGNO(819)
+                      "access tokens of provider %s live %" APR_INT64_T_FMT " s, not more than "
+                      "AuthOIDCRefreshBefore %d: every request of a session refreshes; lower it",
+                      cur.provider, tok.expires_in, sc->refresh_before);
+    }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   AOIDC_LOGNO(817) "access token of '%.128s' refreshed at provider %s%s",
                   ap_escape_logitem(r->pool, cur.sub), cur.provider,

@@ -144,6 +144,19 @@ def test_refused_refresh_keeps_the_session_when_configured(make_apache, rotating
     assert op.stats()["refresh_error"] == 1
 
 
+def test_refresh_before_not_below_the_token_lifetime_is_reported(make_apache, rotating_op, backend, errlog):
+    site = make_apache(conf(backend.port), oidc={**oidc(), "extra": oidc()["extra"].replace(
+        f"AuthOIDCRefreshBefore {BEFORE}", f"AuthOIDCRefreshBefore {ACCESS_TTL + 2}")},
+        extra_modules=("proxy", "proxy_http"))
+    b = new_browser()
+    login(b, site.url("/protected/env"), "alice", "alice-pw", op=rotating_op)
+    for _ in range(2):
+        assert b.get(site.url("/api/x"), timeout=15).status_code == 200
+    assert rotating_op.stats()["refresh"] >= 2      # what the notice warns about
+    lines = errlog.search(r"AOIDC819")
+    assert lines and f"AuthOIDCRefreshBefore {ACCESS_TTL + 2}" in lines[0]
+
+
 def test_configuration_errors(make_apache):
     rc, out = make_apache.configtest(oidc={"extra": "AuthOIDCRefreshBefore 0"})
     assert rc != 0 and "AuthOIDCRefreshBefore" in out
