@@ -117,3 +117,34 @@ void aoidc_refresh_apply(aoidc_session_t *s, const aoidc_tokens_t *t, apr_int64_
     /* an ID token of a refresh is not checked here: the session keeps the
      * one checked at login (it serves as id_token_hint at logout) */
 }
+
+apr_array_header_t *aoidc_refresh_merge_userinfo(apr_pool_t *p, const aoidc_claim_t *claims, int n,
+                                                 json_t *userinfo, int *dropped)
+{
+    int drop = 0;
+    apr_array_header_t *fresh = aoidc_claims_flatten(p, userinfo, &drop);
+    apr_array_header_t *out = apr_array_make(p, n + fresh->nelts + 1, sizeof(aoidc_claim_t));
+    for (int i = 0; i < n; i++) {
+        if (json_object_get(userinfo, claims[i].name)) {
+            continue; /* the answer says what this claim is now */
+        }
+        if (out->nelts < AOIDC_CLAIMS_MAX) {
+            APR_ARRAY_PUSH(out, aoidc_claim_t) = claims[i];
+        }
+        else {
+            drop++;
+        }
+    }
+    for (int i = 0; i < fresh->nelts; i++) {
+        if (out->nelts < AOIDC_CLAIMS_MAX) {
+            APR_ARRAY_PUSH(out, aoidc_claim_t) = APR_ARRAY_IDX(fresh, i, aoidc_claim_t);
+        }
+        else {
+            drop++;
+        }
+    }
+    if (dropped) {
+        *dropped = drop;
+    }
+    return out;
+}

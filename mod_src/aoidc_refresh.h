@@ -9,6 +9,7 @@
 #ifndef AOIDC_REFRESH_H
 #define AOIDC_REFRESH_H
 
+#include "aoidc_claims.h"
 #include "aoidc_http.h"
 #include "aoidc_provider.h"
 #include "aoidc_session.h"
@@ -43,6 +44,15 @@ apr_status_t aoidc_refresh_parse_response(apr_pool_t *p, const char *body, apr_s
 apr_status_t aoidc_refresh_tokens(const aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
                                   const aoidc_provider_meta_t *meta, const char *refresh_token,
                                   aoidc_tokens_t *out, const char **err);
+
+/* The session's claims after a fresh userinfo answer (a JSON object): every
+ * claim the answer names (even as an empty array) takes the answer's
+ * values; the others stay. At most AOIDC_CLAIMS_MAX pairs (the first ones;
+ * the rest counted in *dropped when not NULL), the values of one name
+ * adjacent, as aoidc_claims_flatten makes them. An array of aoidc_claim_t
+ * from p. */
+apr_array_header_t *aoidc_refresh_merge_userinfo(apr_pool_t *p, const aoidc_claim_t *claims, int n,
+                                                 json_t *userinfo, int *dropped);
 
 /* Put new tokens into a session: the access token and its expiry (now +
  * expires_in, or unknown), the refresh token when a new one came (rotation;

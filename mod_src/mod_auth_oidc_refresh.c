@@ -50,12 +50,13 @@ const char *aoidc_cmd_refresh_failure(cmd_parms *cmd, void *m, const char *arg)
     return NULL;
 }
 
-/* The lock lives as long as a refresh may take; a failed refresh leaves it
+/* The lock lives as long as a refresh may take (token endpoint, then
+ * userinfo when configured); a failed refresh leaves it
  * in place, so a session whose refresh fails is tried at most once per TTL
  * in the whole cluster. */
 static long lock_ttl(const aoidc_srv_cfg_t *sc)
 {
-    return (long)sc->http_timeout + 5;
+    return 2L * sc->http_timeout + 5;
 }
 
 typedef enum { READ_OK, READ_GONE, READ_DOWN } read_rc_t;
@@ -117,6 +118,37 @@ static int wait_for_refresher(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx
                   AOIDC_LOGNO(812) "refresh: no new token from the refresh under way elsewhere in time; "
                                    "going on with the old one");
     return OK;
+}
+
+/* AuthOIDCUserInfo On: the claims follow the provider's userinfo answer to
+ * the new access token; on any trouble the session keeps its claims. */
+static void refresh_userinfo(request_rec *r, const aoidc_provider_t *pr, const aoidc_http_opts_t *ho,
+                             const aoidc_provider_meta_t *meta, aoidc_session_t *s)
+{
+    json_t *ui = NULL;
+    const char *err = NULL;
+    if (aoidc_provider_userinfo(r->pool, ho, meta, s->access_token, &ui, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(820)
+                      "refresh: userinfo of %s: %s; the session keeps its claims", pr->name,
+                      err ? ap_escape_logitem(r->pool, err) : "");
+        return;
+    }
+    const char *usub = json_string_value(json_object_get(ui, "sub"));
+    if (!usub || !s->sub || strcmp(usub, s->sub) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, AOIDC_LOGNO(821)
+                      "refresh: userinfo of %s names another sub than the session's; claims kept", pr->name);
+    }
+    else {
+        int dropped = 0;
+        apr_array_header_t *c = aoidc_refresh_merge_userinfo(r->pool, s->claims, s->nclaims, ui, &dropped);
+        s->claims = (const aoidc_claim_t *)c->elts;
+        s->nclaims = c->nelts;
+        if (dropped) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(822)
+                          "refresh: %d claim values not kept (limits)", dropped);
+        }
+    }
+    json_decref(ui);
 }
 
 int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx, apr_int64_t now,
@@ -184,6 +216,9 @@ int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *
     }
     aoidc_refresh_apply(&ctx->session, &tok, now);
     ctx->session.last_seen = now;
+    if (pr->userinfo) {
+        refresh_userinfo(r, pr, &ho, &meta, &ctx->session);
+    }
     unsigned char *val;
     apr_size_t len;
     apr_int64_t ttl = aoidc_session_remaining(&ctx->session, sc->inactivity, now);

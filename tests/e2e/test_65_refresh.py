@@ -157,6 +157,23 @@ def test_refresh_before_not_below_the_token_lifetime_is_reported(make_apache, ro
     assert lines and f"AuthOIDCRefreshBefore {ACCESS_TTL + 2}" in lines[0]
 
 
+def test_refresh_brings_fresh_userinfo_claims(make_apache, rotating_op, backend):
+    op = rotating_op
+    o = oidc("AuthOIDCSessionInfoClaims groups email")
+    site = make_apache(conf(backend.port), oidc={**o, "provider_extra": "AuthOIDCUserInfo On"},
+                       extra_modules=("proxy", "proxy_http"))
+    b = new_browser()
+    login(b, site.url("/protected/env"), "alice", "alice-pw", op=op)
+    info = b.get(site.url("/oidc/session"), timeout=15).json()
+    assert info["claims"]["groups"] == ["staff", "admins"]
+    op.config(claims={"alice": {"groups": ["auditors"]}})
+    wait_until_due(info["access_token_expires"])
+    assert b.get(site.url("/api/x"), timeout=15).status_code == 200
+    assert op.stats()["refresh"] == 1
+    info = b.get(site.url("/oidc/session"), timeout=15).json()
+    assert info["claims"] == {"groups": "auditors", "email": "alice@example.com"}
+
+
 def test_configuration_errors(make_apache):
     rc, out = make_apache.configtest(oidc={"extra": "AuthOIDCRefreshBefore 0"})
     assert rc != 0 and "AuthOIDCRefreshBefore" in out

@@ -7,6 +7,8 @@
  *  - aoidc_refresh_parse_response with the whole input as the provider's
  *    answer: a success always has an access token and no NUL inside;
  *  - aoidc_binding_check with client text: never OK for another User-Agent;
+ *  - aoidc_refresh_merge_userinfo with the input as a userinfo answer: at
+ *    most AOIDC_CLAIMS_MAX pairs, the values of one name adjacent;
  *  - aoidc_sessinfo_json with provider claim values (any bytes, split at
  *    NUL into name/value pairs): always valid, ASCII-only JSON.
  * The input is copied into a malloc'd buffer of its exact size. */
@@ -59,6 +61,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else if (!err) {
         abort();
     }
+    json_error_t jerr;
+    json_t *ui = json_loadb(in, size, JSON_REJECT_DUPLICATES, &jerr);
+    if (json_is_object(ui)) {
+        static const aoidc_claim_t old[] = {{"groups", "a"}, {"groups", "b"}, {"email", "e"}, {"name", "n"}};
+        apr_array_header_t *m = aoidc_refresh_merge_userinfo(p, old, 4, ui, NULL);
+        const aoidc_claim_t *c = (const aoidc_claim_t *)m->elts;
+        if (m->nelts > AOIDC_CLAIMS_MAX) {
+            abort();
+        }
+        for (int i = 1; i < m->nelts; i++) {
+            if (strcmp(c[i].name, c[i - 1].name) != 0) {
+                for (int j = i + 1; j < m->nelts; j++) {
+                    if (strcmp(c[j].name, c[i - 1].name) == 0) {
+                        abort(); /* a name seen again after another one */
+                    }
+                }
+            }
+        }
+    }
+    json_decref(ui);
     /* claims: NUL-separated name, value, name, value ... */
     aoidc_claim_t claims[16];
     int n = 0;

@@ -276,6 +276,49 @@ static void test_binding(void **state)
     assert_true(aoidc_binding_same_net(NULL, ""));
 }
 
+static void test_refresh_merge_userinfo(void **state)
+{
+    apr_pool_t *p = *state;
+    static const aoidc_claim_t old[] = {
+        {"email", "a@x"}, {"groups", "staff"}, {"groups", "admins"}, {"name", "Al"}, {"roles", "r1"},
+    };
+    json_error_t e;
+    json_t *ui = json_loads("{\"sub\":\"alice\",\"groups\":[\"auditors\",\"staff\"],\"roles\":[],"
+                            "\"name\":\"Alice\",\"sid\":\"s\"}",
+                            0, &e);
+    int dropped = -1;
+    apr_array_header_t *m = aoidc_refresh_merge_userinfo(p, old, 5, ui, &dropped);
+    json_decref(ui);
+    const aoidc_claim_t *c = (const aoidc_claim_t *)m->elts;
+    assert_int_equal(dropped, 0);
+    assert_string_equal(aoidc_claims_get(p, c, m->nelts, "email", ","), "a@x");             /* kept */
+    assert_string_equal(aoidc_claims_get(p, c, m->nelts, "groups", ","), "auditors,staff"); /* replaced */
+    assert_null(aoidc_claims_get(p, c, m->nelts, "roles", ","));                            /* emptied */
+    assert_string_equal(aoidc_claims_get(p, c, m->nelts, "name", ","), "Alice");
+    assert_string_equal(aoidc_claims_get(p, c, m->nelts, "sub", ","), "alice");
+    assert_null(aoidc_claims_get(p, c, m->nelts, "sid", ",")); /* protocol */
+    /* values of one name stay adjacent */
+    for (int i = 0; i < m->nelts; i++) {
+        for (int j = i + 2; j < m->nelts; j++) {
+            if (strcmp(c[i].name, c[j].name) == 0) {
+                for (int k = i + 1; k < j; k++) {
+                    assert_string_equal(c[k].name, c[i].name);
+                }
+            }
+        }
+    }
+    /* the cap */
+    aoidc_claim_t many[AOIDC_CLAIMS_MAX];
+    for (int i = 0; i < AOIDC_CLAIMS_MAX; i++) {
+        many[i] = (aoidc_claim_t){"g", "v"};
+    }
+    ui = json_loads("{\"extra\":\"x\",\"more\":[\"1\",\"2\"]}", 0, &e);
+    m = aoidc_refresh_merge_userinfo(p, many, AOIDC_CLAIMS_MAX, ui, &dropped);
+    json_decref(ui);
+    assert_int_equal(m->nelts, AOIDC_CLAIMS_MAX);
+    assert_int_equal(dropped, 3);
+}
+
 static void test_sessinfo_json(void **state)
 {
     apr_pool_t *p = *state;
@@ -334,10 +377,10 @@ static void test_sessinfo_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        UNIT_TEST(test_csrf_token),    UNIT_TEST(test_csrf_rotation),      UNIT_TEST(test_csrf_check),
-        UNIT_TEST(test_csrf_methods),  UNIT_TEST(test_token_header_value), UNIT_TEST(test_binding),
-        UNIT_TEST(test_refresh_due),   UNIT_TEST(test_refresh_lock_key),   UNIT_TEST(test_refresh_parse),
-        UNIT_TEST(test_refresh_apply), UNIT_TEST(test_sessinfo_json),
+        UNIT_TEST(test_csrf_token),    UNIT_TEST(test_csrf_rotation),          UNIT_TEST(test_csrf_check),
+        UNIT_TEST(test_csrf_methods),  UNIT_TEST(test_token_header_value),     UNIT_TEST(test_binding),
+        UNIT_TEST(test_refresh_due),   UNIT_TEST(test_refresh_lock_key),       UNIT_TEST(test_refresh_parse),
+        UNIT_TEST(test_refresh_apply), UNIT_TEST(test_refresh_merge_userinfo), UNIT_TEST(test_sessinfo_json),
     };
     return UNIT_RUN("spa", tests);
 }
