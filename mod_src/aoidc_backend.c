@@ -107,3 +107,17 @@ apr_array_header_t *aoidc_backend_vars(apr_pool_t *p, const char *prefix, const 
     }
     return vars;
 }
+
+int aoidc_backend_token_ok(const char *token)
+{
+    apr_size_t n = 0;
+    if (!token) {
+        return 0;
+    }
+    for (; token[n] && n <= AOIDC_ACCESS_TOKEN_MAX; n++) {
+        if ((unsigned char)token[n] < 0x21 || (unsigned char)token[n] > 0x7e) {
+            return 0;
+        }
+    }
+    return n >= 1 && n <= AOIDC_ACCESS_TOKEN_MAX;
+}

@@ -43,4 +43,15 @@ typedef struct {
  * p: an array of aoidc_backend_var_t. */
 apr_array_header_t *aoidc_backend_vars(apr_pool_t *p, const char *prefix, const aoidc_claim_t *claims, int n);
 
+/* The header carrying the access token to the backend (AuthOIDCPassAccessToken
+ * header), and its expiry in -Expires; client headers starting with it (as
+ * aoidc_backend_name_has_prefix compares) are always removed. */
+#define AOIDC_ACCESS_TOKEN_HEADER "OIDC-Access-Token"
+#define AOIDC_ACCESS_TOKEN_MAX 8192
+
+/* 1 when a token from the provider can be a header value as it is: 1 to
+ * AOIDC_ACCESS_TOKEN_MAX visible ASCII characters (0x21-0x7e), no blank,
+ * nothing that could end or split a header. */
+int aoidc_backend_token_ok(const char *token);
+
 #endif

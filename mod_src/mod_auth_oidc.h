@@ -35,6 +35,8 @@ typedef enum {
     AOIDC_UNAUTH_PASS      /* let through with an empty REMOTE_USER */
 } aoidc_unauth_t;
 
+enum { AOIDC_REFRESH_FAIL_LOGOUT = 0, AOIDC_REFRESH_FAIL_KEEP = 1 };
+enum { AOIDC_TOKEN_NONE = 0, AOIDC_TOKEN_HEADER = 1, AOIDC_TOKEN_AUTHORIZATION = 2 };
 enum { AOIDC_PASS_NONE = 0, AOIDC_PASS_HEADERS = 1, AOIDC_PASS_ENV = 2, AOIDC_PASS_BOTH = 3 };
 
 typedef struct {
@@ -65,6 +67,16 @@ typedef struct {
     int bearer_cache_size;          /* slots of the per-process token cache */
     const char *defined_in;         /* file:line of the first AuthOIDC directive, for messages */
 
+    /* single-page apps (mod_auth_oidc_spa.c) */
+    const char *session_info_uri;   /* AuthOIDCSessionInfoURI: a path */
+    apr_array_header_t *session_info_claims; /* names (const char *); NULL: the default */
+    int session_info_activity;      /* an info request counts as activity */
+    const char *csrf_cookie;        /* AuthOIDCCSRFCookie: readable cookie with the token */
+    int refresh_before;             /* AuthOIDCRefreshBefore seconds; 0: no refresh */
+    int refresh_failure;            /* AuthOIDCRefreshFailure: AOIDC_REFRESH_FAIL_* */
+    int binding;                    /* AuthOIDCSessionBinding: aoidc_bind_mode_t */
+    int binding_action;             /* AuthOIDCSessionBindingAction: 0 refuse, 1 log */
+
     /* per process, set in child_init */
     aoidc_store_t *store;
 } aoidc_srv_cfg_t;
@@ -79,6 +91,10 @@ typedef struct {
     apr_array_header_t *bearer_providers; /* names (const char *); NULL: all of the server */
     int bearer_query;               /* accept ?access_token= */
     int accept_bearer;              /* AuthType oidc also takes bearer tokens */
+    /* single-page apps (mod_auth_oidc_spa.c) */
+    int csrf;                       /* AuthOIDCCSRF: state changes need X-CSRF-Token */
+    int pass_token;                 /* AuthOIDCPassAccessToken: AOIDC_TOKEN_* */
+    int cors_preflight;             /* AuthOIDCPassCORSPreflight (default On) */
 } aoidc_dir_cfg_t;
 
 /* What a request learnt about its session, kept in r->request_config. */
@@ -91,6 +107,7 @@ typedef struct {
     int authz_denied;           /* one of our Require providers said no */
     const char *missing_scope;  /* Require oidc-scope that failed */
     const char *json_error;     /* bearer: RFC 6750 error code of the answer */
+    int preflight;              /* a CORS preflight let through unauthenticated */
 } aoidc_req_ctx_t;
 
 /* Outcomes mapped to HTTP in one place (mod_auth_oidc_response.c). */
@@ -139,6 +156,14 @@ apr_array_header_t *aoidc_cookie_names_with_prefix(request_rec *r, const char *p
 
 /* authn */
 int aoidc_check_authn(request_rec *r);
+typedef enum { AOIDC_LOAD_OK = 0, AOIDC_LOAD_NONE, AOIDC_LOAD_DOWN } aoidc_load_t;
+/* The live session of the request's session cookie(s), as check_authn
+ * finds it (any provider): AOIDC_LOAD_OK fills ctx (store_key, session) and
+ * *cas; NONE without a usable one; DOWN when the store cannot answer. */
+aoidc_load_t aoidc_load_request_session(request_rec *r, aoidc_srv_cfg_t *sc, apr_int64_t now, aoidc_req_ctx_t *ctx,
+                                        uint64_t *cas);
+/* Write the session of ctx back with last_seen = now (CAS with cas). */
+void aoidc_session_touch(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx, uint64_t cas, apr_int64_t now);
 aoidc_req_ctx_t *aoidc_req_ctx(request_rec *r);
 /* A subrequest or internal redirect takes the verdict (user and claims) of
  * the request it came from only when that verdict would have been reached
@@ -184,6 +209,11 @@ void aoidc_register_health(apr_pool_t *p);
 void aoidc_store_log_event(void *baton, aoidc_store_event_t ev, const char *server, const char *detail);
 
 /* response */
+/* The headers of every page the module itself answers (error pages,
+ * redirects, the logout form, JSON answers): a CSP that allows no script
+ * and no framing, nosniff, no referrer, no-store. Into t (headers_out for
+ * a page we write, err_headers_out for an error status). */
+void aoidc_own_page_headers(apr_table_t *t);
 int aoidc_respond(request_rec *r, aoidc_result_t res);
 int aoidc_redirect(request_rec *r, const char *location);
 /* An RFC 6750 answer: status, WWW-Authenticate (realm, error, scope), a

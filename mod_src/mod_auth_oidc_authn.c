@@ -5,6 +5,7 @@
  * session write once). */
 #include "mod_auth_oidc.h"
 #include "aoidc_request.h"
+#include "mod_auth_oidc_spa.h"
 #include "aoidc_directory.h"
 
 #include <apr_time.h>
@@ -244,7 +245,7 @@ int aoidc_check_authn(request_rec *r)
     aoidc_dir_cfg_t *dc = aoidc_dir_cfg(r);
     r->ap_auth_type = (char *)type; /* AUTH_TYPE for CGI and logs */
 
-    if (aoidc_reuse_parent_verdict(r, dc, 0)) {
+    if (aoidc_reuse_parent_verdict(r, dc, 0) || aoidc_spa_preflight(r, sc, dc) == OK) {
         return OK;
     }
 
@@ -304,6 +305,13 @@ int aoidc_check_authn(request_rec *r)
         }
         touch_due = v == AOIDC_DIR_LIVE; /* store trouble: serve it, try again next request */
     }
+    int spa = aoidc_spa_session_checks(r, sc, dc, ctx, now, &cas, &touch_due);
+    if (spa == AOIDC_SPA_ENDED) {
+        return unauthenticated(r, sc, dc);
+    }
+    if (spa != OK) {
+        return spa;
+    }
     const char *claim = aoidc_remote_user_claim(dc);
     const char *user = strcmp(claim, "sub") == 0
                            ? ctx->session.sub
@@ -323,4 +331,21 @@ int aoidc_check_authn(request_rec *r)
         touch(r, sc, ctx, cas, now);
     }
     return OK;
+}
+
+aoidc_load_t aoidc_load_request_session(request_rec *r, aoidc_srv_cfg_t *sc, apr_int64_t now, aoidc_req_ctx_t *ctx,
+                                        uint64_t *cas)
+{
+    int count = 0;
+    const char *id = aoidc_cookie_get(r, sc->cookie_name, &count);
+    if (!id || !sc->store) {
+        return id ? AOIDC_LOAD_DOWN : AOIDC_LOAD_NONE;
+    }
+    load_rc_t rc = count > 1 ? load_one_of(r, sc, now, ctx, cas) : load_session(r, sc, id, now, ctx, cas);
+    return rc == LOAD_OK ? AOIDC_LOAD_OK : rc == LOAD_DOWN ? AOIDC_LOAD_DOWN : AOIDC_LOAD_NONE;
+}
+
+void aoidc_session_touch(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx, uint64_t cas, apr_int64_t now)
+{
+    touch(r, sc, ctx, cas, now);
 }

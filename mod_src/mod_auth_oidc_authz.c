@@ -33,6 +33,9 @@ static authz_status claim_check(request_rec *r, const char *req_line, const void
         return AUTHZ_DENIED_NO_USER;
     }
     aoidc_req_ctx_t *ctx = aoidc_req_ctx(r);
+    if (ctx && ctx->preflight) {
+        return AUTHZ_GRANTED; /* a CORS preflight carries no session (aoidc_spa_preflight) */
+    }
     if (!ctx || !ctx->have_session) {
         return AUTHZ_DENIED;
     }

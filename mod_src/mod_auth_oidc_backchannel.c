@@ -18,7 +18,7 @@ APLOG_USE_MODULE(auth_oidc);
  * answer the OP reads. Never cached. Never a 500 for what a client sent. */
 static int bcl_answer(request_rec *r, int ok)
 {
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    aoidc_own_page_headers(r->headers_out);
     apr_table_setn(r->headers_out, "Pragma", "no-cache");
     if (ok) {
         r->status = HTTP_OK;

@@ -14,7 +14,8 @@ typedef struct {
 static int collect(void *c, const char *key, const char *val)
 {
     scrub_ctx_t *s = c;
-    if (aoidc_backend_name_has_prefix(key, s->prefix)) {
+    if (aoidc_backend_name_has_prefix(key, s->prefix) ||
+        aoidc_backend_name_has_prefix(key, AOIDC_ACCESS_TOKEN_HEADER)) {
         APR_ARRAY_PUSH(s->drop, const char *) = key;
     }
     return 1;
@@ -38,7 +39,7 @@ int aoidc_scrub_headers(request_rec *r)
         /* an internal redirect or subrequest inherits its first request's
          * headers, ours included: removing them is routine, not a client's doing */
         ap_log_rerror(APLOG_MARK, r->prev || r->main ? APLOG_DEBUG : APLOG_WARNING, 0, r, AOIDC_LOGNO(100)
-                      "removed %s header '%.64s' that uses the claim prefix", r->prev || r->main ? "inherited" : "client",
+                      "removed %s header '%.64s' that uses the claim prefix or names the access token", r->prev || r->main ? "inherited" : "client",
                       ap_escape_logitem(r->pool, key));
         apr_table_unset(r->headers_in, key);
     }

@@ -13,6 +13,7 @@
  *           audience on every request, cached or not.
  * Require oidc-scope lives here too. */
 #include "mod_auth_oidc.h"
+#include "mod_auth_oidc_spa.h"
 #include "aoidc_bearer.h"
 #include "aoidc_introspect.h"
 #include "aoidc_token.h"
@@ -292,7 +293,8 @@ int aoidc_check_bearer(request_rec *r)
         return DECLINED;
     }
     r->ap_auth_type = (char *)type;
-    if (aoidc_reuse_parent_verdict(r, aoidc_dir_cfg(r), 1)) {
+    if (aoidc_reuse_parent_verdict(r, aoidc_dir_cfg(r), 1) ||
+        aoidc_spa_preflight(r, aoidc_srv_cfg(r->server), aoidc_dir_cfg(r)) == OK) {
         return OK;
     }
     return aoidc_bearer_authn(r, aoidc_srv_cfg(r->server), aoidc_dir_cfg(r));
@@ -326,6 +328,9 @@ static authz_status scope_check(request_rec *r, const char *req_line, const void
         return AUTHZ_DENIED_NO_USER;
     }
     aoidc_req_ctx_t *ctx = aoidc_req_ctx(r);
+    if (ctx && ctx->preflight) {
+        return AUTHZ_GRANTED; /* a CORS preflight carries no token (aoidc_spa_preflight) */
+    }
     const char *have = ctx && ctx->scope ? ctx->scope : "";
     for (int i = 0; i < need->nelts; i++) {
         if (!aoidc_scope_has(have, APR_ARRAY_IDX(need, i, const char *))) {

@@ -3,6 +3,7 @@
  * Each field has an unset marker (AOIDC_UNSET or NULL) and a merge rule;
  * defaults live in the accessors below, in one place. */
 #include "mod_auth_oidc.h"
+#include "mod_auth_oidc_spa.h"
 
 #include "aoidc_node.h"
 #include "aoidc_state.h"
@@ -51,6 +52,11 @@ void *aoidc_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->http_timeout = AOIDC_UNSET;
     c->introspection_ttl = AOIDC_UNSET;
     c->bearer_cache_size = AOIDC_UNSET;
+    c->session_info_activity = AOIDC_UNSET;
+    c->refresh_before = AOIDC_UNSET;
+    c->refresh_failure = AOIDC_UNSET;
+    c->binding = AOIDC_UNSET;
+    c->binding_action = AOIDC_UNSET;
     return c;
 }
 
@@ -89,6 +95,14 @@ void *aoidc_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(introspection_ttl);
     MERGE_INT(bearer_cache_size);
     MERGE_PTR(defined_in);
+    MERGE_PTR(session_info_uri);
+    MERGE_PTR(session_info_claims);
+    MERGE_INT(session_info_activity);
+    MERGE_PTR(csrf_cookie);
+    MERGE_INT(refresh_before);
+    MERGE_INT(refresh_failure);
+    MERGE_INT(binding);
+    MERGE_INT(binding_action);
     c->cur_provider = NULL;
     c->store = NULL;
     return c;
@@ -101,6 +115,9 @@ void *aoidc_create_dir_cfg(apr_pool_t *p, char *dir)
     c->pass_as = AOIDC_UNSET;
     c->bearer_query = AOIDC_UNSET;
     c->accept_bearer = AOIDC_UNSET;
+    c->csrf = AOIDC_UNSET;
+    c->pass_token = AOIDC_UNSET;
+    c->cors_preflight = AOIDC_UNSET;
     return c;
 }
 
@@ -116,6 +133,9 @@ void *aoidc_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(bearer_providers);
     MERGE_INT(bearer_query);
     MERGE_INT(accept_bearer);
+    MERGE_INT(csrf);
+    MERGE_INT(pass_token);
+    MERGE_INT(cors_preflight);
     return c;
 }
 
@@ -1073,6 +1093,28 @@ const command_rec aoidc_cmds[] = {
                   "On: also accept ?access_token= (RFC 6750 2.3); Off by default"),
     AP_INIT_TAKE1("AuthOIDCAcceptBearer", cmd_accept_bearer, NULL, DIR,
                   "On: an AuthType oidc location also accepts bearer tokens"),
+    AP_INIT_TAKE1("AuthOIDCSessionInfoURI", cmd_local_uri, (void *)APR_OFFSETOF(aoidc_srv_cfg_t, session_info_uri),
+                  SRV, "Path answering a logged-in browser with its session as JSON"),
+    AP_INIT_TAKE_ARGV("AuthOIDCSessionInfoClaims", aoidc_cmd_session_info_claims, NULL, SRV,
+                      "Claims the session info answer shows"),
+    AP_INIT_TAKE1("AuthOIDCSessionInfoActivity", aoidc_cmd_session_info_activity, NULL, SRV,
+                  "On: a session info request counts as activity (default Off)"),
+    AP_INIT_TAKE1("AuthOIDCCSRF", aoidc_cmd_csrf, NULL, DIR,
+                  "On: state-changing requests with a session need X-CSRF-Token (default Off)"),
+    AP_INIT_TAKE1("AuthOIDCPassAccessToken", aoidc_cmd_pass_token, NULL, DIR,
+                  "none (default), header (OIDC-Access-Token) or authorization (Bearer)"),
+    AP_INIT_TAKE1("AuthOIDCPassCORSPreflight", aoidc_cmd_cors_preflight, NULL, DIR,
+                  "On (default): CORS preflights reach the application unauthenticated"),
+    AP_INIT_TAKE1("AuthOIDCRefreshBefore", aoidc_cmd_refresh_before, NULL, SRV,
+                  "Refresh the access token this many seconds before it expires (default: never)"),
+    AP_INIT_TAKE1("AuthOIDCRefreshFailure", aoidc_cmd_refresh_failure, NULL, SRV,
+                  "logout (default) or keep: what a refused refresh does to the session"),
+    AP_INIT_TAKE1("AuthOIDCSessionBinding", aoidc_cmd_binding, NULL, SRV,
+                  "none (default), user-agent or ua+ip: what a session is bound to"),
+    AP_INIT_TAKE1("AuthOIDCSessionBindingAction", aoidc_cmd_binding_action, NULL, SRV,
+                  "refuse (default) or log: a session used from another client"),
+    AP_INIT_TAKE1("AuthOIDCCSRFCookie", aoidc_cmd_csrf_cookie, NULL, SRV,
+                  "Name of a script-readable cookie carrying the CSRF token (default none)"),
     AP_INIT_TAKE1("AuthOIDCIntrospectionTTL", cmd_introspection_ttl, NULL, SRV,
                   "Seconds an active introspection answer is cached"),
     AP_INIT_TAKE1("AuthOIDCBearerCacheSize", cmd_bearer_cache_size, NULL, SRV,
@@ -1135,6 +1177,15 @@ int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
                          "auth_oidc: AuthOIDCBackChannelLogoutURI%s must differ from AuthOIDCRedirectURI%s and "
                          "AuthOIDCLogoutURI%s", where_set(ptemp, sv, s, "AuthOIDCBackChannelLogoutURI"),
                          where_set(ptemp, sv, s, "AuthOIDCRedirectURI"), where_set(ptemp, sv, s, "AuthOIDCLogoutURI"));
+            rc = HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (sc->session_info_uri &&
+            ((sc->redirect_path && strcmp(sc->session_info_uri, sc->redirect_path) == 0) ||
+             (sc->logout_uri && strcmp(sc->session_info_uri, sc->logout_uri) == 0) ||
+             (sc->backchannel_uri && strcmp(sc->session_info_uri, sc->backchannel_uri) == 0))) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(806)
+                         "auth_oidc: AuthOIDCSessionInfoURI%s must differ from the redirect, logout and "
+                         "back-channel logout URIs", where_set(ptemp, sv, s, "AuthOIDCSessionInfoURI"));
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
         if (!sc->cookie_secure && strcmp(sc->cookie_samesite, "None") == 0) {

@@ -4,6 +4,8 @@
  * logout) lives here too. Logins keep the session directory
  * (aoidc_directory.h) up to date. */
 #include "mod_auth_oidc.h"
+#include "mod_auth_oidc_spa.h"
+#include "aoidc_binding.h"
 #include "aoidc_directory.h"
 #include "aoidc_request.h"
 #include "aoidc_state.h"
@@ -183,7 +185,7 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
     s.node = sc->node_name; /* defaults to the host name */
     s.client_ip = r->useragent_ip;
     const char *ua = apr_table_get(r->headers_in, "User-Agent");
-    s.user_agent = ua ? apr_pstrndup(r->pool, ua, 200) : "";
+    s.user_agent = ua ? apr_pstrndup(r->pool, ua, AOIDC_BINDING_UA_MAX) : "";
     s.nclaims = flat->nelts;
     s.claims = (const aoidc_claim_t *)flat->elts;
 
@@ -414,6 +416,9 @@ int aoidc_quick_handler(request_rec *r, int lookup)
     }
     if (sc->backchannel_uri && strcmp(r->parsed_uri.path, sc->backchannel_uri) == 0) {
         return aoidc_handle_backchannel(r, sc);
+    }
+    if (sc->session_info_uri && strcmp(r->parsed_uri.path, sc->session_info_uri) == 0) {
+        return aoidc_handle_session_info(r, sc);
     }
     return DECLINED;
 }

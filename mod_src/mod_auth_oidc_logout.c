@@ -25,11 +25,8 @@ static int confirm_page(request_rec *r, aoidc_srv_cfg_t *sc, const char *target,
                                    "\">\n<p>Log out of this site?</p>\n"
                                    "<button type=\"submit\">Log out</button>\n</form></body></html>\n",
                                    NULL);
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->headers_out, "Content-Security-Policy",
-                   "default-src 'none'; form-action 'self'; frame-ancestors 'none'");
+    aoidc_own_page_headers(r->headers_out);
     apr_table_setn(r->headers_out, "X-Frame-Options", "DENY");
-    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
     ap_set_content_type(r, "text/html; charset=utf-8");
     ap_set_content_length(r, (apr_off_t)strlen(body));
     r->status = HTTP_OK;

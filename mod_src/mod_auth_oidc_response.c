@@ -6,9 +6,24 @@
 
 APLOG_USE_MODULE(auth_oidc);
 
+/* One policy for every page of ours: nothing loads, nothing frames it, a
+ * form (the logout confirmation) posts only to us. */
+#define OWN_PAGE_CSP "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+void aoidc_own_page_headers(apr_table_t *t)
+{
+    apr_table_setn(t, "Content-Security-Policy", OWN_PAGE_CSP);
+    apr_table_setn(t, "X-Content-Type-Options", "nosniff");
+    apr_table_setn(t, "Referrer-Policy", "no-referrer");
+    apr_table_setn(t, "Cache-Control", "no-store");
+}
+
 int aoidc_respond(request_rec *r, aoidc_result_t res)
 {
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    if (res == AOIDC_R_OK) {
+        return OK; /* the application answers: its headers are its own */
+    }
+    aoidc_own_page_headers(r->err_headers_out);
     switch (res) {
     case AOIDC_R_OK:
         return OK;
@@ -38,7 +53,7 @@ int aoidc_respond(request_rec *r, aoidc_result_t res)
 int aoidc_redirect(request_rec *r, const char *location)
 {
     apr_table_setn(r->err_headers_out, "Location", location);
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    aoidc_own_page_headers(r->err_headers_out);
     return HTTP_MOVED_TEMPORARILY;
 }
 
@@ -56,7 +71,7 @@ static const char *realm(request_rec *r)
 int aoidc_bearer_error(request_rec *r, int status, const char *error, const char *scope)
 {
     apr_table_setn(r->err_headers_out, "WWW-Authenticate", aoidc_bearer_challenge(r->pool, realm(r), error, scope));
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    aoidc_own_page_headers(r->err_headers_out);
     apr_table_setn(r->subprocess_env, "AUTH_OIDC_ERROR", error ? error : "unauthorized");
     aoidc_req_ctx_t *ctx = aoidc_req_ctx(r);
     if (ctx) {
@@ -100,6 +115,7 @@ void aoidc_fix_authz_status(request_rec *r)
         r->status = HTTP_FORBIDDEN;
         r->status_line = "403 Forbidden";
         apr_table_unset(r->err_headers_out, "WWW-Authenticate");
+        aoidc_own_page_headers(r->err_headers_out);
         if (ctx->bearer) {
             aoidc_bearer_error(r, HTTP_UNAUTHORIZED, "insufficient_scope", ctx->missing_scope);
         }

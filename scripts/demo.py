@@ -20,6 +20,21 @@ def pick(preferred: int) -> int:
     return preferred if not harness.port_open(preferred) else harness.free_port()
 
 
+def spa_check(s, port: int) -> bool:
+    """What the single-page app does, with a logged-in session: who am I, a POST with the
+    CSRF token (and one without, refused), the API called with the session's access token."""
+    base = f"http://127.0.0.1:{port}"
+    page = s.get(base + "/spa/", timeout=15)
+    info = s.get(base + "/oidc/session", timeout=15).json()
+    hdrs = {"Content-Type": "application/json", "X-CSRF-Token": info["csrf_token"]}
+    posted = s.post(base + "/spa/api/notes", data='{"text":"hi"}', headers=hdrs, timeout=15)
+    forged = s.post(base + "/spa/api/notes", data='{"text":"hi"}', timeout=15)
+    api = s.get(base + "/spa/api/orders", timeout=15)
+    return (page.status_code == 200 and "app.js" in page.text and info["sub"] == "alice"
+            and posted.status_code == 201 and posted.json()["by"] == "alice" and forged.status_code == 403
+            and api.status_code == 200 and api.json()["token_of"] == "alice")
+
+
 def main() -> int:
     module = os.environ.get("AOIDC_MODULE", str(REPO / "build" / ".libs" / "mod_auth_oidc.so"))
     console_bin = os.environ.get("AOIDC_CONSOLE", str(REPO / "build" / "console" / "oidc-console"))
@@ -31,7 +46,8 @@ def main() -> int:
     key = harness.write_crypto_key(work / "crypto.key")
     # served and run by Apache's children (www-data): a readable copy, wherever the checkout is
     demo_dir = harness.readable_copy(REPO / "conf" / "examples" / "demo", "aoidc-demo-www-")
-    snippet = (demo_dir / "demo.conf.in").read_text().replace("@DEMO@", str(demo_dir))
+    snippet = (demo_dir / "demo.conf.in").read_text().replace("@DEMO@", str(demo_dir)).replace(
+        "@PORT@", str(port)).replace("@USERINFO@", op.issuer + "/me")
     oidc = harness.oidc_config(crypto_key_file=str(key), session_store=f"memcached {mc.address}",
                                issuer=op.issuer, protected=False,
                                post_logout_redirect=f"http://127.0.0.1:{port}/loggedout.html",
@@ -48,7 +64,8 @@ def main() -> int:
         f"audit_log = {cdir / 'audit.log'}\nlisten = 127.0.0.1:{console_port}\nproviders = main\n")
     console = None
     apache = harness.Apache("demo", work / "apache", port,
-                            dict(snippet=snippet, oidc=oidc, module_path=module, loglevel="warn auth_oidc:info"))
+                            dict(snippet=snippet, oidc=oidc, module_path=module, loglevel="warn auth_oidc:info",
+                                 extra_modules=("proxy", "proxy_http")))
     started = []
     try:
         for part in (mc, op, apache):
@@ -65,6 +82,7 @@ mod_auth_oidc demo is running (Ctrl-C stops it).
 
   Protected page:   http://127.0.0.1:{port}/demo/
   Admins only:      http://127.0.0.1:{port}/admin/   (alice is in groups=admins, bob is not)
+  Single-page app:  http://127.0.0.1:{port}/spa/   (session info, CSRF token, an API with the access token)
   Log out:          http://127.0.0.1:{port}/oidc/logout
   OpenID Provider:  {op.issuer}  (discovery: {op.issuer}/.well-known/openid-configuration)
   memcached:        {mc.address}
@@ -87,7 +105,9 @@ mod_auth_oidc demo is running (Ctrl-C stops it).
             listing = subprocess.run([console_bin, "--config", str(cdir / "console.conf"), "--json", "sessions"],
                                      capture_output=True, text=True, timeout=30)
             print(f"console-check: {listing.returncode} {'alice' in listing.stdout}")
-            ok = rs[-1].status_code == 200 and "Hello, alice" in rs[-1].text
+            spa_ok = spa_check(s, port)
+            print(f"spa-check: {spa_ok}")
+            ok = rs[-1].status_code == 200 and "Hello, alice" in rs[-1].text and spa_ok
             return 0 if ok and listing.returncode == 0 and "alice" in listing.stdout else 1
         signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(p.running() for p in started):

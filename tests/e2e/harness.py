@@ -527,7 +527,9 @@ class OP:
         return [e for e in ev if type is None or e["type"] == type]
 
     def config(self, **kw) -> dict:
-        """ttl={"IdToken": 5, ...}, offline_without_consent=True, claims={"alice": {...}}."""
+        """ttl={"IdToken": 5, ...}, offline_without_consent=True, claims={"alice": {...}},
+        rotate_refresh_tokens=True (a reused refresh token revokes the grant), token_delay_ms=N
+        (refresh grants answer N ms later), refuse_refresh=True (refresh grants get invalid_grant)."""
         return self._json("POST", "/__test/config", kw)
 
     def client(self, client_id: str, **kw) -> dict:

@@ -131,6 +131,9 @@ const state = {
   ttl: { ...DEFAULT_TTL },
   offlineWithoutConsent: false,
   jwksDown: false,
+  rotateRefreshTokens: false, // every refresh gets a new refresh token; a reused one revokes the grant
+  tokenDelayMs: 0, // the token endpoint answers refresh grants this much later
+  refuseRefresh: false, // refresh grants get 400 invalid_grant
   claimsOverride: {}, // accountId -> claims merged over USERS[id].claims
   stats: {},
   events: [],
@@ -139,6 +142,7 @@ const STAT_NAMES = [
   'discovery', 'jwks', 'authorization', 'token', 'userinfo', 'introspection',
   'revocation', 'end_session', 'interaction', 'backchannel_success',
   'backchannel_error', 'mutations_applied', 'login_failed',
+  'refresh', 'refresh_error',
 ];
 function resetStats() {
   state.stats = Object.fromEntries(STAT_NAMES.map((n) => [n, 0]));
@@ -234,6 +238,10 @@ const configuration = {
   },
   scopes: ['openid', 'offline_access', 'email', 'profile', 'groups', 'api:read', 'api:write'],
   conformIdTokenClaims: false,
+  // off: the library default never rotates within the short test TTLs anyway.
+  // On (/__test/config rotate_refresh_tokens): the library consumes the old
+  // refresh token and, when it is used again, revokes the whole grant.
+  rotateRefreshToken: () => state.rotateRefreshTokens,
   pkce: { methods: ['S256'], required: () => true },
   ttl: Object.fromEntries(Object.keys(DEFAULT_TTL).map((k) => [k, ttlFn(k)])),
   interactions: {
@@ -578,6 +586,9 @@ async function testControl(ctx) {
       state.ttl = { ...DEFAULT_TTL };
       state.offlineWithoutConsent = false;
       state.jwksDown = false;
+      state.rotateRefreshTokens = false;
+      state.tokenDelayMs = 0;
+      state.refuseRefresh = false;
       state.claimsOverride = {};
       state.events = [];
       resetStats();
@@ -604,6 +615,12 @@ async function testControl(ctx) {
       }
       if ('offline_without_consent' in body) state.offlineWithoutConsent = !!body.offline_without_consent;
       if ('jwks_down' in body) state.jwksDown = !!body.jwks_down;
+      if ('rotate_refresh_tokens' in body) state.rotateRefreshTokens = !!body.rotate_refresh_tokens;
+      if ('refuse_refresh' in body) state.refuseRefresh = !!body.refuse_refresh;
+      if ('token_delay_ms' in body) {
+        if (!Number.isInteger(body.token_delay_ms) || body.token_delay_ms < 0) ctx.throw(400, 'bad token_delay_ms');
+        state.tokenDelayMs = body.token_delay_ms;
+      }
       if (body.claims) {
         for (const [id, claims] of Object.entries(body.claims)) {
           if (!USERS[id]) ctx.throw(400, `unknown user ${id}`);
@@ -611,6 +628,8 @@ async function testControl(ctx) {
         }
       }
       ctx.body = { ttl: state.ttl, offline_without_consent: state.offlineWithoutConsent, jwks_down: state.jwksDown,
+        rotate_refresh_tokens: state.rotateRefreshTokens, token_delay_ms: state.tokenDelayMs,
+        refuse_refresh: state.refuseRefresh,
         claims: state.claimsOverride };
       return;
     }
@@ -690,7 +709,32 @@ provider.use(async (ctx, next) => {
       }
     }
 
+    if (ctx.path === '/token' && ctx.method === 'POST' && state.refuseRefresh) {
+      const form = await readForm(ctx);
+      if (form.grant_type === 'refresh_token') {
+        state.stats.refresh_error += 1;
+        event('refresh.error', { error: 'invalid_grant', error_description: 'refused by the test knob' });
+        ctx.status = 400;
+        ctx.body = { error: 'invalid_grant', error_description: 'refresh refused (test knob)' };
+        return;
+      }
+      ctx.request.body = form; // read already: the library takes it from here
+    }
+
     await next();
+
+    // refresh grants: counted (ok / refused), logged as events, optionally slow
+    if (ctx.path === '/token' && ctx.method === 'POST' && ctx.oidc?.params?.grant_type === 'refresh_token') {
+      const ok = ctx.status === 200;
+      state.stats[ok ? 'refresh' : 'refresh_error'] += 1;
+      event(ok ? 'refresh.success' : 'refresh.error', {
+        client_id: ctx.oidc?.client?.clientId,
+        error: ok ? undefined : ctx.body?.error,
+        error_description: ok ? undefined : ctx.body?.error_description,
+        rotated: ok ? !!ctx.body?.refresh_token : undefined,
+      });
+      if (state.tokenDelayMs) await new Promise((res) => { setTimeout(res, state.tokenDelayMs); });
+    }
 
     if (ctx.path === '/token' && ctx.method === 'POST' && state.nextIdToken
         && ctx.status === 200 && ctx.body && typeof ctx.body === 'object' && ctx.body.id_token) {
