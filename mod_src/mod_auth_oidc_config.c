@@ -869,6 +869,7 @@ typedef struct {
     const char *name;
     const char *directive;
     const char *where; /* file:line */
+    server_rec *server; /* whose providers the name must be among */
 } provider_ref_t;
 
 static apr_array_header_t *provider_refs;
@@ -910,6 +911,7 @@ static const char *provider_ref(cmd_parms *cmd, const char *name)
     provider_ref_t *ref = apr_array_push(provider_refs);
     ref->name = name;
     ref->directive = cmd->cmd->name;
+    ref->server = cmd->server;
     ref->where = cmd->directive
                      ? apr_psprintf(cmd->temp_pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num)
                      : "?";
@@ -1086,15 +1088,17 @@ int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     int rc = OK;
     for (int i = 0; provider_refs && i < provider_refs->nelts; i++) {
         const provider_ref_t *ref = &APR_ARRAY_IDX(provider_refs, i, provider_ref_t);
-        int found = 0;
-        for (server_rec *sv = s; sv && !found; sv = sv->next) {
-            found = aoidc_find_provider(aoidc_srv_cfg(sv), ref->name) != NULL;
-        }
-        if (!found) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, AOIDC_LOGNO(014)
-                         "auth_oidc: %s %s at %s names no <AuthOIDCProvider>", ref->directive, ref->name, ref->where);
+        /* the location's own server: a provider of another virtual host is
+         * unknown there */
+        if (!aoidc_find_provider(aoidc_srv_cfg(ref->server), ref->name)) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, ref->server, AOIDC_LOGNO(014)
+                         "auth_oidc: %s %s at %s names no <AuthOIDCProvider> of its server", ref->directive,
+                         ref->name, ref->where);
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
+    }
+    if (aoidc_confcheck(ptemp, s) != OK) {
+        rc = HTTP_INTERNAL_SERVER_ERROR;
     }
     find_default_node_name(pconf);
     for (server_rec *sv = s; sv; sv = sv->next) {
