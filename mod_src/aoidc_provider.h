@@ -79,6 +79,7 @@ struct aoidc_provider {
     int jwks_refresh_interval;     /* seconds between refetches on unknown kid */
     int metadata_ttl;              /* seconds discovery is kept */
     const char *defined_in;        /* file:line, for messages */
+    const char *display_name;      /* AuthOIDCProviderDisplayName; NULL: the name */
 
     /* runtime: per process, under the locks */
     apr_pool_t *rt_pool;           /* own allocator with a mutex: see runtime_init */

@@ -50,6 +50,9 @@ typedef struct {
     const char *redirect_path;      /* its path */
     const char *logout_uri;
     const char *backchannel_uri;    /* AuthOIDCBackChannelLogoutURI: a path */
+    const char *login_uri;          /* AuthOIDCLoginURI: a path */
+    const char *chooser_template;   /* AuthOIDCChooserTemplate: the file's text */
+    const char *chooser_uri;        /* AuthOIDCChooserURI: a local path */
     apr_array_header_t *post_logout; /* allowed targets (const char *) */
     const char *cookie_name;
     int cookie_secure;
@@ -70,7 +73,8 @@ typedef struct {
 } aoidc_srv_cfg_t;
 
 typedef struct {
-    const char *provider_name;
+    const char *provider_name;      /* the first of provider_names */
+    apr_array_header_t *provider_names; /* AuthOIDCUseProvider (const char *); NULL: the server's first */
     int unauth;
     const char *remote_user_claim;
     int pass_as;
@@ -121,6 +125,11 @@ aoidc_provider_t *aoidc_find_provider(aoidc_srv_cfg_t *sc, const char *name);
  * server's first. Sessions of any other provider do not open the location.
  * NULL when the server has no such provider. */
 aoidc_provider_t *aoidc_location_provider(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc);
+/* 1 when a session of this provider opens the location: one of its
+ * AuthOIDCUseProvider names, or without any the server's first provider. */
+int aoidc_location_accepts(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc, const char *provider);
+/* 1 when the location lists several providers (the chooser). */
+int aoidc_location_chooses(const aoidc_dir_cfg_t *dc);
 /* 1 when the location takes bearer tokens of the provider with this name
  * (AuthOIDCBearerProviders; default all). Says nothing about sessions. */
 int aoidc_bearer_accepts(const aoidc_dir_cfg_t *dc, const char *provider);
@@ -160,6 +169,19 @@ void aoidc_node_child_init(apr_pool_t *p, server_rec *s);
 /* login / callback / logout */
 int aoidc_quick_handler(request_rec *r, int lookup);
 int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc);
+/* What a login asks of the provider besides the defaults. */
+typedef struct {
+    const char *return_to;  /* local path to come back to */
+    const char *login_hint; /* NULL: none */
+    const char *prompt;     /* NULL: none */
+    int max_age;            /* seconds; -1: none */
+} aoidc_login_opts_t;
+/* Redirect to pr's authorization endpoint with a new state cookie. */
+int aoidc_login_redirect(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr, const aoidc_login_opts_t *o);
+/* mod_auth_oidc_chooser.c: the chooser page (DONE, or a redirect/error
+ * status) and the AuthOIDCLoginURI handler */
+int aoidc_chooser(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc);
+int aoidc_handle_login_uri(request_rec *r, aoidc_srv_cfg_t *sc);
 int aoidc_handle_logout(request_rec *r, aoidc_srv_cfg_t *sc);      /* mod_auth_oidc_logout.c */
 int aoidc_handle_backchannel(request_rec *r, aoidc_srv_cfg_t *sc); /* mod_auth_oidc_backchannel.c */
 

@@ -70,6 +70,22 @@ static int walk(apr_pool_t *p, server_rec *s, server_rec *cur, const ap_directiv
                 rc = HTTP_INTERNAL_SERVER_ERROR;
             }
         }
+        if (strcasecmp(d->directive, "AuthOIDCUseProvider") == 0 && d->args) {
+            const char *args = d->args;
+            int n = 0;
+            while (*ap_getword_conf(p, &args)) {
+                n++;
+            }
+            if (n > 1 && !aoidc_srv_cfg(cur)->login_uri) {
+                ap_log_error(
+                    APLOG_MARK, APLOG_EMERG, 0, cur,
+                    AOIDC_LOGNO(
+                        836) "auth_oidc: AuthOIDCUseProvider at %s:%d names %d providers: the chooser needs "
+                             "AuthOIDCLoginURI on its server",
+                    d->filename, d->line_num, n);
+                rc = HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
         if (d->first_child && walk(p, s, cur, d->first_child) != OK) {
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -125,8 +141,34 @@ static void warn_http_issuers(apr_pool_t *p, server_rec *s)
     }
 }
 
+static int same(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* AuthOIDCLoginURI must not shadow another of our URIs. */
+static int check_login_uri(server_rec *s)
+{
+    int rc = OK;
+    for (server_rec *sv = s; sv; sv = sv->next) {
+        aoidc_srv_cfg_t *sc = aoidc_srv_cfg(sv);
+        if (sc && sc->login_uri &&
+            (same(sc->login_uri, sc->redirect_path) || same(sc->login_uri, sc->logout_uri) ||
+             same(sc->login_uri, sc->backchannel_uri))) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv,
+                         AOIDC_LOGNO(837) "auth_oidc: AuthOIDCLoginURI %s must differ from "
+                                          "AuthOIDCRedirectURI, AuthOIDCLogoutURI "
+                                          "and AuthOIDCBackChannelLogoutURI",
+                         sc->login_uri);
+            rc = HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return rc;
+}
+
 int aoidc_confcheck(apr_pool_t *ptemp, server_rec *s)
 {
     warn_http_issuers(ptemp, s);
-    return walk(ptemp, s, s, ap_conftree);
+    int rc = walk(ptemp, s, s, ap_conftree);
+    return check_login_uri(s) != OK ? HTTP_INTERNAL_SERVER_ERROR : rc;
 }

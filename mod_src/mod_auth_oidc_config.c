@@ -4,6 +4,7 @@
  * defaults live in the accessors below, in one place. */
 #include "mod_auth_oidc.h"
 
+#include "aoidc_chooser.h"
 #include "aoidc_node.h"
 #include "aoidc_state.h"
 #include "aoidc_util.h"
@@ -75,6 +76,9 @@ void *aoidc_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(redirect_path);
     MERGE_PTR(logout_uri);
     MERGE_PTR(backchannel_uri);
+    MERGE_PTR(login_uri);
+    MERGE_PTR(chooser_template);
+    MERGE_PTR(chooser_uri);
     MERGE_PTR(post_logout);
     MERGE_PTR(cookie_name);
     MERGE_INT(cookie_secure);
@@ -108,6 +112,7 @@ void *aoidc_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
 {
     aoidc_dir_cfg_t *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
     MERGE_PTR(provider_name);
+    MERGE_PTR(provider_names);
     MERGE_INT(unauth);
     MERGE_PTR(remote_user_claim);
     MERGE_INT(pass_as);
@@ -256,6 +261,28 @@ aoidc_provider_t *aoidc_find_provider(aoidc_srv_cfg_t *sc, const char *name)
 aoidc_provider_t *aoidc_location_provider(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc)
 {
     return aoidc_find_provider(sc, dc->provider_name);
+}
+
+int aoidc_location_accepts(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc, const char *provider)
+{
+    if (!provider) {
+        return 0;
+    }
+    if (!dc->provider_names) {
+        aoidc_provider_t *first = aoidc_find_provider(sc, NULL);
+        return first && strcmp(first->name, provider) == 0;
+    }
+    for (int i = 0; i < dc->provider_names->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(dc->provider_names, i, const char *), provider) == 0) {
+            return aoidc_find_provider(sc, provider) != NULL;
+        }
+    }
+    return 0;
+}
+
+int aoidc_location_chooses(const aoidc_dir_cfg_t *dc)
+{
+    return dc->provider_names && dc->provider_names->nelts > 1;
 }
 
 /* --- helpers for directive handlers ------------------------------------ */
@@ -579,6 +606,20 @@ static const char *cmd_userinfo(cmd_parms *cmd, void *m, const char *arg)
     return pr ? parse_onoff(cmd, arg, &pr->userinfo) : err;
 }
 
+static const char *cmd_display_name(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = NULL;
+    aoidc_provider_t *pr = current_provider(cmd, &err);
+    if (!pr) {
+        return err;
+    }
+    if (!aoidc_display_name_ok(arg)) {
+        return "AuthOIDCProviderDisplayName: 1 to 128 characters without control characters";
+    }
+    pr->display_name = arg;
+    return NULL;
+}
+
 static const char *cmd_jwks_refresh(cmd_parms *cmd, void *m, const char *arg)
 {
     const char *err = NULL;
@@ -707,6 +748,41 @@ static const char *cmd_local_uri(cmd_parms *cmd, void *m, const char *arg)
     }
     note_line(cmd);
     *(const char **)((char *)cmd_srv(cmd) + (apr_size_t)cmd->info) = arg;
+    return NULL;
+}
+
+/* The template is read once, at start-up (bounded; it must hold the slot). */
+static const char *cmd_chooser_template(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    if (err) {
+        return err;
+    }
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_file_t *f;
+    apr_finfo_t fi;
+    if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "AuthOIDCChooserTemplate: cannot open '%s'", arg);
+    }
+    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS || fi.size <= 0 ||
+        fi.size > AOIDC_CHOOSER_TEMPLATE_MAX) {
+        apr_file_close(f);
+        return apr_psprintf(cmd->pool, "AuthOIDCChooserTemplate: '%s' must hold 1 to %d bytes", arg,
+                            AOIDC_CHOOSER_TEMPLATE_MAX);
+    }
+    char *text = apr_palloc(cmd->pool, (apr_size_t)fi.size + 1);
+    apr_size_t n = (apr_size_t)fi.size;
+    apr_status_t rv = apr_file_read_full(f, text, n, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "AuthOIDCChooserTemplate: cannot read '%s'", arg);
+    }
+    text[n] = '\0';
+    if (strlen(text) != n || !strstr(text, AOIDC_CHOOSER_SLOT)) {
+        return apr_psprintf(cmd->pool, "AuthOIDCChooserTemplate: '%s' must contain " AOIDC_CHOOSER_SLOT
+                            " (and no NUL byte)", arg);
+    }
+    cmd_srv(cmd)->chooser_template = text;
     return NULL;
 }
 
@@ -918,13 +994,32 @@ static const char *provider_ref(cmd_parms *cmd, const char *name)
     return NULL;
 }
 
-static const char *cmd_use_provider(cmd_parms *cmd, void *mconfig, const char *arg)
+/* AuthOIDCUseProvider name...: a session of any of them opens the location;
+ * with several, a visitor without one chooses (mod_auth_oidc_chooser.c). */
+static const char *cmd_use_provider(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
 {
-    const char *err = provider_ref(cmd, arg);
-    if (err) {
-        return err;
+    aoidc_dir_cfg_t *dc = mconfig;
+    if (argc < 1) {
+        return "AuthOIDCUseProvider: needs at least one provider name";
     }
-    ((aoidc_dir_cfg_t *)mconfig)->provider_name = arg;
+    apr_array_header_t *names = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (int i = 0; i < argc; i++) {
+        const char *err = provider_ref(cmd, argv[i]);
+        if (err) {
+            return err;
+        }
+        for (int j = 0; j < i; j++) {
+            if (strcmp(argv[i], argv[j]) == 0) {
+                return apr_psprintf(cmd->pool, "AuthOIDCUseProvider: '%s' is named twice", argv[i]);
+            }
+        }
+        APR_ARRAY_PUSH(names, const char *) = argv[i];
+    }
+    if (argc > 1 && in_htaccess(cmd) && !aoidc_srv_cfg(cmd->server)->login_uri) {
+        return "AuthOIDCUseProvider: several providers need AuthOIDCLoginURI on this server";
+    }
+    dc->provider_name = argv[0];
+    dc->provider_names = names;
     return NULL;
 }
 
@@ -1062,7 +1157,16 @@ const command_rec aoidc_cmds[] = {
     AP_INIT_TAKE1("AuthOIDCCAFile", cmd_ca_file, NULL, SRV, "CA bundle for TLS to the provider"),
     AP_INIT_TAKE1("AuthOIDCHTTPTimeout", cmd_http_timeout, NULL, SRV, "Seconds for a call to the provider"),
     AP_INIT_TAKE1("AuthOIDCNodeName", cmd_node_name, NULL, SRV, "This node's name in the session directory"),
-    AP_INIT_TAKE1("AuthOIDCUseProvider", cmd_use_provider, NULL, DIR, "Provider for this location"),
+    AP_INIT_TAKE_ARGV("AuthOIDCUseProvider", cmd_use_provider, NULL, DIR,
+                      "Providers whose sessions open this location; with several, a chooser page"),
+    AP_INIT_TAKE1("AuthOIDCLoginURI", cmd_local_uri, (void *)APR_OFFSETOF(aoidc_srv_cfg_t, login_uri), SRV,
+                  "Local path that starts a login: ?provider=NAME&return=PATH"),
+    AP_INIT_TAKE1("AuthOIDCChooserTemplate", cmd_chooser_template, NULL, SRV,
+                  "HTML file for the provider chooser; " AOIDC_CHOOSER_SLOT " marks where the list goes"),
+    AP_INIT_TAKE1("AuthOIDCChooserURI", cmd_local_uri, (void *)APR_OFFSETOF(aoidc_srv_cfg_t, chooser_uri), SRV,
+                  "Local path of the application's own chooser page (instead of ours)"),
+    AP_INIT_TAKE1("AuthOIDCProviderDisplayName", cmd_display_name, NULL, SRV,
+                  "Name of the provider shown on the chooser page"),
     AP_INIT_TAKE1("AuthOIDCUnauthAction", cmd_unauth, NULL, DIR, "auth (default), 401 or pass"),
     AP_INIT_TAKE1("AuthOIDCRemoteUserClaim", cmd_remote_user_claim, NULL, DIR, "Claim that becomes REMOTE_USER"),
     AP_INIT_TAKE1("AuthOIDCPassClaimsAs", cmd_pass_as, NULL, DIR, "none, headers, environment or both (default)"),

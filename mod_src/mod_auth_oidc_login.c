@@ -67,8 +67,21 @@ static void bound_pending_states(request_rec *r, aoidc_srv_cfg_t *sc)
 
 int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
 {
+    if (aoidc_location_chooses(dc)) {
+        return aoidc_chooser(r, sc, dc);
+    }
     aoidc_provider_t *pr = location_provider(r, sc, dc);
-    if (!pr || !sc->redirect_uri) {
+    if (!pr) {
+        return aoidc_respond(r, AOIDC_R_INTERNAL);
+    }
+    /* only a local path is ever a return target */
+    aoidc_login_opts_t o = {.return_to = aoidc_return_target(r->unparsed_uri), .max_age = -1};
+    return aoidc_login_redirect(r, sc, pr, &o);
+}
+
+int aoidc_login_redirect(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr, const aoidc_login_opts_t *o)
+{
+    if (!sc->redirect_uri) {
         return aoidc_respond(r, AOIDC_R_INTERNAL);
     }
     aoidc_http_opts_t ho = aoidc_http_opts(sc);
@@ -79,8 +92,7 @@ int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
                       ap_escape_logitem(r->pool, err));
         return aoidc_respond(r, AOIDC_R_PROVIDER_DOWN);
     }
-    /* only a local path is ever a return target */
-    const char *return_to = aoidc_return_target(r->unparsed_uri);
+    const char *return_to = o->return_to;
     aoidc_login_state_t *st;
     const char *cookie;
     if (aoidc_state_new(r->pool, pr->name, return_to, apr_time_sec(apr_time_now()), &st) != APR_SUCCESS ||
@@ -98,6 +110,15 @@ int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
                                   "&state=", st->state, "&nonce=", st->nonce,
                                   "&code_challenge=", aoidc_pkce_challenge(r->pool, st->verifier),
                                   "&code_challenge_method=S256", NULL);
+    if (o->login_hint) {
+        url = apr_pstrcat(r->pool, url, "&login_hint=", aoidc_url_encode(r->pool, o->login_hint), NULL);
+    }
+    if (o->prompt) {
+        url = apr_pstrcat(r->pool, url, "&prompt=", aoidc_url_encode(r->pool, o->prompt), NULL);
+    }
+    if (o->max_age >= 0) {
+        url = apr_pstrcat(r->pool, url, "&max_age=", apr_itoa(r->pool, o->max_age), NULL);
+    }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(403) "redirecting to provider %s for login", pr->name);
     return aoidc_redirect(r, url);
 }
@@ -414,6 +435,9 @@ int aoidc_quick_handler(request_rec *r, int lookup)
     }
     if (sc->backchannel_uri && strcmp(r->parsed_uri.path, sc->backchannel_uri) == 0) {
         return aoidc_handle_backchannel(r, sc);
+    }
+    if (sc->login_uri && strcmp(r->parsed_uri.path, sc->login_uri) == 0) {
+        return aoidc_handle_login_uri(r, sc); /* mod_auth_oidc_chooser.c */
     }
     return DECLINED;
 }

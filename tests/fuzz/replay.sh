@@ -10,3 +10,4 @@ C=${AOIDC_CORPUS:-tests/fuzz/corpus}
 "$B/tests/fuzz/replay_bearer" "$C/bearer"
 "$B/tests/fuzz/replay_cookie" "$C/cookie"
 "$B/tests/fuzz/replay_backend" "$C/backend"
+"$B/tests/fuzz/replay_chooser" "$C/chooser"
