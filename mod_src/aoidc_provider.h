@@ -80,6 +80,8 @@ struct aoidc_provider {
     int metadata_ttl;              /* seconds discovery is kept */
     const char *defined_in;        /* file:line, for messages */
     const char *display_name;      /* AuthOIDCProviderDisplayName; NULL: the name */
+    const char *redirect_uri;      /* AuthOIDCRedirectURI inside the section; NULL: the server's */
+    const char *redirect_path;     /* its path */
 
     /* runtime: per process, under the locks */
     apr_pool_t *rt_pool;           /* own allocator with a mutex: see runtime_init */

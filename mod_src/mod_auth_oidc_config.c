@@ -714,12 +714,18 @@ static const char *cmd_redirect_uri(cmd_parms *cmd, void *m, const char *arg)
         return err;
     }
     aoidc_srv_cfg_t *sc = cmd_srv(cmd);
-    note_line(cmd);
+    /* inside <AuthOIDCProvider>: that provider's own redirect URI (mix-up
+     * defence for providers that do not send iss, README) */
+    aoidc_provider_t *pr = sc->cur_provider;
+    const char *path = NULL;
+    if (!pr) {
+        note_line(cmd);
+    }
     if (arg[0] == '/') {
         if ((err = check_path(cmd, arg)) != NULL) {
             return err;
         }
-        sc->redirect_path = arg;
+        path = arg;
     }
     else {
         apr_uri_t u;
@@ -729,8 +735,14 @@ static const char *cmd_redirect_uri(cmd_parms *cmd, void *m, const char *arg)
             return apr_psprintf(cmd->pool, "AuthOIDCRedirectURI: '%s' is neither a local path nor an http(s) URL",
                                 arg);
         }
-        sc->redirect_path = u.path;
+        path = u.path;
     }
+    if (pr) {
+        pr->redirect_uri = arg;
+        pr->redirect_path = path;
+        return NULL;
+    }
+    sc->redirect_path = path;
     sc->redirect_uri = arg;
     return NULL;
 }

@@ -15,9 +15,31 @@
 APLOG_USE_MODULE(auth_oidc);
 
 
-static const char *redirect_uri(request_rec *r, aoidc_srv_cfg_t *sc)
+/* The redirect URI of a provider: its own, else the server's. */
+static const char *redirect_uri(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr)
 {
-    return sc->redirect_uri[0] == '/' ? ap_construct_url(r->pool, sc->redirect_uri, r) : sc->redirect_uri;
+    const char *uri = pr->redirect_uri ? pr->redirect_uri : sc->redirect_uri;
+    return uri[0] == '/' ? ap_construct_url(r->pool, uri, r) : uri;
+}
+
+static const char *redirect_path(aoidc_srv_cfg_t *sc, aoidc_provider_t *pr)
+{
+    return pr->redirect_path ? pr->redirect_path : sc->redirect_path;
+}
+
+/* Is path the redirect URI of the server or of one of its providers? */
+static int is_callback_path(aoidc_srv_cfg_t *sc, const char *path)
+{
+    if (sc->redirect_path && strcmp(path, sc->redirect_path) == 0) {
+        return 1;
+    }
+    for (int i = 0; sc->providers && i < sc->providers->nelts; i++) {
+        aoidc_provider_t *pr = APR_ARRAY_IDX(sc->providers, i, aoidc_provider_t *);
+        if (pr->redirect_path && strcmp(path, pr->redirect_path) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static aoidc_provider_t *location_provider(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
@@ -105,7 +127,7 @@ int aoidc_login_redirect(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *
     const char *sep = strchr(meta.authorization_endpoint, '?') ? "&" : "?";
     const char *url = apr_pstrcat(r->pool, meta.authorization_endpoint, sep,
                                   "response_type=code&client_id=", aoidc_url_encode(r->pool, pr->client_id),
-                                  "&redirect_uri=", aoidc_url_encode(r->pool, redirect_uri(r, sc)),
+                                  "&redirect_uri=", aoidc_url_encode(r->pool, redirect_uri(r, sc, pr)),
                                   "&scope=", aoidc_url_encode(r->pool, pr->scope),
                                   "&state=", st->state, "&nonce=", st->nonce,
                                   "&code_challenge=", aoidc_pkce_challenge(r->pool, st->verifier),
@@ -334,6 +356,14 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(426) "state names an unknown provider");
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
     }
+    /* the state binds the provider; so does a provider's own redirect URI:
+     * an answer that arrives at another one's was sent by another provider
+     * (mix-up, for providers that do not send iss) */
+    if (strcmp(r->parsed_uri.path, redirect_path(sc, pr)) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(838)
+                      "callback for a login at provider %s arrived at another redirect URI (mix-up?)", pr->name);
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
     /* RFC 9207: iss is checked on error responses too, before we believe them */
     if (cb.iss && strcmp(cb.iss, pr->issuer) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(429)
@@ -390,7 +420,7 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
     }
     apr_status_t rv = aoidc_provider_exchange_code(pr, r->pool, &ho, &meta, cb.code, st->verifier,
-                                                   redirect_uri(r, sc), &tok, &err);
+                                                   redirect_uri(r, sc, pr), &tok, &err);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(431) "code exchange with %s failed: %s", pr->name,
                       ap_escape_logitem(r->pool, err));
@@ -427,7 +457,7 @@ int aoidc_quick_handler(request_rec *r, int lookup)
     if (!sc->providers || !sc->keys || !r->parsed_uri.path) {
         return DECLINED;
     }
-    if (sc->redirect_path && strcmp(r->parsed_uri.path, sc->redirect_path) == 0) {
+    if (is_callback_path(sc, r->parsed_uri.path)) {
         return handle_callback(r, sc);
     }
     if (sc->logout_uri && strcmp(r->parsed_uri.path, sc->logout_uri) == 0) {

@@ -131,6 +131,8 @@ const state = {
   ttl: { ...DEFAULT_TTL },
   offlineWithoutConsent: false,
   jwksDown: false,
+  noIss: false, // behave as a provider without RFC 9207 (no iss in responses or metadata)
+  userinfoOnly: [], // claim names left out of ID tokens (userinfo still has them)
   claimsOverride: {}, // accountId -> claims merged over USERS[id].claims
   stats: {},
   events: [],
@@ -221,8 +223,10 @@ const configuration = {
     if (!user) return undefined;
     return {
       accountId: id,
-      async claims() {
-        return { sub: id, ...user.claims, ...(state.claimsOverride[id] || {}) };
+      async claims(use) {
+        const c = { sub: id, ...user.claims, ...(state.claimsOverride[id] || {}) };
+        if (use === 'id_token') for (const k of state.userinfoOnly) delete c[k];
+        return c;
       },
     };
   },
@@ -578,6 +582,8 @@ async function testControl(ctx) {
       state.ttl = { ...DEFAULT_TTL };
       state.offlineWithoutConsent = false;
       state.jwksDown = false;
+      state.noIss = false;
+      state.userinfoOnly = [];
       state.claimsOverride = {};
       state.events = [];
       resetStats();
@@ -604,6 +610,11 @@ async function testControl(ctx) {
       }
       if ('offline_without_consent' in body) state.offlineWithoutConsent = !!body.offline_without_consent;
       if ('jwks_down' in body) state.jwksDown = !!body.jwks_down;
+      if ('no_iss' in body) state.noIss = !!body.no_iss;
+      if ('userinfo_only' in body) {
+        if (!Array.isArray(body.userinfo_only)) ctx.throw(400, 'userinfo_only must be a list');
+        state.userinfoOnly = body.userinfo_only.map(String);
+      }
       if (body.claims) {
         for (const [id, claims] of Object.entries(body.claims)) {
           if (!USERS[id]) ctx.throw(400, `unknown user ${id}`);
@@ -611,7 +622,7 @@ async function testControl(ctx) {
         }
       }
       ctx.body = { ttl: state.ttl, offline_without_consent: state.offlineWithoutConsent, jwks_down: state.jwksDown,
-        claims: state.claimsOverride };
+        no_iss: state.noIss, userinfo_only: state.userinfoOnly, claims: state.claimsOverride };
       return;
     }
     case 'POST /__test/client': {
@@ -691,6 +702,19 @@ provider.use(async (ctx, next) => {
     }
 
     await next();
+
+    if (state.noIss) {
+      if (ctx.path === '/.well-known/openid-configuration' && ctx.body && typeof ctx.body === 'object') {
+        ctx.body = { ...ctx.body };
+        delete ctx.body.authorization_response_iss_parameter_supported;
+      }
+      const loc = ctx.response.get('Location');
+      if (loc && /[?&]iss=/.test(loc)) {
+        const u = new URL(loc);
+        u.searchParams.delete('iss');
+        ctx.set('Location', u.toString());
+      }
+    }
 
     if (ctx.path === '/token' && ctx.method === 'POST' && state.nextIdToken
         && ctx.status === 200 && ctx.body && typeof ctx.body === 'object' && ctx.body.id_token) {
