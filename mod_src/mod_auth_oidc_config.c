@@ -432,6 +432,7 @@ static const char *cmd_provider_section(cmd_parms *cmd, void *mconfig, const cha
     pr->id_token_algs = default_algs;
     pr->jwks_refresh_interval = 60;
     pr->metadata_ttl = 86400;
+    pr->userinfo = AOIDC_USERINFO_AUTO;
     pr->defined_in = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
     sc->cur_provider = pr;
     err = ap_walk_config(cmd->directive->first_child, cmd, cmd->context);
@@ -603,7 +604,9 @@ static const char *cmd_userinfo(cmd_parms *cmd, void *m, const char *arg)
 {
     const char *err = NULL;
     aoidc_provider_t *pr = current_provider(cmd, &err);
-    return pr ? parse_onoff(cmd, arg, &pr->userinfo) : err;
+    static const keyword_t kw[] = {
+        {"Auto", AOIDC_USERINFO_AUTO}, {"On", AOIDC_USERINFO_ON}, {"Off", AOIDC_USERINFO_OFF}, {NULL, 0}};
+    return pr ? parse_keyword(cmd, arg, kw, &pr->userinfo) : err;
 }
 
 static const char *cmd_display_name(cmd_parms *cmd, void *m, const char *arg)
@@ -1141,7 +1144,9 @@ const command_rec aoidc_cmds[] = {
     AP_INIT_TAKE_ARGV("AuthOIDCExtraAudiences", cmd_extra_aud, NULL, SRV,
                       "Audiences trusted in ID tokens besides the client id"),
     AP_INIT_TAKE_ARGV("AuthOIDCIDTokenAlgorithms", cmd_algs, NULL, SRV, "Accepted ID token signature algorithms"),
-    AP_INIT_TAKE1("AuthOIDCUserInfo", cmd_userinfo, NULL, SRV, "On: call userinfo at login and merge its claims"),
+    AP_INIT_TAKE1("AuthOIDCUserInfo", cmd_userinfo, NULL, SRV,
+                  "Auto (default: when the provider has a userinfo endpoint), On or Off: call userinfo at login "
+                  "and merge its claims"),
     AP_INIT_TAKE1("AuthOIDCJWKSRefreshInterval", cmd_jwks_refresh, NULL, SRV,
                   "Seconds between JWKS refetches on an unknown key id"),
     AP_INIT_TAKE1("AuthOIDCMetadataTTL", cmd_metadata_ttl, NULL, SRV, "Seconds discovery metadata is kept"),

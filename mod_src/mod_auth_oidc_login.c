@@ -182,7 +182,10 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
     }
     json_t *claims = json_deep_copy(jwt->claims);
     const char *sub = json_string_value(json_object_get(jwt->claims, "sub"));
-    if (pr->userinfo) {
+    /* Auto: providers that put email and name only in userinfo (OpenID
+     * Connect Core 5.4 allows it for the code flow) */
+    if (pr->userinfo == AOIDC_USERINFO_ON ||
+        (pr->userinfo == AOIDC_USERINFO_AUTO && meta->userinfo_endpoint && tok->access_token)) {
         json_t *ui = NULL;
         if (aoidc_provider_userinfo(r->pool, &ho, meta, tok->access_token, &ui, &err) != APR_SUCCESS) {
             json_decref(claims);
