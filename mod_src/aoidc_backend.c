@@ -86,6 +86,7 @@ apr_array_header_t *aoidc_backend_vars(apr_pool_t *p, const char *prefix, const 
         int k = j - i;
         i = j;
         aoidc_backend_var_t *v = apr_array_push(vars);
+        name = aoidc_claim_path_plain(p, name); /* "a\\.b" is the claim a.b */
         v->env = apr_pstrcat(p, prefix, name, NULL);
         apr_size_t hsize = strlen(prefix) + strlen(name) + 1;
         char *h = apr_palloc(p, hsize);

@@ -1047,8 +1047,8 @@ static const char *cmd_unauth(cmd_parms *cmd, void *mconfig, const char *arg)
 
 static const char *cmd_remote_user_claim(cmd_parms *cmd, void *mconfig, const char *arg)
 {
-    if (!aoidc_claim_name_ok(arg)) {
-        return apr_psprintf(cmd->pool, "AuthOIDCRemoteUserClaim: '%s' is not a claim name", arg);
+    if (!aoidc_claim_path_ok(arg)) {
+        return apr_psprintf(cmd->pool, "AuthOIDCRemoteUserClaim: '%s' is not a claim name or dotted path", arg);
     }
     ((aoidc_dir_cfg_t *)mconfig)->remote_user_claim = arg;
     return NULL;

@@ -94,10 +94,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *o = json_loadb(s, n, 0, &je);
         if (o) {
             int dropped;
-            aoidc_claims_flatten(p, o, &dropped);
+            apr_array_header_t *a = aoidc_claims_flatten(p, o, &dropped);
             json_decref(o);
+            /* every name is a path a Require line can name; values bounded */
+            for (int i = 0; i < a->nelts; i++) {
+                const aoidc_claim_t *c = &APR_ARRAY_IDX(a, i, aoidc_claim_t);
+                if (!aoidc_claim_path_ok(c->name) || strlen(c->value) > AOIDC_CLAIM_VALUE_MAX) {
+                    __builtin_trap();
+                }
+                const char *plain = aoidc_claim_path_plain(p, c->name);
+                if (strlen(plain) > strlen(c->name) || strchr(plain, '\\')) {
+                    __builtin_trap();
+                }
+            }
+            if (a->nelts > AOIDC_CLAIMS_MAX) {
+                __builtin_trap();
+            }
         }
-        aoidc_claim_req_parse(p, s, &err);
+        aoidc_claim_req_t *req = aoidc_claim_req_parse(p, s, &err);
+        if (req && (!aoidc_claim_path_ok(req->name) || strchr(req->name, ':'))) {
+            __builtin_trap();
+        }
+        if (aoidc_claim_path_ok(s)) {
+            aoidc_claim_path_plain(p, s);
+        }
         break;
     }
     case 7: {
@@ -114,8 +134,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         apr_size_t enclen;
         if (aoidc_introspect_parse(p, s, n, "https://op.example", 1000, &t, &why) != AOIDC_INTROSPECT_ERROR) {
             aoidc_introspect_rc_t rc = aoidc_introspect_check(&t, "https://api.example", 1000, &why);
-            if (aoidc_introspect_encode(p, &keys, "k", "main", &t, 1000, 1300, &enc, &enclen) == APR_SUCCESS) {
-                if (aoidc_introspect_decode(p, &keys, "k", "main", enc, enclen, &back, &until) != APR_SUCCESS ||
+            if (aoidc_introspect_encode(p, &keys, "k", "main", &t, 1000, 1300, &enc, &enclen) ==
+                APR_SUCCESS) {
+                if (aoidc_introspect_decode(p, &keys, "k", "main", enc, enclen, &back, &until) !=
+                        APR_SUCCESS ||
                     aoidc_introspect_check(&back, "https://api.example", 1000, &why) != rc) {
                     __builtin_trap(); /* a cached answer must judge as the fresh one */
                 }
