@@ -23,9 +23,11 @@ const char *aoidc_login_req_str(aoidc_login_req_rc_t rc)
     case AOIDC_LR_BAD_HINT:
         return "login_hint empty, too long or with control characters";
     case AOIDC_LR_BAD_PROMPT:
+        return "prompt is not made of login, consent, select_account or none";
+    case AOIDC_LR_BAD_MAX_AGE:
         break;
     }
-    return "prompt is not made of login, consent, select_account or none";
+    return "max_age is not a number of seconds";
 }
 
 static int no_controls(const char *s)
@@ -81,11 +83,13 @@ aoidc_login_req_rc_t aoidc_login_request_parse(apr_pool_t *p, const char *query,
     if (query && strlen(query) > AOIDC_LOGIN_QUERY_MAX) {
         return AOIDC_LR_TOO_LONG;
     }
-    const char *prov, *ret, *hint, *prompt;
+    out->max_age = -1;
+    const char *prov, *ret, *hint, *prompt, *mage;
     int np = aoidc_query_param(p, query, "provider", &prov), nr = aoidc_query_param(p, query, "return", &ret),
         nh = aoidc_query_param(p, query, "login_hint", &hint),
-        nq = aoidc_query_param(p, query, "prompt", &prompt);
-    if (np < 0 || nr < 0 || nh < 0 || nq < 0) {
+        nq = aoidc_query_param(p, query, "prompt", &prompt),
+        nm = aoidc_query_param(p, query, "max_age", &mage);
+    if (np < 0 || nr < 0 || nh < 0 || nq < 0 || nm < 0) {
         return AOIDC_LR_MALFORMED;
     }
     if (np == 0 || strlen(prov) > AOIDC_PROVIDER_NAME_MAX || !aoidc_claim_name_ok(prov)) {
@@ -100,10 +104,27 @@ aoidc_login_req_rc_t aoidc_login_request_parse(apr_pool_t *p, const char *query,
     if (nq && !prompt_ok(prompt)) {
         return AOIDC_LR_BAD_PROMPT;
     }
+    long age = 0;
+    if (nm) {
+        apr_size_t len = strlen(mage);
+        if (len == 0 || len > 8) {
+            return AOIDC_LR_BAD_MAX_AGE;
+        }
+        for (const char *c = mage; *c; c++) {
+            if (*c < '0' || *c > '9') {
+                return AOIDC_LR_BAD_MAX_AGE;
+            }
+            age = age * 10 + (*c - '0');
+        }
+        if (age > AOIDC_STATE_MAX_AGE_MAX) {
+            return AOIDC_LR_BAD_MAX_AGE;
+        }
+    }
     out->provider = prov;
     out->return_to = nr ? ret : "/";
     out->login_hint = nh ? hint : NULL;
     out->prompt = nq ? prompt : NULL;
+    out->max_age = nm ? (int)age : -1;
     return AOIDC_LR_OK;
 }
 

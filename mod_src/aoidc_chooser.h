@@ -21,7 +21,8 @@ typedef enum {
     AOIDC_LR_NO_PROVIDER, /* provider missing or not a provider name */
     AOIDC_LR_BAD_RETURN,  /* return is not a local path (open redirect) */
     AOIDC_LR_BAD_HINT,    /* login_hint empty, too long or with control characters */
-    AOIDC_LR_BAD_PROMPT   /* prompt not made of login, consent, select_account, none */
+    AOIDC_LR_BAD_PROMPT,  /* prompt not made of login, consent, select_account, none */
+    AOIDC_LR_BAD_MAX_AGE  /* max_age not a number of seconds up to AOIDC_STATE_MAX_AGE_MAX */
 } aoidc_login_req_rc_t;
 
 typedef struct {
@@ -29,6 +30,7 @@ typedef struct {
     const char *return_to;  /* a local path; "/" when absent */
     const char *login_hint; /* NULL when absent */
     const char *prompt;     /* NULL when absent */
+    int max_age;            /* -1 when absent */
 } aoidc_login_req_t;
 
 /* Parse the query of a login URI request (NULL: none). Each parameter may

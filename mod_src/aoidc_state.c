@@ -20,6 +20,7 @@ apr_status_t aoidc_state_new(apr_pool_t *p, const char *provider, const char *re
     st->provider = provider;
     st->return_to = return_to;
     st->created = now;
+    st->max_age = -1;
     *out = st;
     return APR_SUCCESS;
 }
@@ -42,6 +43,10 @@ apr_status_t aoidc_state_encode(apr_pool_t *p, const aoidc_keys_t *keys, const a
     if (!o) {
         return APR_EGENERAL;
     }
+    if (st->max_age >= 0 && json_object_set_new(o, "m", json_integer(st->max_age)) != 0) {
+        json_decref(o);
+        return APR_EGENERAL;
+    }
     char *js = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!js) {
@@ -50,7 +55,8 @@ apr_status_t aoidc_state_encode(apr_pool_t *p, const aoidc_keys_t *keys, const a
     const char *name = aoidc_state_cookie_name(p, st->state);
     unsigned char *ct;
     apr_size_t ctlen;
-    apr_status_t rv = aoidc_keys_seal(p, keys, AOIDC_KEY_STATE, name, strlen(name), js, strlen(js), &ct, &ctlen);
+    apr_status_t rv =
+        aoidc_keys_seal(p, keys, AOIDC_KEY_STATE, name, strlen(name), js, strlen(js), &ct, &ctlen);
     free(js);
     if (rv == APR_SUCCESS) {
         *value = aoidc_b64url_encode(p, ct, ctlen);
@@ -73,7 +79,8 @@ apr_status_t aoidc_state_decode(apr_pool_t *p, const aoidc_keys_t *keys, const c
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = aoidc_keys_open(p, keys, AOIDC_KEY_STATE, cookie_name, strlen(cookie_name), ct, ctlen, &pt, &ptlen, NULL);
+    rv = aoidc_keys_open(p, keys, AOIDC_KEY_STATE, cookie_name, strlen(cookie_name), ct, ctlen, &pt, &ptlen,
+                         NULL);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -91,6 +98,16 @@ apr_status_t aoidc_state_decode(apr_pool_t *p, const aoidc_keys_t *keys, const c
     st->provider = member(p, o, "p");
     json_t *t = json_object_get(o, "t");
     st->created = json_is_integer(t) ? (apr_int64_t)json_integer_value(t) : 0;
+    json_t *m = json_object_get(o, "m");
+    st->max_age = -1;
+    if (m) {
+        json_int_t mv = json_is_integer(m) ? json_integer_value(m) : -1;
+        if (mv < 0 || mv > AOIDC_STATE_MAX_AGE_MAX) {
+            json_decref(o);
+            return APR_EINVAL;
+        }
+        st->max_age = (int)mv;
+    }
     json_decref(o);
     if (!st->state || !st->nonce || !st->verifier || !st->return_to || !st->provider || !st->created) {
         return APR_EINVAL;
@@ -143,8 +160,8 @@ static int handle_ok(const char *h, apr_size_t len)
 
 const char *aoidc_state_marker_done(apr_pool_t *p, const char *handle, const char *return_to)
 {
-    if (!handle || !return_to || !handle_ok(handle, strlen(handle)) || strlen(return_to) > AOIDC_STATE_RETURN_MAX ||
-        !aoidc_is_local_path(return_to)) {
+    if (!handle || !return_to || !handle_ok(handle, strlen(handle)) ||
+        strlen(return_to) > AOIDC_STATE_RETURN_MAX || !aoidc_is_local_path(return_to)) {
         return NULL;
     }
     return apr_pstrcat(p, "S ", handle, " ", return_to, NULL);

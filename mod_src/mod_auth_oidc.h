@@ -83,6 +83,7 @@ typedef struct {
     apr_array_header_t *bearer_providers; /* names (const char *); NULL: all of the server */
     int bearer_query;               /* accept ?access_token= */
     int accept_bearer;              /* AuthType oidc also takes bearer tokens */
+    int max_auth_age;               /* AuthOIDCMaxAuthAge seconds; AOIDC_UNSET: none */
 } aoidc_dir_cfg_t;
 
 /* What a request learnt about its session, kept in r->request_config. */

@@ -5,6 +5,7 @@
  * session write once). */
 #include "mod_auth_oidc.h"
 #include "aoidc_directory.h"
+#include "aoidc_reauth.h"
 
 #include <apr_time.h>
 
@@ -289,6 +290,17 @@ int aoidc_check_authn(request_rec *r)
                       "session of '%s' at provider %s does not serve a location of provider %s%s",
                       ap_escape_logitem(r->pool, ctx->session.sub), ctx->session.provider,
                       lp ? lp->name : "(none)", aoidc_location_chooses(dc) ? " (and others)" : "");
+        return unauthenticated(r, sc, dc);
+    }
+    /* AuthOIDCMaxAuthAge (step-up): an authentication older than that is
+     * no session here; the login that follows sends max_age */
+    if (dc->max_auth_age >= 0 &&
+        aoidc_reauth_too_old(aoidc_reauth_auth_time(aoidc_claims_get(r->pool, ctx->session.claims,
+                                                                     ctx->session.nclaims, "auth_time", ",")),
+                             dc->max_auth_age, now, sc->clock_skew)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(842)
+                      "session of '%s' authenticated longer than AuthOIDCMaxAuthAge %d ago: log in again",
+                      ap_escape_logitem(r->pool, ctx->session.sub), dc->max_auth_age);
         return unauthenticated(r, sc, dc);
     }
     /* a write-back is due: read the revocation epochs first (they catch a

@@ -49,6 +49,10 @@ int aoidc_chooser(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
         const char *name = APR_ARRAY_IDX(dc->provider_names, i, const char *);
         aoidc_provider_t *pr = aoidc_find_provider(sc, name);
         e[i].href = login_link(r, sc, name, return_to);
+        if (dc->max_auth_age >= 0) {
+            /* AuthOIDCMaxAuthAge: the login must bring a recent enough one */
+            e[i].href = apr_psprintf(r->pool, "%s&max_age=%d", e[i].href, dc->max_auth_age);
+        }
         e[i].display = pr && pr->display_name ? pr->display_name : name;
     }
     const char *page = aoidc_chooser_page(r->pool, sc->chooser_template, e, n);
@@ -89,6 +93,6 @@ int aoidc_handle_login_uri(request_rec *r, aoidc_srv_cfg_t *sc)
         return aoidc_respond(r, AOIDC_R_STORE_DOWN);
     }
     aoidc_login_opts_t o = {
-        .return_to = lr.return_to, .login_hint = lr.login_hint, .prompt = lr.prompt, .max_age = -1};
+        .return_to = lr.return_to, .login_hint = lr.login_hint, .prompt = lr.prompt, .max_age = lr.max_age};
     return aoidc_login_redirect(r, sc, pr, &o);
 }

@@ -105,6 +105,7 @@ void *aoidc_create_dir_cfg(apr_pool_t *p, char *dir)
     c->pass_as = AOIDC_UNSET;
     c->bearer_query = AOIDC_UNSET;
     c->accept_bearer = AOIDC_UNSET;
+    c->max_auth_age = AOIDC_UNSET;
     return c;
 }
 
@@ -121,6 +122,7 @@ void *aoidc_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(bearer_providers);
     MERGE_INT(bearer_query);
     MERGE_INT(accept_bearer);
+    MERGE_INT(max_auth_age);
     return c;
 }
 
@@ -1117,6 +1119,11 @@ static const char *cmd_accept_bearer(cmd_parms *cmd, void *mconfig, const char *
     return parse_onoff(cmd, arg, &((aoidc_dir_cfg_t *)mconfig)->accept_bearer);
 }
 
+static const char *cmd_max_auth_age(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    return parse_seconds(cmd, arg, 30, MAX_DURATION, &((aoidc_dir_cfg_t *)mconfig)->max_auth_age);
+}
+
 static const char *cmd_introspection_ttl(cmd_parms *cmd, void *m, const char *arg)
 {
     const char *err = need_server_context(cmd);
@@ -1196,6 +1203,9 @@ const command_rec aoidc_cmds[] = {
                   "On: also accept ?access_token= (RFC 6750 2.3); Off by default"),
     AP_INIT_TAKE1("AuthOIDCAcceptBearer", cmd_accept_bearer, NULL, DIR,
                   "On: an AuthType oidc location also accepts bearer tokens"),
+    AP_INIT_TAKE1("AuthOIDCMaxAuthAge", cmd_max_auth_age, NULL, DIR,
+                  "Seconds since the user last authenticated at the provider beyond which a login is required "
+                  "again (step-up)"),
     AP_INIT_TAKE1("AuthOIDCIntrospectionTTL", cmd_introspection_ttl, NULL, SRV,
                   "Seconds an active introspection answer is cached"),
     AP_INIT_TAKE1("AuthOIDCBearerCacheSize", cmd_bearer_cache_size, NULL, SRV,

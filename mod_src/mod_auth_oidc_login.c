@@ -5,6 +5,7 @@
  * (aoidc_directory.h) up to date. */
 #include "mod_auth_oidc.h"
 #include "aoidc_directory.h"
+#include "aoidc_reauth.h"
 #include "aoidc_request.h"
 #include "aoidc_state.h"
 #include "aoidc_util.h"
@@ -96,8 +97,9 @@ int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
     if (!pr) {
         return aoidc_respond(r, AOIDC_R_INTERNAL);
     }
-    /* only a local path is ever a return target */
-    aoidc_login_opts_t o = {.return_to = aoidc_return_target(r->unparsed_uri), .max_age = -1};
+    /* only a local path is ever a return target; AuthOIDCMaxAuthAge: the
+     * provider must have authenticated the user that recently */
+    aoidc_login_opts_t o = {.return_to = aoidc_return_target(r->unparsed_uri), .max_age = dc->max_auth_age};
     return aoidc_login_redirect(r, sc, pr, &o);
 }
 
@@ -117,8 +119,11 @@ int aoidc_login_redirect(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *
     const char *return_to = o->return_to;
     aoidc_login_state_t *st;
     const char *cookie;
-    if (aoidc_state_new(r->pool, pr->name, return_to, apr_time_sec(apr_time_now()), &st) != APR_SUCCESS ||
-        aoidc_state_encode(r->pool, sc->keys, st, &cookie) != APR_SUCCESS) {
+    apr_status_t srv = aoidc_state_new(r->pool, pr->name, return_to, apr_time_sec(apr_time_now()), &st);
+    if (srv == APR_SUCCESS) {
+        st->max_age = o->max_age >= 0 ? o->max_age : -1; /* the callback checks auth_time against it */
+    }
+    if (srv != APR_SUCCESS || aoidc_state_encode(r->pool, sc->keys, st, &cookie) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(402) "cannot create login state");
         return aoidc_respond(r, AOIDC_R_INTERNAL);
     }
@@ -146,9 +151,42 @@ int aoidc_login_redirect(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *
 }
 
 /* The new session: id token checked, claims flattened, record stored. */
+/* After a revocation of the user (or provider) and for a login that sent
+ * max_age: did the provider authenticate the user again? *ask set: no, and
+ * it was not asked to; log in again with prompt=login (AOIDC_R_OK). */
+static aoidc_result_t check_auth_time(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr,
+                                      const aoidc_login_state_t *st, const char *sub, apr_int64_t auth_time,
+                                      int *ask)
+{
+    apr_int64_t now = apr_time_sec(apr_time_now()), epoch = 0;
+    if (aoidc_reauth_epoch(sc->store, r->pool, pr->name, sub, now, &epoch) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(839)
+                      "login refused: the revocation epochs cannot be read (session store down)");
+        return AOIDC_R_STORE_DOWN;
+    }
+    switch (aoidc_reauth_check(auth_time, st->max_age, epoch, st->created, now, sc->clock_skew)) {
+    case AOIDC_REAUTH_OK:
+        return AOIDC_R_OK;
+    case AOIDC_REAUTH_ASK:
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AOIDC_LOGNO(840)
+                      "login of '%.128s' at %s reused an authentication from before its revocation; asking the "
+                      "provider to authenticate the user again (prompt=login)", ap_escape_logitem(r->pool, sub),
+                      pr->name);
+        *ask = 1;
+        return AOIDC_R_OK;
+    case AOIDC_REAUTH_STALE:
+        break;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AOIDC_LOGNO(841)
+                  "login of '%.128s' at %s refused: auth_time %" APR_INT64_T_FMT " is not after the revocation or "
+                  "within max_age %d (the provider did not authenticate the user again)",
+                  ap_escape_logitem(r->pool, sub), pr->name, auth_time, st->max_age);
+    return AOIDC_R_FORBIDDEN;
+}
+
 static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr,
                                      const aoidc_provider_meta_t *meta, const aoidc_tokens_t *tok,
-                                     const aoidc_login_state_t *st, const char **store_key)
+                                     const aoidc_login_state_t *st, const char **store_key, int *ask)
 {
     aoidc_http_opts_t ho = aoidc_http_opts(sc);
     aoidc_jwt_t *jwt;
@@ -180,8 +218,14 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
                       aoidc_jose_result_str(jr), err ? ": " : "", err ? ap_escape_logitem(r->pool, err) : "");
         return AOIDC_R_UNAUTHORIZED;
     }
-    json_t *claims = json_deep_copy(jwt->claims);
     const char *sub = json_string_value(json_object_get(jwt->claims, "sub"));
+    json_t *at = json_object_get(jwt->claims, "auth_time");
+    apr_int64_t auth_time = json_is_integer(at) && json_integer_value(at) > 0 ? json_integer_value(at) : 0;
+    aoidc_result_t ares = check_auth_time(r, sc, pr, st, sub, auth_time, ask);
+    if (ares != AOIDC_R_OK || *ask) {
+        return ares;
+    }
+    json_t *claims = json_deep_copy(jwt->claims);
     /* Auto: providers that put email and name only in userinfo (OpenID
      * Connect Core 5.4 allows it for the code flow) */
     if (pr->userinfo == AOIDC_USERINFO_ON ||
@@ -205,6 +249,12 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
     }
     int dropped = 0;
     apr_array_header_t *flat = aoidc_claims_flatten(r->pool, claims, &dropped);
+    if (auth_time) {
+        /* kept for AuthOIDCMaxAuthAge (flatten leaves protocol claims out) */
+        aoidc_claim_t *c = apr_array_push(flat);
+        c->name = "auth_time";
+        c->value = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, auth_time);
+    }
     /* copied before claims is released: json_string_value borrows */
     const char *sid = json_string_value(json_object_get(claims, "sid"));
     sid = sid ? apr_pstrdup(r->pool, sid) : NULL;
@@ -432,9 +482,16 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
         return aoidc_respond(r, rv == APR_EACCES ? AOIDC_R_UNAUTHORIZED : AOIDC_R_PROVIDER_DOWN);
     }
     const char *skey = NULL;
-    aoidc_result_t res = create_session(r, sc, pr, &meta, &tok, st, &skey);
+    int ask = 0;
+    aoidc_result_t res = create_session(r, sc, pr, &meta, &tok, st, &skey, &ask);
     if (res != AOIDC_R_OK) {
         return aoidc_respond(r, res);
+    }
+    if (ask) {
+        /* revoked since the provider last saw the password: once more, and
+         * this time the provider must ask for it (the new state checks it) */
+        aoidc_login_opts_t o = {.return_to = st->return_to, .prompt = "login", .max_age = 0};
+        return aoidc_login_redirect(r, sc, pr, &o);
     }
     /* the attempt stays used; a later callback of this browser may now
      * find its session through the marker */

@@ -5,6 +5,7 @@
  * target is a local path, the page carries no unescaped markup). */
 #include "aoidc_chooser.h"
 #include "aoidc_claims.h"
+#include "aoidc_reauth.h"
 #include "aoidc_state.h"
 #include "aoidc_util.h"
 
@@ -41,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, data + 1, clen);
     s[clen] = '\0';
 
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0: {
         aoidc_login_req_t lr;
         aoidc_login_req_rc_t rc = aoidc_login_request_parse(p, s, &lr);
@@ -54,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(lr.return_to[1] != '/' && lr.return_to[1] != '\\');
             CHECK(!lr.login_hint || (*lr.login_hint && strlen(lr.login_hint) <= AOIDC_LOGIN_HINT_MAX));
             CHECK(!lr.prompt || !strchr(lr.prompt, '<'));
+            CHECK(lr.max_age >= -1 && lr.max_age <= AOIDC_STATE_MAX_AGE_MAX);
         }
         aoidc_login_req_str(rc);
         break;
@@ -78,6 +80,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(end && end[strlen("</a></li>\n</ul>\n]")] == '\0');
         for (const char *c = q + 2; c < end; c++) {
             CHECK(*c != '<' && *c != '>');
+        }
+        break;
+    }
+    case 3: {
+        /* auth_time as a session keeps it (a claim value) */
+        apr_int64_t t = aoidc_reauth_auth_time(s);
+        CHECK(t >= 0);
+        if (t > 0) {
+            CHECK(strlen(s) <= 19 && strspn(s, "0123456789") == strlen(s));
         }
         break;
     }

@@ -173,6 +173,7 @@ function rpClient(clientId, authMethod, extra = {}) {
     backchannel_logout_uri: BACKCHANNEL_URI,
     backchannel_logout_session_required: true,
     id_token_signed_response_alg: 'RS256',
+    require_auth_time: true, // as Keycloak and most providers: auth_time in every ID token
     ...extra,
   };
 }

@@ -40,6 +40,16 @@ static void test_login_request(void **state)
     assert_string_equal(lr.login_hint, "a@b.example");
     assert_string_equal(lr.prompt, "login consent");
     assert_int_equal(parse(p, "provider=main&prompt=none", &lr), AOIDC_LR_OK);
+    assert_int_equal(lr.max_age, -1);
+    assert_int_equal(parse(p, "provider=main&max_age=300", &lr), AOIDC_LR_OK);
+    assert_int_equal(lr.max_age, 300);
+    assert_int_equal(parse(p, "provider=main&max_age=0", &lr), AOIDC_LR_OK);
+    assert_int_equal(lr.max_age, 0);
+    assert_int_equal(parse(p, "provider=main&max_age=", &lr), AOIDC_LR_BAD_MAX_AGE);
+    assert_int_equal(parse(p, "provider=main&max_age=-1", &lr), AOIDC_LR_BAD_MAX_AGE);
+    assert_int_equal(parse(p, "provider=main&max_age=2592001", &lr), AOIDC_LR_BAD_MAX_AGE);
+    assert_int_equal(parse(p, "provider=main&max_age=123456789", &lr), AOIDC_LR_BAD_MAX_AGE);
+    assert_int_equal(parse(p, "provider=main&max_age=1&max_age=2", &lr), AOIDC_LR_MALFORMED);
 
     assert_int_equal(parse(p, NULL, &lr), AOIDC_LR_NO_PROVIDER);
     assert_int_equal(parse(p, "return=/", &lr), AOIDC_LR_NO_PROVIDER);
@@ -77,7 +87,7 @@ static void test_login_request(void **state)
     char *big = apr_pcalloc(p, AOIDC_LOGIN_QUERY_MAX + 2);
     memset(big, 'x', AOIDC_LOGIN_QUERY_MAX + 1);
     assert_int_equal(parse(p, big, &lr), AOIDC_LR_TOO_LONG);
-    for (int rc = AOIDC_LR_OK; rc <= AOIDC_LR_BAD_PROMPT; rc++) {
+    for (int rc = AOIDC_LR_OK; rc <= AOIDC_LR_BAD_MAX_AGE; rc++) {
         assert_non_null(aoidc_login_req_str((aoidc_login_req_rc_t)rc));
     }
 }
