@@ -53,6 +53,7 @@ typedef struct {
     const char *login_uri;          /* AuthOIDCLoginURI: a path */
     const char *chooser_template;   /* AuthOIDCChooserTemplate: the file's text */
     const char *chooser_uri;        /* AuthOIDCChooserURI: a local path */
+    apr_array_header_t *trusted_proxies; /* AuthOIDCTrustedProxies (apr_ipsubnet_t *); NULL: none */
     apr_array_header_t *post_logout; /* allowed targets (const char *) */
     const char *cookie_name;
     int cookie_secure;
@@ -140,6 +141,14 @@ const char *aoidc_remote_user_claim(const aoidc_dir_cfg_t *dc);
 int aoidc_pass_as(const aoidc_dir_cfg_t *dc);
 const char *aoidc_claim_prefix(const aoidc_dir_cfg_t *dc);
 aoidc_http_opts_t aoidc_http_opts(const aoidc_srv_cfg_t *sc);
+
+/* trusted proxies (mod_auth_oidc_forwarded.c): the scheme, host and
+ * absolute URLs as the browser sees them; Forwarded / X-Forwarded-* count
+ * only from AuthOIDCTrustedProxies */
+const char *aoidc_cmd_trusted_proxies(cmd_parms *cmd, void *m, int argc, char *const argv[]);
+const char *aoidc_request_scheme(request_rec *r);
+const char *aoidc_request_host(request_rec *r);
+const char *aoidc_absolute_url(request_rec *r, const char *path);
 
 /* cookies */
 const char *aoidc_cookie_get(request_rec *r, const char *name, int *count);

@@ -79,6 +79,7 @@ void *aoidc_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(login_uri);
     MERGE_PTR(chooser_template);
     MERGE_PTR(chooser_uri);
+    MERGE_PTR(trusted_proxies);
     MERGE_PTR(post_logout);
     MERGE_PTR(cookie_name);
     MERGE_INT(cookie_secure);
@@ -1203,6 +1204,9 @@ const command_rec aoidc_cmds[] = {
                   "On: also accept ?access_token= (RFC 6750 2.3); Off by default"),
     AP_INIT_TAKE1("AuthOIDCAcceptBearer", cmd_accept_bearer, NULL, DIR,
                   "On: an AuthType oidc location also accepts bearer tokens"),
+    AP_INIT_TAKE_ARGV("AuthOIDCTrustedProxies", aoidc_cmd_trusted_proxies, NULL, SRV,
+                      "Addresses (addr or addr/prefix) of reverse proxies whose Forwarded / X-Forwarded-Proto / "
+                      "X-Forwarded-Host headers count"),
     AP_INIT_TAKE1("AuthOIDCMaxAuthAge", cmd_max_auth_age, NULL, DIR,
                   "Seconds since the user last authenticated at the provider beyond which a login is required "
                   "again (step-up)"),

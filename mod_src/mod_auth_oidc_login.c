@@ -4,6 +4,7 @@
  * logout) lives here too. Logins keep the session directory
  * (aoidc_directory.h) up to date. */
 #include "mod_auth_oidc.h"
+#include "aoidc_callback_hint.h"
 #include "aoidc_directory.h"
 #include "aoidc_reauth.h"
 #include "aoidc_request.h"
@@ -20,7 +21,7 @@ APLOG_USE_MODULE(auth_oidc);
 static const char *redirect_uri(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr)
 {
     const char *uri = pr->redirect_uri ? pr->redirect_uri : sc->redirect_uri;
-    return uri[0] == '/' ? ap_construct_url(r->pool, uri, r) : uri;
+    return uri[0] == '/' ? aoidc_absolute_url(r, uri) : uri;
 }
 
 static const char *redirect_path(aoidc_srv_cfg_t *sc, aoidc_provider_t *pr)
@@ -355,6 +356,33 @@ static const char *completed_here(request_rec *r, aoidc_srv_cfg_t *sc, const cha
     return to;
 }
 
+/* A callback without its state cookie: the admin gets the likely causes in
+ * the log, the browser a fixed page that names the common ones. */
+static int missing_state(request_rec *r, aoidc_srv_cfg_t *sc)
+{
+    aoidc_missing_state_t in = {0};
+    in.cookie_header = apr_table_get(r->headers_in, "Cookie") != NULL;
+    in.other_states = aoidc_cookie_names_with_prefix(r, AOIDC_STATE_COOKIE_PREFIX)->nelts;
+    in.scheme = aoidc_request_scheme(r);
+    in.cookie_secure = sc->cookie_secure;
+    /* host names are compared (cookies ignore ports) */
+    in.host = aoidc_request_host(r);
+    const char *colon = in.host && in.host[0] != '[' ? strchr(in.host, ':') : NULL;
+    if (colon) {
+        in.host = apr_pstrndup(r->pool, in.host, (apr_size_t)(colon - in.host));
+    }
+    apr_uri_t u;
+    if (sc->redirect_uri[0] != '/' && apr_uri_parse(r->pool, sc->redirect_uri, &u) == APR_SUCCESS) {
+        in.redirect_host = u.hostname;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(423)
+                  "callback without the state cookie of its login (not started in this browser, or already "
+                  "finished); likely: %s",
+                  ap_escape_logitem(r->pool, aoidc_missing_state_causes(r->pool, &in)));
+    ap_custom_response(r, HTTP_BAD_REQUEST, aoidc_missing_state_page);
+    return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+}
+
 static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
 {
     if (r->method_number != M_GET) {
@@ -389,9 +417,7 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
                           "callback for a login this browser completed: back to its target");
             return aoidc_redirect(r, to);
         }
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(423)
-                      "callback for a login this browser did not start, or already finished");
-        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+        return missing_state(r, sc);
     }
     /* the attempt is used up whatever happens next */
     aoidc_cookie_clear(r, sc, cname);

@@ -4,7 +4,9 @@
  * Whatever is accepted is checked against the header's promises (a return
  * target is a local path, the page carries no unescaped markup). */
 #include "aoidc_chooser.h"
+#include "aoidc_callback_hint.h"
 #include "aoidc_claims.h"
+#include "aoidc_forwarded.h"
 #include "aoidc_reauth.h"
 #include "aoidc_state.h"
 #include "aoidc_util.h"
@@ -42,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, data + 1, clen);
     s[clen] = '\0';
 
-    switch (data[0] % 4) {
+    switch (data[0] % 6) {
     case 0: {
         aoidc_login_req_t lr;
         aoidc_login_req_rc_t rc = aoidc_login_request_parse(p, s, &lr);
@@ -81,6 +83,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (const char *c = q + 2; c < end; c++) {
             CHECK(*c != '<' && *c != '>');
         }
+        break;
+    }
+    case 4: {
+        /* "forwarded\nx-forwarded-proto\nx-forwarded-host": what counts is valid */
+        const char *a = s, *b = NULL, *c = NULL;
+        char *nl = strchr(s, '\n');
+        if (nl) {
+            *nl = '\0';
+            b = nl + 1;
+            char *nl2 = strchr(b, '\n');
+            if (nl2) {
+                *nl2 = '\0';
+                c = nl2 + 1;
+            }
+        }
+        aoidc_fwd_t f;
+        aoidc_forwarded_parse(p, a, b, c, &f);
+        CHECK(!f.proto || strcmp(f.proto, "https") == 0 || strcmp(f.proto, "http") == 0);
+        CHECK(!f.host || (aoidc_forwarded_host_ok(f.host) && !strpbrk(f.host, "/@?#\\ \"")));
+        break;
+    }
+    case 5: {
+        aoidc_missing_state_t in = {.cookie_header = (int)(n & 1),
+                                    .other_states = (int)(n % 3),
+                                    .scheme = (n & 2) ? "http" : "https",
+                                    .cookie_secure = 1,
+                                    .host = s,
+                                    .redirect_host = (n & 4) ? "app.example.test" : NULL};
+        const char *c = aoidc_missing_state_causes(p, &in);
+        CHECK(c && *c);
         break;
     }
     case 3: {
