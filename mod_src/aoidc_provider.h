@@ -86,6 +86,7 @@ struct aoidc_provider {
     const char *display_name;      /* AuthOIDCProviderDisplayName; NULL: the name */
     const char *redirect_uri;      /* AuthOIDCRedirectURI inside the section; NULL: the server's */
     const char *redirect_path;     /* its path */
+    apr_array_header_t *locations; /* sections that use it ("<Location /x> at file:line"), for the node snapshot */
 
     /* runtime: per process, under the locks */
     apr_pool_t *rt_pool;           /* own allocator with a mutex: see runtime_init */

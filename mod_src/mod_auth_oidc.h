@@ -121,7 +121,7 @@ extern const command_rec aoidc_cmds[];
 int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 /* Whole-configuration checks (mod_auth_oidc_confcheck.c): OK or
  * HTTP_INTERNAL_SERVER_ERROR after logging each problem. */
-int aoidc_confcheck(apr_pool_t *ptemp, server_rec *s);
+int aoidc_confcheck(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 aoidc_provider_t *aoidc_find_provider(aoidc_srv_cfg_t *sc, const char *name);
 /* The provider a location logs in with: AuthOIDCUseProvider, else the
  * server's first. Sessions of any other provider do not open the location.

@@ -48,12 +48,65 @@ static const char *section_name(apr_pool_t *p, const ap_directive_t *d)
     return apr_psprintf(p, "%s %.*s> at %s:%d", sec->directive, (int)n, args, sec->filename, sec->line_num);
 }
 
-static int walk(apr_pool_t *p, server_rec *s, server_rec *cur, const ap_directive_t *d)
+/* The names a directive of the same section as d lists (NULL: none). */
+static apr_array_header_t *section_names(apr_pool_t *p, const ap_directive_t *d, const char *directive)
+{
+    for (const ap_directive_t *x = d->parent ? d->parent->first_child : ap_conftree; x; x = x->next) {
+        if (strcasecmp(x->directive, directive) == 0 && x->args) {
+            apr_array_header_t *a = apr_array_make(p, 2, sizeof(const char *));
+            const char *args = x->args;
+            const char *w;
+            while (*(w = ap_getword_conf(p, &args))) {
+                APR_ARRAY_PUSH(a, const char *) = w;
+            }
+            return a;
+        }
+    }
+    return NULL;
+}
+
+static void note_use(apr_pool_t *pconf, aoidc_provider_t *pr, const char *where)
+{
+    if (!pr->locations) {
+        pr->locations = apr_array_make(pconf, 4, sizeof(const char *));
+    }
+    for (int i = 0; i < pr->locations->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(pr->locations, i, const char *), where) == 0) {
+            return;
+        }
+    }
+    APR_ARRAY_PUSH(pr->locations, const char *) = apr_pstrdup(pconf, where);
+}
+
+/* Which providers an AuthType section uses, for the node snapshot (the
+ * console shows it): its AuthOIDCUseProvider (AuthOIDCBearerProviders for
+ * oidc-bearer) names in that section, else the default (the server's first;
+ * every provider for tokens). Names set in an enclosing section or a
+ * .htaccess file are not seen. */
+static void record_use(apr_pool_t *pconf, apr_pool_t *p, server_rec *cur, const ap_directive_t *d, int bearer)
+{
+    aoidc_srv_cfg_t *sc = aoidc_srv_cfg(cur);
+    const char *where = section_name(p, d);
+    apr_array_header_t *names =
+        section_names(p, d, bearer ? "AuthOIDCBearerProviders" : "AuthOIDCUseProvider");
+    for (int i = 0; sc->providers && i < sc->providers->nelts; i++) {
+        aoidc_provider_t *pr = APR_ARRAY_IDX(sc->providers, i, aoidc_provider_t *);
+        int used = names ? 0 : bearer || i == 0;
+        for (int j = 0; names && j < names->nelts && !used; j++) {
+            used = strcmp(APR_ARRAY_IDX(names, j, const char *), pr->name) == 0;
+        }
+        if (used) {
+            note_use(pconf, pr, where);
+        }
+    }
+}
+
+static int walk(apr_pool_t *pconf, apr_pool_t *p, server_rec *s, server_rec *cur, const ap_directive_t *d)
 {
     int rc = OK;
     for (; d; d = d->next) {
         if (strcasecmp(d->directive, "<VirtualHost") == 0) {
-            if (walk(p, s, server_of_section(s, d), d->first_child) != OK) {
+            if (walk(pconf, p, s, server_of_section(s, d), d->first_child) != OK) {
                 rc = HTTP_INTERNAL_SERVER_ERROR;
             }
             continue;
@@ -61,6 +114,10 @@ static int walk(apr_pool_t *p, server_rec *s, server_rec *cur, const ap_directiv
         if (strcasecmp(d->directive, "AuthType") == 0 && d->args) {
             const char *args = d->args;
             const char *type = ap_getword_conf(p, &args);
+            int bearer = strcasecmp(type, AOIDC_BEARER_AUTH_TYPE) == 0;
+            if ((bearer || strcasecmp(type, AOIDC_AUTH_TYPE) == 0) && has_providers(cur)) {
+                record_use(pconf, p, cur, d, bearer);
+            }
             if ((strcasecmp(type, AOIDC_AUTH_TYPE) == 0 || strcasecmp(type, AOIDC_BEARER_AUTH_TYPE) == 0) &&
                 !has_providers(cur)) {
                 ap_log_error(APLOG_MARK, APLOG_EMERG, 0, cur,
@@ -86,7 +143,7 @@ static int walk(apr_pool_t *p, server_rec *s, server_rec *cur, const ap_directiv
                 rc = HTTP_INTERNAL_SERVER_ERROR;
             }
         }
-        if (d->first_child && walk(p, s, cur, d->first_child) != OK) {
+        if (d->first_child && walk(pconf, p, s, cur, d->first_child) != OK) {
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
     }
@@ -166,9 +223,9 @@ static int check_login_uri(server_rec *s)
     return rc;
 }
 
-int aoidc_confcheck(apr_pool_t *ptemp, server_rec *s)
+int aoidc_confcheck(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     warn_http_issuers(ptemp, s);
-    int rc = walk(ptemp, s, s, ap_conftree);
+    int rc = walk(pconf, ptemp, s, s, ap_conftree);
     return check_login_uri(s) != OK ? HTTP_INTERNAL_SERVER_ERROR : rc;
 }

@@ -1232,7 +1232,7 @@ int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
     }
-    if (aoidc_confcheck(ptemp, s) != OK) {
+    if (aoidc_confcheck(pconf, ptemp, s) != OK) {
         rc = HTTP_INTERNAL_SERVER_ERROR;
     }
     find_default_node_name(pconf);

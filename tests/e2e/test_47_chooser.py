@@ -187,3 +187,21 @@ def test_several_providers_need_a_login_uri(make_apache, op2):
 def test_login_uri_must_not_shadow_the_redirect_uri(make_apache, op2):
     rc, out = make_apache.configtest(conf(op2).replace("AuthOIDCLoginURI /oidc/login", "AuthOIDCLoginURI /oidc/callback"))
     assert rc != 0 and "AuthOIDCLoginURI /oidc/callback must differ" in out, out
+
+
+def test_node_snapshot_names_display_names_and_locations(make_apache, op, op2, memcached):
+    """For the console (issue 13 point 8): each provider's display name, userinfo mode and the
+    sections that use it, in the node's configuration snapshot."""
+    import json
+    make_apache(conf(op2), oidc={"provider_extra": "AuthOIDCProviderDisplayName Employees",
+                                 "extra": "AuthOIDCNodeName multi-node"})
+    snap = json.loads(memcached.get("aoidc:n:multi-node"))
+    provs = {p["name"]: p for p in snap["providers"]}
+    assert provs["main"]["display_name"] == "Employees" and provs["two"]["display_name"] == HOSTILE
+    assert provs["main"]["userinfo_mode"] == "auto"
+    main_locs = " ".join(provs["main"]["locations"])
+    two_locs = " ".join(provs["two"]["locations"])
+    assert "<Location /both/>" in main_locs and "<Location /main-app/>" in main_locs
+    assert "<Location /protected>" in main_locs  # no AuthOIDCUseProvider: the first provider
+    assert "<Location /both/>" in two_locs and "<Location /two-app/>" in two_locs
+    assert "/main-app/" not in two_locs and "/protected" not in two_locs
