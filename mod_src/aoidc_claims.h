@@ -21,6 +21,9 @@
 #define AOIDC_CLAIM_NAME_MAX 64
 #define AOIDC_CLAIM_PATH_MAX 128 /* longest dotted path, escapes included */
 #define AOIDC_CLAIM_DEPTH 4      /* levels of nested objects flattened */
+/* The one protocol claim a session keeps (AuthOIDCMaxAuthAge): appended by
+ * the login after flattening, never passed to the backend. */
+#define AOIDC_CLAIM_AUTH_TIME "auth_time"
 
 typedef struct {
     const char *name;

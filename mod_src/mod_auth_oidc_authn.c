@@ -296,7 +296,7 @@ int aoidc_check_authn(request_rec *r)
      * no session here; the login that follows sends max_age */
     if (dc->max_auth_age >= 0 &&
         aoidc_reauth_too_old(aoidc_reauth_auth_time(aoidc_claims_get(r->pool, ctx->session.claims,
-                                                                     ctx->session.nclaims, "auth_time", ",")),
+                                                                     ctx->session.nclaims, AOIDC_CLAIM_AUTH_TIME, ",")),
                              dc->max_auth_age, now, sc->clock_skew)) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(842)
                       "session of '%s' authenticated longer than AuthOIDCMaxAuthAge %d ago: log in again",

@@ -253,7 +253,7 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
     if (auth_time) {
         /* kept for AuthOIDCMaxAuthAge (flatten leaves protocol claims out) */
         aoidc_claim_t *c = apr_array_push(flat);
-        c->name = "auth_time";
+        c->name = AOIDC_CLAIM_AUTH_TIME;
         c->value = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, auth_time);
     }
     /* copied before claims is released: json_string_value borrows */
