@@ -205,3 +205,19 @@ def test_node_snapshot_names_display_names_and_locations(make_apache, op, op2, m
     assert "<Location /protected>" in main_locs  # no AuthOIDCUseProvider: the first provider
     assert "<Location /both/>" in two_locs and "<Location /two-app/>" in two_locs
     assert "/main-app/" not in two_locs and "/protected" not in two_locs
+
+
+def test_chooser_links_carry_max_auth_age(make_apache, op, op2, browser):
+    """AuthOIDCMaxAuthAge with several providers: the chooser's links ask for max_age too, so
+    the login they start brings a session that opens the location (no loop back to the chooser)."""
+    snippet = conf(op2).replace("    AuthOIDCUseProvider main two\n",
+                                "    AuthOIDCUseProvider main two\n    AuthOIDCMaxAuthAge 120\n")
+    site = make_apache(snippet)
+    page = get(browser, site.url("/both/env")).text
+    hrefs = [h for h, _ in links(page)]
+    assert hrefs and all(h.endswith("&max_age=120") for h in hrefs), hrefs
+    r = get(browser, site.url(hrefs[1]))
+    assert r.status_code == 302 and parse_qs(urlsplit(r.headers["Location"]).query)["max_age"] == ["120"]
+    rs = login(browser, site.url(hrefs[1]), "bob", harness.USERS["bob"]["password"], op=op2)
+    assert rs[-1].status_code == 200 and rs[-1].json()["REMOTE_USER"] == "bob", hops(rs)
+    assert get(browser, site.url("/both/env")).status_code == 200
