@@ -151,7 +151,6 @@ int aoidc_login_redirect(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *
     return aoidc_redirect(r, url);
 }
 
-/* The new session: id token checked, claims flattened, record stored. */
 /* After a revocation of the user (or provider) and for a login that sent
  * max_age: did the provider authenticate the user again? *ask set: no, and
  * it was not asked to; log in again with prompt=login (AOIDC_R_OK). */
@@ -185,6 +184,8 @@ static aoidc_result_t check_auth_time(request_rec *r, aoidc_srv_cfg_t *sc, aoidc
     return AOIDC_R_FORBIDDEN;
 }
 
+/* The new session: id token checked, its auth_time against revocation and
+ * max_age (*ask: log in again first), claims flattened, record stored. */
 static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr,
                                      const aoidc_provider_meta_t *meta, const aoidc_tokens_t *tok,
                                      const aoidc_login_state_t *st, const char **store_key, int *ask)
