@@ -29,10 +29,8 @@ int aoidc_chooser(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
 {
     if (!sc->login_uri) {
         /* only from .htaccess: check_config refuses it in the server config */
-        ap_log_rerror(
-            APLOG_MARK, APLOG_ERR, 0, r,
-            AOIDC_LOGNO(
-                832) "AuthOIDCUseProvider with several providers needs AuthOIDCLoginURI for this server");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(832) "%s",
+                      "AuthOIDCUseProvider with several providers needs AuthOIDCLoginURI for this server");
         return aoidc_respond(r, AOIDC_R_INTERNAL);
     }
     const char *return_to = aoidc_return_target(r->unparsed_uri);

@@ -134,12 +134,9 @@ static int walk(apr_pool_t *pconf, apr_pool_t *p, server_rec *s, server_rec *cur
                 n++;
             }
             if (n > 1 && !aoidc_srv_cfg(cur)->login_uri) {
-                ap_log_error(
-                    APLOG_MARK, APLOG_EMERG, 0, cur,
-                    AOIDC_LOGNO(
-                        836) "auth_oidc: AuthOIDCUseProvider at %s:%d names %d providers: the chooser needs "
-                             "AuthOIDCLoginURI on its server",
-                    d->filename, d->line_num, n);
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, cur, AOIDC_LOGNO(836) "auth_oidc: %s at %s:%d names %d "
+                             "providers: the chooser needs AuthOIDCLoginURI on its server",
+                             "AuthOIDCUseProvider", d->filename, d->line_num, n);
                 rc = HTTP_INTERNAL_SERVER_ERROR;
             }
         }
