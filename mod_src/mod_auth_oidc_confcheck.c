@@ -216,6 +216,19 @@ static int check_login_uri(server_rec *s)
                          sc->login_uri);
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
+        /* a provider's own redirect URI is answered before the others */
+        for (int i = 0; sc && sc->providers && i < sc->providers->nelts; i++) {
+            aoidc_provider_t *pr = APR_ARRAY_IDX(sc->providers, i, aoidc_provider_t *);
+            if (pr->redirect_path && (same(pr->redirect_path, sc->logout_uri) ||
+                                      same(pr->redirect_path, sc->backchannel_uri) ||
+                                      same(pr->redirect_path, sc->login_uri))) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, sv, AOIDC_LOGNO(843)
+                             "auth_oidc: AuthOIDCRedirectURI %s of <AuthOIDCProvider %s> at %s must differ from "
+                             "AuthOIDCLogoutURI, AuthOIDCBackChannelLogoutURI and AuthOIDCLoginURI",
+                             pr->redirect_uri, pr->name, pr->defined_in ? pr->defined_in : "?");
+                rc = HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
     }
     return rc;
 }

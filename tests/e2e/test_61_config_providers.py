@@ -67,3 +67,13 @@ def test_http_issuer_on_loopback_and_https_do_not_warn(make_apache):
     for issuer in ("http://localhost:1", "http://127.0.0.1:1/x", "http://[::1]:1", "https://op.example.test"):
         rc, out = make_apache.configtest(oidc={"issuer": issuer})
         assert rc == 0 and "AOIDC831" not in out, (issuer, out)
+
+
+def test_provider_redirect_uri_must_not_shadow_the_logout_uri(make_apache):
+    rc, out = make_apache.configtest(oidc={"provider_extra": "AuthOIDCRedirectURI /oidc/logout"})
+    assert rc != 0, out
+    n = line_of(conf_lines(make_apache), "<AuthOIDCProvider main>")
+    assert re.search(rf"AOIDC843: .*AuthOIDCRedirectURI /oidc/logout of <AuthOIDCProvider main> at "
+                     rf".*configtest\.conf:{n} must differ", out), out
+    rc, out = make_apache.configtest(oidc={"provider_extra": "AuthOIDCRedirectURI /oidc/main-callback"})
+    assert rc == 0, out
