@@ -16,11 +16,11 @@
 #include <apr_tables.h>
 #include <jansson.h>
 
-#define AOIDC_CLAIMS_MAX 64        /* pairs kept per session */
-#define AOIDC_CLAIM_VALUE_MAX 1024 /* longer values are dropped */
+#define AOIDC_CLAIMS_MAX 64          /* pairs kept per session */
+#define AOIDC_CLAIM_VALUE_MAX 1024   /* longer values are dropped */
 #define AOIDC_CLAIM_NAME_MAX 64
-#define AOIDC_CLAIM_PATH_MAX 128 /* longest dotted path, escapes included */
-#define AOIDC_CLAIM_DEPTH 4      /* levels of nested objects flattened */
+#define AOIDC_CLAIM_PATH_MAX 128     /* longest dotted path, escapes included */
+#define AOIDC_CLAIM_DEPTH 4          /* levels of nested objects flattened */
 /* The one protocol claim a session keeps (AuthOIDCMaxAuthAge): appended by
  * the login after flattening, never passed to the backend. */
 #define AOIDC_CLAIM_AUTH_TIME "auth_time"

@@ -55,8 +55,8 @@ static apr_int64_t secs(apr_time_t t)
 
 static json_t *fetch_json(apr_time_t fetched, apr_time_t tried, const char *error)
 {
-    return json_pack("{s:I, s:I, s:o}", "fetched", (json_int_t)secs(fetched), "tried",
-                     (json_int_t)secs(tried), "error", (error && *error) ? json_string(error) : json_null());
+    return json_pack("{s:I, s:I, s:o}", "fetched", (json_int_t)secs(fetched), "tried", (json_int_t)secs(tried),
+                     "error", (error && *error) ? json_string(error) : json_null());
 }
 
 static json_t *provider_json(apr_pool_t *p, aoidc_provider_t *pr)
@@ -69,38 +69,36 @@ static json_t *provider_json(apr_pool_t *p, aoidc_provider_t *pr)
     }
     json_t *keys = json_array();
     for (int i = 0; i < stt.kids->nelts; i++) {
-        json_array_append_new(keys, json_pack("{s:s, s:s}", "kid", APR_ARRAY_IDX(stt.kids, i, const char *),
-                                              "kty", APR_ARRAY_IDX(stt.ktys, i, const char *)));
+        json_array_append_new(keys, json_pack("{s:s, s:s}", "kid", APR_ARRAY_IDX(stt.kids, i, const char *), "kty",
+                                              APR_ARRAY_IDX(stt.ktys, i, const char *)));
     }
     const aoidc_provider_meta_t *m = &stt.meta;
-    json_t *endpoints =
-        stt.have_meta
-            ? json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "authorization",
-                        str_or_null(m->authorization_endpoint), "token", str_or_null(m->token_endpoint),
-                        "userinfo", str_or_null(m->userinfo_endpoint), "end_session",
-                        str_or_null(m->end_session_endpoint), "jwks", str_or_null(m->jwks_uri),
-                        "introspection", str_or_null(m->introspection_endpoint))
-            : json_null();
+    json_t *endpoints = stt.have_meta
+                            ? json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "authorization",
+                                        str_or_null(m->authorization_endpoint), "token",
+                                        str_or_null(m->token_endpoint), "userinfo", str_or_null(m->userinfo_endpoint),
+                                        "end_session", str_or_null(m->end_session_endpoint), "jwks",
+                                        str_or_null(m->jwks_uri), "introspection",
+                                        str_or_null(m->introspection_endpoint))
+                            : json_null();
     json_t *locs = json_array();
     for (int i = 0; pr->locations && i < pr->locations->nelts; i++) {
         json_array_append_new(locs, json_string(APR_ARRAY_IDX(pr->locations, i, const char *)));
     }
     /* deliberately absent: client_secret, secret_file */
-    json_t *out = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:o, s:o}", "name", pr->name, "issuer", pr->issuer,
-        "client_id", pr->client_id, "scope", pr->scope ? pr->scope : "", "token_auth",
-        pr->auth_method == AOIDC_AUTH_CLIENT_SECRET_POST ? "client_secret_post" : "client_secret_basic",
-        "id_token_algs", algs, "userinfo", pr->userinfo, "endpoints", endpoints, "keys", keys, "discovery",
-        fetch_json(stt.meta_fetched, stt.meta_tried, stt.meta_error), "jwks",
-        fetch_json(stt.jwks_tried && !*stt.jwks_error ? stt.jwks_fetched : 0, stt.jwks_tried,
-                   stt.jwks_error));
+    json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:o, s:o}", "name", pr->name, "issuer",
+                     pr->issuer, "client_id", pr->client_id, "scope", pr->scope ? pr->scope : "", "token_auth",
+                     pr->auth_method == AOIDC_AUTH_CLIENT_SECRET_POST ? "client_secret_post" : "client_secret_basic",
+                     "id_token_algs", algs, "userinfo", pr->userinfo, "endpoints", endpoints, "keys", keys,
+                     "discovery", fetch_json(stt.meta_fetched, stt.meta_tried, stt.meta_error), "jwks",
+                     fetch_json(stt.jwks_tried && !*stt.jwks_error ? stt.jwks_fetched : 0, stt.jwks_tried,
+                                stt.jwks_error));
     if (out) {
         /* issue 13: what the console shows of several providers */
         json_object_set_new(out, "display_name", json_string(pr->display_name ? pr->display_name : pr->name));
-        json_object_set_new(out, "userinfo_mode",
-                            json_string(pr->userinfo == AOIDC_USERINFO_AUTO ? "auto"
-                                        : pr->userinfo == AOIDC_USERINFO_ON ? "on"
-                                                                            : "off"));
+        json_object_set_new(out, "userinfo_mode", json_string(pr->userinfo == AOIDC_USERINFO_AUTO ? "auto"
+                                                              : pr->userinfo == AOIDC_USERINFO_ON ? "on"
+                                                                                                  : "off"));
         json_object_set_new(out, "locations", locs);
     }
     else {
@@ -118,18 +116,16 @@ const char *aoidc_node_snapshot_json(apr_pool_t *p, const aoidc_node_info_t *in)
             json_array_append_new(providers, pj);
         }
     }
-    json_t *session =
-        json_pack("{s:o, s:o, s:b, s:o, s:i, s:i, s:i, s:i}", "store", str_or_null(in->store), "cookie_name",
-                  str_or_null(in->cookie_name), "cookie_secure", in->cookie_secure, "cookie_samesite",
-                  str_or_null(in->cookie_samesite), "inactivity", in->inactivity, "max_lifetime",
-                  in->max_lifetime, "touch_interval", in->touch_interval, "clock_skew", in->clock_skew);
-    json_t *uris =
-        json_pack("{s:o, s:o, s:o}", "redirect", str_or_null(in->redirect_uri), "logout",
-                  str_or_null(in->logout_uri), "backchannel_logout", str_or_null(in->backchannel_uri));
+    json_t *session = json_pack("{s:o, s:o, s:b, s:o, s:i, s:i, s:i, s:i}", "store", str_or_null(in->store),
+                                "cookie_name", str_or_null(in->cookie_name), "cookie_secure", in->cookie_secure,
+                                "cookie_samesite", str_or_null(in->cookie_samesite), "inactivity", in->inactivity,
+                                "max_lifetime", in->max_lifetime, "touch_interval", in->touch_interval, "clock_skew",
+                                in->clock_skew);
+    json_t *uris = json_pack("{s:o, s:o, s:o}", "redirect", str_or_null(in->redirect_uri), "logout",
+                             str_or_null(in->logout_uri), "backchannel_logout", str_or_null(in->backchannel_uri));
     json_t *o = json_pack("{s:s, s:s, s:I, s:i, s:o, s:o, s:o, s:o}", "node", in->node, "version",
-                          in->version ? in->version : "", "published", (json_int_t)in->published, "pid",
-                          in->pid, "key_id", str_or_null(in->key_id), "session", session, "uris", uris,
-                          "providers", providers);
+                          in->version ? in->version : "", "published", (json_int_t)in->published, "pid", in->pid,
+                          "key_id", str_or_null(in->key_id), "session", session, "uris", uris, "providers", providers);
     if (!o) {
         return NULL;
     }
@@ -171,8 +167,7 @@ static apr_status_t index_update(aoidc_store_t *st, apr_pool_t *p, const char *n
         const char *k;
         json_t *v;
         void *tmp;
-        json_object_foreach_safe(nodes, tmp, k, v)
-        {
+        json_object_foreach_safe(nodes, tmp, k, v) {
             if (!json_is_integer(v) || json_integer_value(v) < now - AOIDC_NODE_TTL) {
                 json_object_del(nodes, k);
             }
@@ -180,8 +175,7 @@ static apr_status_t index_update(aoidc_store_t *st, apr_pool_t *p, const char *n
         while (json_object_size(nodes) > AOIDC_NODE_INDEX_MAX) {
             const char *oldest = NULL;
             json_int_t ot = 0;
-            json_object_foreach(nodes, k, v)
-            {
+            json_object_foreach(nodes, k, v) {
                 if (!oldest || json_integer_value(v) < ot) {
                     oldest = k;
                     ot = json_integer_value(v);
@@ -251,8 +245,7 @@ apr_status_t aoidc_node_read_index(aoidc_store_t *st, apr_pool_t *p, apr_array_h
     const char *k;
     json_t *v;
     /* jansson keeps insertion order; the index is written with sorted keys */
-    json_object_foreach(nodes, k, v)
-    {
+    json_object_foreach(nodes, k, v) {
         if (name_ok(k) && json_is_integer(v)) {
             APR_ARRAY_PUSH(*names, const char *) = apr_pstrdup(p, k);
             APR_ARRAY_PUSH(*published, apr_int64_t) = (apr_int64_t)json_integer_value(v);
@@ -291,16 +284,14 @@ static void strip_volatile(json_t *j)
         }
         const char *k;
         json_t *v;
-        json_object_foreach(j, k, v)
-        {
+        json_object_foreach(j, k, v) {
             strip_volatile(v);
         }
     }
     else if (json_is_array(j)) {
         size_t i;
         json_t *v;
-        json_array_foreach(j, i, v)
-        {
+        json_array_foreach(j, i, v) {
             strip_volatile(v);
         }
     }

@@ -55,8 +55,7 @@ apr_status_t aoidc_state_encode(apr_pool_t *p, const aoidc_keys_t *keys, const a
     const char *name = aoidc_state_cookie_name(p, st->state);
     unsigned char *ct;
     apr_size_t ctlen;
-    apr_status_t rv =
-        aoidc_keys_seal(p, keys, AOIDC_KEY_STATE, name, strlen(name), js, strlen(js), &ct, &ctlen);
+    apr_status_t rv = aoidc_keys_seal(p, keys, AOIDC_KEY_STATE, name, strlen(name), js, strlen(js), &ct, &ctlen);
     free(js);
     if (rv == APR_SUCCESS) {
         *value = aoidc_b64url_encode(p, ct, ctlen);
@@ -79,8 +78,7 @@ apr_status_t aoidc_state_decode(apr_pool_t *p, const aoidc_keys_t *keys, const c
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    rv = aoidc_keys_open(p, keys, AOIDC_KEY_STATE, cookie_name, strlen(cookie_name), ct, ctlen, &pt, &ptlen,
-                         NULL);
+    rv = aoidc_keys_open(p, keys, AOIDC_KEY_STATE, cookie_name, strlen(cookie_name), ct, ctlen, &pt, &ptlen, NULL);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -160,8 +158,8 @@ static int handle_ok(const char *h, apr_size_t len)
 
 const char *aoidc_state_marker_done(apr_pool_t *p, const char *handle, const char *return_to)
 {
-    if (!handle || !return_to || !handle_ok(handle, strlen(handle)) ||
-        strlen(return_to) > AOIDC_STATE_RETURN_MAX || !aoidc_is_local_path(return_to)) {
+    if (!handle || !return_to || !handle_ok(handle, strlen(handle)) || strlen(return_to) > AOIDC_STATE_RETURN_MAX ||
+        !aoidc_is_local_path(return_to)) {
         return NULL;
     }
     return apr_pstrcat(p, "S ", handle, " ", return_to, NULL);

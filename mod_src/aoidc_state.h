@@ -12,11 +12,11 @@
 #include <apr_errno.h>
 
 #define AOIDC_STATE_COOKIE_PREFIX "aoidc_state_"
-#define AOIDC_STATE_NAME_CHARS 16   /* characters of state in the cookie name */
-#define AOIDC_STATE_MAX_PENDING 5   /* older pending attempts are dropped */
-#define AOIDC_STATE_TTL 600         /* seconds a login attempt may take */
-#define AOIDC_STATE_COOKIE_MAX 4096 /* longest cookie value accepted */
-#define AOIDC_STATE_LEN 43          /* base64url of 32 random bytes */
+#define AOIDC_STATE_NAME_CHARS 16     /* characters of state in the cookie name */
+#define AOIDC_STATE_MAX_PENDING 5     /* older pending attempts are dropped */
+#define AOIDC_STATE_TTL 600           /* seconds a login attempt may take */
+#define AOIDC_STATE_COOKIE_MAX 4096   /* longest cookie value accepted */
+#define AOIDC_STATE_LEN 43            /* base64url of 32 random bytes */
 
 typedef struct {
     const char *state;
@@ -24,8 +24,8 @@ typedef struct {
     const char *verifier;  /* PKCE code_verifier */
     const char *return_to; /* a local path, checked before it is stored */
     const char *provider;
-    apr_int64_t created; /* seconds since the epoch */
-    int max_age;         /* max_age sent to the provider (the callback checks auth_time); -1: none */
+    apr_int64_t created;   /* seconds since the epoch */
+    int max_age;           /* max_age sent to the provider (the callback checks auth_time); -1: none */
 } aoidc_login_state_t;
 
 #define AOIDC_STATE_MAX_AGE_MAX (30 * 86400)
@@ -65,7 +65,7 @@ const char *aoidc_pkce_challenge(apr_pool_t *p, const char *verifier);
  * that session (two tabs answered with one state) is sent to return_to. The
  * marker expires with the attempt. */
 #define AOIDC_STATE_MARKER_PENDING "P"
-#define AOIDC_STATE_RETURN_MAX 2048 /* longest return target kept */
+#define AOIDC_STATE_RETURN_MAX 2048   /* longest return target kept */
 
 /* "aoidc:l:" + base64url(SHA-256("aoidc state v1" 0 state)), from p. */
 const char *aoidc_state_used_key(apr_pool_t *p, const char *state);
