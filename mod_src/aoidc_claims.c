@@ -4,7 +4,7 @@
 #include <apr_strings.h>
 #include <string.h>
 
-static const char *const protocol_claims[] = {"iss",    "aud", "exp", "iat",       "nbf", "nonce", "at_hash",
+static const char *const protocol_claims[] = {"iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash",
                                               "c_hash", "azp", "jti", "auth_time", "sid", NULL};
 
 int aoidc_claim_name_ok(const char *name)

@@ -10,8 +10,7 @@ static void test_flatten(void **state)
     json_error_t e;
     json_t *o = json_loads("{\"sub\":\"u1\",\"iss\":\"x\",\"aud\":[\"a\"],\"exp\":1,\"nonce\":\"n\","
                            "\"email\":\"a@b\",\"groups\":[\"staff\",\"admins\",null],\"age\":42,"
-                           "\"ok\":true,\"addr\":{\"c\":\"DE\"},\"bad name\":\"x\",\"n\":null}",
-                           0, &e);
+                           "\"ok\":true,\"addr\":{\"c\":\"DE\"},\"bad name\":\"x\",\"n\":null}", 0, &e);
     assert_non_null(o);
     int dropped = 0;
     apr_array_header_t *a = aoidc_claims_flatten(p, o, &dropped);
