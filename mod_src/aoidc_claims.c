@@ -19,6 +19,88 @@ int aoidc_claim_name_ok(const char *name)
     return n > 0 && n <= AOIDC_CLAIM_NAME_MAX;
 }
 
+static int name_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':';
+}
+
+int aoidc_claim_path_ok(const char *path)
+{
+    apr_size_t n = 0;
+    int seg = 0; /* characters in the current segment */
+    for (const char *c = path; *c; c++, n++) {
+        if (*c == '\\') {
+            if (c[1] != '.') {
+                return 0;
+            }
+            c++;
+            n++;
+            seg++;
+        }
+        else if (*c == '.') {
+            if (seg == 0) {
+                return 0;
+            }
+            seg = 0;
+        }
+        else if (name_char(*c)) {
+            seg++;
+        }
+        else {
+            return 0;
+        }
+    }
+    return n > 0 && n <= AOIDC_CLAIM_PATH_MAX && seg > 0;
+}
+
+const char *aoidc_claim_path_plain(apr_pool_t *p, const char *path)
+{
+    if (!strchr(path, '\\')) {
+        return path;
+    }
+    char *out = apr_palloc(p, strlen(path) + 1), *o = out;
+    for (const char *c = path; *c; c++) {
+        if (*c == '\\' && c[1]) {
+            c++;
+        }
+        *o++ = *c;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* A member name as one path segment: its dots escaped. NULL when the name
+ * is not a claim name or the path would be too long. */
+static const char *path_join(apr_pool_t *p, const char *parent, const char *key)
+{
+    if (!aoidc_claim_name_ok(key)) {
+        return NULL;
+    }
+    apr_size_t dots = 0;
+    for (const char *c = key; *c; c++) {
+        dots += *c == '.';
+    }
+    apr_size_t plen = parent ? strlen(parent) + 1 : 0, klen = strlen(key) + dots;
+    if (plen + klen > AOIDC_CLAIM_PATH_MAX) {
+        return NULL;
+    }
+    char *out = apr_palloc(p, plen + klen + 1), *o = out;
+    if (parent) {
+        memcpy(o, parent, plen - 1);
+        o += plen - 1;
+        *o++ = '.';
+    }
+    for (const char *c = key; *c; c++) {
+        if (*c == '.') {
+            *o++ = '\\';
+        }
+        *o++ = *c;
+    }
+    *o = '\0';
+    return out;
+}
+
 static int is_protocol_claim(const char *name)
 {
     for (int i = 0; protocol_claims[i]; i++) {
@@ -74,33 +156,52 @@ static void push(apr_array_header_t *a, const char *name, const char *value, int
     c->value = value;
 }
 
+/* The members of obj under parent (NULL: the top level); a top-level
+ * object is kept whole as JSON too, nested ones only by their members. */
+static void flatten(apr_pool_t *p, apr_array_header_t *a, const char *parent, json_t *obj, int depth,
+                    int *drop)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        if (!parent && is_protocol_claim(key)) {
+            continue;
+        }
+        const char *name = path_join(p, parent, key);
+        if (!name) {
+            (*drop)++;
+            continue;
+        }
+        if (json_is_array(v)) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(v, i, e)
+            {
+                push(a, name, render(p, e), drop);
+            }
+            continue;
+        }
+        if (!json_is_object(v) || !parent) {
+            push(a, name, render(p, v), drop);
+        }
+        if (json_is_object(v)) {
+            if (depth < AOIDC_CLAIM_DEPTH) {
+                flatten(p, a, name, v, depth + 1, drop);
+            }
+            else {
+                (*drop)++;
+            }
+        }
+    }
+}
+
 apr_array_header_t *aoidc_claims_flatten(apr_pool_t *p, json_t *obj, int *dropped)
 {
     apr_array_header_t *a = apr_array_make(p, 16, sizeof(aoidc_claim_t));
     int drop = 0;
-    const char *key;
-    json_t *v;
     if (json_is_object(obj)) {
-        json_object_foreach(obj, key, v) {
-            if (is_protocol_claim(key)) {
-                continue;
-            }
-            if (!aoidc_claim_name_ok(key)) {
-                drop++;
-                continue;
-            }
-            const char *name = apr_pstrdup(p, key);
-            if (json_is_array(v)) {
-                size_t i;
-                json_t *e;
-                json_array_foreach(v, i, e) {
-                    push(a, name, render(p, e), &drop);
-                }
-            }
-            else {
-                push(a, name, render(p, v), &drop);
-            }
-        }
+        flatten(p, a, NULL, obj, 1, &drop);
     }
     if (dropped) {
         *dropped = drop;
@@ -118,9 +219,11 @@ aoidc_claim_req_t *aoidc_claim_req_parse(apr_pool_t *p, const char *arg, const c
     aoidc_claim_req_t *r = apr_pcalloc(p, sizeof(*r));
     r->name = apr_pstrmemdup(p, arg, (apr_size_t)(colon - arg));
     r->value = apr_pstrdup(p, colon + 1);
-    if (!aoidc_claim_name_ok(r->name) || strchr(r->name, ':')) {
-        *err = apr_psprintf(p, "'%s': claim name must be 1-%d characters of A-Z a-z 0-9 _ - .", arg,
-                            AOIDC_CLAIM_NAME_MAX);
+    if (!aoidc_claim_path_ok(r->name) || strchr(r->name, ':')) {
+        *err = apr_psprintf(p,
+                            "'%s': claim name must be 1-%d characters of A-Z a-z 0-9 _ - . (a dotted path "
+                            "reaches nested claims; \\. is a dot inside one name)",
+                            arg, AOIDC_CLAIM_PATH_MAX);
         return NULL;
     }
     return r;

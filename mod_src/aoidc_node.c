@@ -81,14 +81,30 @@ static json_t *provider_json(apr_pool_t *p, aoidc_provider_t *pr)
                                         str_or_null(m->jwks_uri), "introspection",
                                         str_or_null(m->introspection_endpoint))
                             : json_null();
+    json_t *locs = json_array();
+    for (int i = 0; pr->locations && i < pr->locations->nelts; i++) {
+        json_array_append_new(locs, json_string(APR_ARRAY_IDX(pr->locations, i, const char *)));
+    }
     /* deliberately absent: client_secret, secret_file */
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:o, s:o}", "name", pr->name, "issuer",
+    json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:o, s:o}", "name", pr->name, "issuer",
                      pr->issuer, "client_id", pr->client_id, "scope", pr->scope ? pr->scope : "", "token_auth",
                      pr->auth_method == AOIDC_AUTH_CLIENT_SECRET_POST ? "client_secret_post" : "client_secret_basic",
                      "id_token_algs", algs, "userinfo", pr->userinfo, "endpoints", endpoints, "keys", keys,
                      "discovery", fetch_json(stt.meta_fetched, stt.meta_tried, stt.meta_error), "jwks",
                      fetch_json(stt.jwks_tried && !*stt.jwks_error ? stt.jwks_fetched : 0, stt.jwks_tried,
                                 stt.jwks_error));
+    if (out) {
+        /* issue 13: what the console shows of several providers */
+        json_object_set_new(out, "display_name", json_string(pr->display_name ? pr->display_name : pr->name));
+        json_object_set_new(out, "userinfo_mode", json_string(pr->userinfo == AOIDC_USERINFO_AUTO ? "auto"
+                                                              : pr->userinfo == AOIDC_USERINFO_ON ? "on"
+                                                                                                  : "off"));
+        json_object_set_new(out, "locations", locs);
+    }
+    else {
+        json_decref(locs);
+    }
+    return out;
 }
 
 const char *aoidc_node_snapshot_json(apr_pool_t *p, const aoidc_node_info_t *in)

@@ -22,7 +22,9 @@
  *                                 "end_session", "jwks", "introspection"},
  *                   "keys": [{"kid", "kty"}],
  *                   "discovery": {"fetched", "tried", "error"},
- *                   "jwks": {"fetched", "tried", "error"}}]}
+ *                   "jwks": {"fetched", "tried", "error"},
+ *                   "display_name", "userinfo_mode": "auto"|"on"|"off",
+ *                   "locations": ["<Location /x> at file:line", ..]}]}
  * Times are seconds since the epoch, 0 for never. Index (aoidc:n:index):
  *   {"nodes": {"<node>": <published>, ...}} updated with get + CAS, at most
  *   AOIDC_NODE_INDEX_MAX names (the longest silent go first). */

@@ -36,6 +36,10 @@ typedef struct {
 
 typedef struct aoidc_provider aoidc_provider_t;
 
+/* AuthOIDCUserInfo: never, always (a provider without the endpoint fails the
+ * login), or when the provider's metadata has a userinfo_endpoint. */
+enum { AOIDC_USERINFO_OFF = 0, AOIDC_USERINFO_ON = 1, AOIDC_USERINFO_AUTO = 2 };
+
 /* Called after a discovery or JWKS fetch (successful or not), outside the
  * provider's locks, in the thread that fetched; p is that caller's pool.
  * The module publishes its node snapshot from here. */
@@ -75,10 +79,14 @@ struct aoidc_provider {
     aoidc_client_auth_t auth_method;
     const char **extra_audiences;  /* NULL-terminated or NULL */
     const char **id_token_algs;    /* NULL-terminated */
-    int userinfo;                  /* call userinfo at login */
+    int userinfo;                  /* AOIDC_USERINFO_*: call userinfo at login */
     int jwks_refresh_interval;     /* seconds between refetches on unknown kid */
     int metadata_ttl;              /* seconds discovery is kept */
     const char *defined_in;        /* file:line, for messages */
+    const char *display_name;      /* AuthOIDCProviderDisplayName; NULL: the name */
+    const char *redirect_uri;      /* AuthOIDCRedirectURI inside the section; NULL: the server's */
+    const char *redirect_path;     /* its path */
+    apr_array_header_t *locations; /* sections that use it ("<Location /x> at file:line"), for the node snapshot */
 
     /* runtime: per process, under the locks */
     apr_pool_t *rt_pool;           /* own allocator with a mutex: see runtime_init */

@@ -20,6 +20,7 @@ apr_status_t aoidc_state_new(apr_pool_t *p, const char *provider, const char *re
     st->provider = provider;
     st->return_to = return_to;
     st->created = now;
+    st->max_age = -1;
     *out = st;
     return APR_SUCCESS;
 }
@@ -40,6 +41,10 @@ apr_status_t aoidc_state_encode(apr_pool_t *p, const aoidc_keys_t *keys, const a
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "s", st->state, "n", st->nonce, "v", st->verifier,
                           "r", st->return_to, "p", st->provider, "t", (json_int_t)st->created);
     if (!o) {
+        return APR_EGENERAL;
+    }
+    if (st->max_age >= 0 && json_object_set_new(o, "m", json_integer(st->max_age)) != 0) {
+        json_decref(o);
         return APR_EGENERAL;
     }
     char *js = json_dumps(o, JSON_COMPACT);
@@ -91,6 +96,16 @@ apr_status_t aoidc_state_decode(apr_pool_t *p, const aoidc_keys_t *keys, const c
     st->provider = member(p, o, "p");
     json_t *t = json_object_get(o, "t");
     st->created = json_is_integer(t) ? (apr_int64_t)json_integer_value(t) : 0;
+    json_t *m = json_object_get(o, "m");
+    st->max_age = -1;
+    if (m) {
+        json_int_t mv = json_is_integer(m) ? json_integer_value(m) : -1;
+        if (mv < 0 || mv > AOIDC_STATE_MAX_AGE_MAX) {
+            json_decref(o);
+            return APR_EINVAL;
+        }
+        st->max_age = (int)mv;
+    }
     json_decref(o);
     if (!st->state || !st->nonce || !st->verifier || !st->return_to || !st->provider || !st->created) {
         return APR_EINVAL;

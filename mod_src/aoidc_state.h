@@ -25,7 +25,10 @@ typedef struct {
     const char *return_to; /* a local path, checked before it is stored */
     const char *provider;
     apr_int64_t created;   /* seconds since the epoch */
+    int max_age;           /* max_age sent to the provider (the callback checks auth_time); -1: none */
 } aoidc_login_state_t;
+
+#define AOIDC_STATE_MAX_AGE_MAX (30 * 86400)
 
 /* A fresh attempt with random state, nonce and verifier. APR_EGENERAL if the
  * random generator fails. */

@@ -52,6 +52,10 @@ typedef struct {
     const char *redirect_path;      /* its path */
     const char *logout_uri;
     const char *backchannel_uri;    /* AuthOIDCBackChannelLogoutURI: a path */
+    const char *login_uri;          /* AuthOIDCLoginURI: a path */
+    const char *chooser_template;   /* AuthOIDCChooserTemplate: the file's text */
+    const char *chooser_uri;        /* AuthOIDCChooserURI: a local path */
+    apr_array_header_t *trusted_proxies; /* AuthOIDCTrustedProxies (apr_ipsubnet_t *); NULL: none */
     apr_array_header_t *post_logout; /* allowed targets (const char *) */
     const char *cookie_name;
     int cookie_secure;
@@ -82,7 +86,8 @@ typedef struct {
 } aoidc_srv_cfg_t;
 
 typedef struct {
-    const char *provider_name;
+    const char *provider_name;      /* the first of provider_names */
+    apr_array_header_t *provider_names; /* AuthOIDCUseProvider (const char *); NULL: the server's first */
     int unauth;
     const char *remote_user_claim;
     int pass_as;
@@ -91,6 +96,7 @@ typedef struct {
     apr_array_header_t *bearer_providers; /* names (const char *); NULL: all of the server */
     int bearer_query;               /* accept ?access_token= */
     int accept_bearer;              /* AuthType oidc also takes bearer tokens */
+    int max_auth_age;               /* AuthOIDCMaxAuthAge seconds; AOIDC_UNSET: none */
     /* single-page apps (mod_auth_oidc_spa.c) */
     int csrf;                       /* AuthOIDCCSRF: state changes need X-CSRF-Token */
     int pass_token;                 /* AuthOIDCPassAccessToken: AOIDC_TOKEN_* */
@@ -130,11 +136,19 @@ void *aoidc_create_dir_cfg(apr_pool_t *p, char *dir);
 void *aoidc_merge_dir_cfg(apr_pool_t *p, void *base, void *add);
 extern const command_rec aoidc_cmds[];
 int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+/* Whole-configuration checks (mod_auth_oidc_confcheck.c): OK or
+ * HTTP_INTERNAL_SERVER_ERROR after logging each problem. */
+int aoidc_confcheck(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 aoidc_provider_t *aoidc_find_provider(aoidc_srv_cfg_t *sc, const char *name);
 /* The provider a location logs in with: AuthOIDCUseProvider, else the
  * server's first. Sessions of any other provider do not open the location.
  * NULL when the server has no such provider. */
 aoidc_provider_t *aoidc_location_provider(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc);
+/* 1 when a session of this provider opens the location: one of its
+ * AuthOIDCUseProvider names, or without any the server's first provider. */
+int aoidc_location_accepts(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc, const char *provider);
+/* 1 when the location lists several providers (the chooser). */
+int aoidc_location_chooses(const aoidc_dir_cfg_t *dc);
 /* 1 when the location takes bearer tokens of the provider with this name
  * (AuthOIDCBearerProviders; default all). Says nothing about sessions. */
 int aoidc_bearer_accepts(const aoidc_dir_cfg_t *dc, const char *provider);
@@ -144,6 +158,14 @@ const char *aoidc_remote_user_claim(const aoidc_dir_cfg_t *dc);
 int aoidc_pass_as(const aoidc_dir_cfg_t *dc);
 const char *aoidc_claim_prefix(const aoidc_dir_cfg_t *dc);
 aoidc_http_opts_t aoidc_http_opts(const aoidc_srv_cfg_t *sc);
+
+/* trusted proxies (mod_auth_oidc_forwarded.c): the scheme, host and
+ * absolute URLs as the browser sees them; Forwarded / X-Forwarded-* count
+ * only from AuthOIDCTrustedProxies */
+const char *aoidc_cmd_trusted_proxies(cmd_parms *cmd, void *m, int argc, char *const argv[]);
+const char *aoidc_request_scheme(request_rec *r);
+const char *aoidc_request_host(request_rec *r);
+const char *aoidc_absolute_url(request_rec *r, const char *path);
 
 /* cookies */
 const char *aoidc_cookie_get(request_rec *r, const char *name, int *count);
@@ -182,6 +204,19 @@ void aoidc_node_child_init(apr_pool_t *p, server_rec *s);
 /* login / callback / logout */
 int aoidc_quick_handler(request_rec *r, int lookup);
 int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc);
+/* What a login asks of the provider besides the defaults. */
+typedef struct {
+    const char *return_to;  /* local path to come back to */
+    const char *login_hint; /* NULL: none */
+    const char *prompt;     /* NULL: none */
+    int max_age;            /* seconds; -1: none */
+} aoidc_login_opts_t;
+/* Redirect to pr's authorization endpoint with a new state cookie. */
+int aoidc_login_redirect(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr, const aoidc_login_opts_t *o);
+/* mod_auth_oidc_chooser.c: the chooser page (DONE, or a redirect/error
+ * status) and the AuthOIDCLoginURI handler */
+int aoidc_chooser(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc);
+int aoidc_handle_login_uri(request_rec *r, aoidc_srv_cfg_t *sc);
 int aoidc_handle_logout(request_rec *r, aoidc_srv_cfg_t *sc);      /* mod_auth_oidc_logout.c */
 int aoidc_handle_backchannel(request_rec *r, aoidc_srv_cfg_t *sc); /* mod_auth_oidc_backchannel.c */
 

@@ -7,6 +7,7 @@
 #include "aoidc_request.h"
 #include "mod_auth_oidc_spa.h"
 #include "aoidc_directory.h"
+#include "aoidc_reauth.h"
 
 #include <apr_time.h>
 
@@ -65,8 +66,7 @@ static const char *verdict_mismatch(request_rec *r, request_rec *q, const aoidc_
         if (bearer_only) {
             return "a session does not open an AuthType oidc-bearer location";
         }
-        aoidc_provider_t *pr = aoidc_location_provider(aoidc_srv_cfg(r->server), dc);
-        if (!pr || !ctx->session.provider || strcmp(pr->name, ctx->session.provider) != 0) {
+        if (!aoidc_location_accepts(aoidc_srv_cfg(r->server), dc, ctx->session.provider)) {
             return "a session of another provider";
         }
     }
@@ -283,12 +283,23 @@ int aoidc_check_authn(request_rec *r)
      * (AuthOIDCUseProvider) or the default (the first); a session of
      * another one is no session here, and a login with this location's
      * provider follows. AuthOIDCBearerProviders is about tokens only. */
-    aoidc_provider_t *lp = aoidc_location_provider(sc, dc);
-    if (!lp || !ctx->session.provider || strcmp(lp->name, ctx->session.provider) != 0) {
+    if (!aoidc_location_accepts(sc, dc, ctx->session.provider)) {
+        aoidc_provider_t *lp = aoidc_location_provider(sc, dc);
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(307)
-                      "session of '%s' at provider %s does not serve a location of provider %s",
+                      "session of '%s' at provider %s does not serve a location of provider %s%s",
                       ap_escape_logitem(r->pool, ctx->session.sub), ctx->session.provider,
-                      lp ? lp->name : "(none)");
+                      lp ? lp->name : "(none)", aoidc_location_chooses(dc) ? " (and others)" : "");
+        return unauthenticated(r, sc, dc);
+    }
+    /* AuthOIDCMaxAuthAge (step-up): an authentication older than that is
+     * no session here; the login that follows sends max_age */
+    if (dc->max_auth_age >= 0 &&
+        aoidc_reauth_too_old(aoidc_reauth_auth_time(aoidc_claims_get(r->pool, ctx->session.claims,
+                                                                     ctx->session.nclaims, AOIDC_CLAIM_AUTH_TIME, ",")),
+                             dc->max_auth_age, now, sc->clock_skew)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(842)
+                      "session of '%s' authenticated longer than AuthOIDCMaxAuthAge %d ago: log in again",
+                      ap_escape_logitem(r->pool, ctx->session.sub), dc->max_auth_age);
         return unauthenticated(r, sc, dc);
     }
     /* a write-back is due: read the revocation epochs first (they catch a

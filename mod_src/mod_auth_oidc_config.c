@@ -5,6 +5,7 @@
 #include "mod_auth_oidc.h"
 #include "mod_auth_oidc_spa.h"
 
+#include "aoidc_chooser.h"
 #include "aoidc_node.h"
 #include "aoidc_state.h"
 #include "aoidc_util.h"
@@ -81,6 +82,10 @@ void *aoidc_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(redirect_path);
     MERGE_PTR(logout_uri);
     MERGE_PTR(backchannel_uri);
+    MERGE_PTR(login_uri);
+    MERGE_PTR(chooser_template);
+    MERGE_PTR(chooser_uri);
+    MERGE_PTR(trusted_proxies);
     MERGE_PTR(post_logout);
     MERGE_PTR(cookie_name);
     MERGE_INT(cookie_secure);
@@ -118,6 +123,7 @@ void *aoidc_create_dir_cfg(apr_pool_t *p, char *dir)
     c->csrf = AOIDC_UNSET;
     c->pass_token = AOIDC_UNSET;
     c->cors_preflight = AOIDC_UNSET;
+    c->max_auth_age = AOIDC_UNSET;
     return c;
 }
 
@@ -125,6 +131,7 @@ void *aoidc_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
 {
     aoidc_dir_cfg_t *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
     MERGE_PTR(provider_name);
+    MERGE_PTR(provider_names);
     MERGE_INT(unauth);
     MERGE_PTR(remote_user_claim);
     MERGE_INT(pass_as);
@@ -136,6 +143,7 @@ void *aoidc_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(csrf);
     MERGE_INT(pass_token);
     MERGE_INT(cors_preflight);
+    MERGE_INT(max_auth_age);
     return c;
 }
 
@@ -276,6 +284,28 @@ aoidc_provider_t *aoidc_find_provider(aoidc_srv_cfg_t *sc, const char *name)
 aoidc_provider_t *aoidc_location_provider(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc)
 {
     return aoidc_find_provider(sc, dc->provider_name);
+}
+
+int aoidc_location_accepts(aoidc_srv_cfg_t *sc, const aoidc_dir_cfg_t *dc, const char *provider)
+{
+    if (!provider) {
+        return 0;
+    }
+    if (!dc->provider_names) {
+        aoidc_provider_t *first = aoidc_find_provider(sc, NULL);
+        return first && strcmp(first->name, provider) == 0;
+    }
+    for (int i = 0; i < dc->provider_names->nelts; i++) {
+        if (strcmp(APR_ARRAY_IDX(dc->provider_names, i, const char *), provider) == 0) {
+            return aoidc_find_provider(sc, provider) != NULL;
+        }
+    }
+    return 0;
+}
+
+int aoidc_location_chooses(const aoidc_dir_cfg_t *dc)
+{
+    return dc->provider_names && dc->provider_names->nelts > 1;
 }
 
 /* --- helpers for directive handlers ------------------------------------ */
@@ -425,6 +455,7 @@ static const char *cmd_provider_section(cmd_parms *cmd, void *mconfig, const cha
     pr->id_token_algs = default_algs;
     pr->jwks_refresh_interval = 60;
     pr->metadata_ttl = 86400;
+    pr->userinfo = AOIDC_USERINFO_AUTO;
     pr->defined_in = apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
     sc->cur_provider = pr;
     err = ap_walk_config(cmd->directive->first_child, cmd, cmd->context);
@@ -596,7 +627,23 @@ static const char *cmd_userinfo(cmd_parms *cmd, void *m, const char *arg)
 {
     const char *err = NULL;
     aoidc_provider_t *pr = current_provider(cmd, &err);
-    return pr ? parse_onoff(cmd, arg, &pr->userinfo) : err;
+    static const keyword_t kw[] = {
+        {"Auto", AOIDC_USERINFO_AUTO}, {"On", AOIDC_USERINFO_ON}, {"Off", AOIDC_USERINFO_OFF}, {NULL, 0}};
+    return pr ? parse_keyword(cmd, arg, kw, &pr->userinfo) : err;
+}
+
+static const char *cmd_display_name(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = NULL;
+    aoidc_provider_t *pr = current_provider(cmd, &err);
+    if (!pr) {
+        return err;
+    }
+    if (!aoidc_display_name_ok(arg)) {
+        return "AuthOIDCProviderDisplayName: 1 to 128 characters without control characters";
+    }
+    pr->display_name = arg;
+    return NULL;
 }
 
 static const char *cmd_jwks_refresh(cmd_parms *cmd, void *m, const char *arg)
@@ -693,12 +740,18 @@ static const char *cmd_redirect_uri(cmd_parms *cmd, void *m, const char *arg)
         return err;
     }
     aoidc_srv_cfg_t *sc = cmd_srv(cmd);
-    note_line(cmd);
+    /* inside <AuthOIDCProvider>: that provider's own redirect URI (mix-up
+     * defence for providers that do not send iss, README) */
+    aoidc_provider_t *pr = sc->cur_provider;
+    const char *path = NULL;
+    if (!pr) {
+        note_line(cmd);
+    }
     if (arg[0] == '/') {
         if ((err = check_path(cmd, arg)) != NULL) {
             return err;
         }
-        sc->redirect_path = arg;
+        path = arg;
     }
     else {
         apr_uri_t u;
@@ -708,8 +761,14 @@ static const char *cmd_redirect_uri(cmd_parms *cmd, void *m, const char *arg)
             return apr_psprintf(cmd->pool, "AuthOIDCRedirectURI: '%s' is neither a local path nor an http(s) URL",
                                 arg);
         }
-        sc->redirect_path = u.path;
+        path = u.path;
     }
+    if (pr) {
+        pr->redirect_uri = arg;
+        pr->redirect_path = path;
+        return NULL;
+    }
+    sc->redirect_path = path;
     sc->redirect_uri = arg;
     return NULL;
 }
@@ -727,6 +786,41 @@ static const char *cmd_local_uri(cmd_parms *cmd, void *m, const char *arg)
     }
     note_line(cmd);
     *(const char **)((char *)cmd_srv(cmd) + (apr_size_t)cmd->info) = arg;
+    return NULL;
+}
+
+/* The template is read once, at start-up (bounded; it must hold the slot). */
+static const char *cmd_chooser_template(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    if (err) {
+        return err;
+    }
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_file_t *f;
+    apr_finfo_t fi;
+    if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "AuthOIDCChooserTemplate: cannot open '%s'", arg);
+    }
+    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS || fi.size <= 0 ||
+        fi.size > AOIDC_CHOOSER_TEMPLATE_MAX) {
+        apr_file_close(f);
+        return apr_psprintf(cmd->pool, "AuthOIDCChooserTemplate: '%s' must hold 1 to %d bytes", arg,
+                            AOIDC_CHOOSER_TEMPLATE_MAX);
+    }
+    char *text = apr_palloc(cmd->pool, (apr_size_t)fi.size + 1);
+    apr_size_t n = (apr_size_t)fi.size;
+    apr_status_t rv = apr_file_read_full(f, text, n, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "AuthOIDCChooserTemplate: cannot read '%s'", arg);
+    }
+    text[n] = '\0';
+    if (strlen(text) != n || !strstr(text, AOIDC_CHOOSER_SLOT)) {
+        return apr_psprintf(cmd->pool, "AuthOIDCChooserTemplate: '%s' must contain " AOIDC_CHOOSER_SLOT
+                            " (and no NUL byte)", arg);
+    }
+    cmd_srv(cmd)->chooser_template = text;
     return NULL;
 }
 
@@ -889,6 +983,7 @@ typedef struct {
     const char *name;
     const char *directive;
     const char *where; /* file:line */
+    server_rec *server; /* whose providers the name must be among */
 } provider_ref_t;
 
 static apr_array_header_t *provider_refs;
@@ -930,19 +1025,39 @@ static const char *provider_ref(cmd_parms *cmd, const char *name)
     provider_ref_t *ref = apr_array_push(provider_refs);
     ref->name = name;
     ref->directive = cmd->cmd->name;
+    ref->server = cmd->server;
     ref->where = cmd->directive
                      ? apr_psprintf(cmd->temp_pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num)
                      : "?";
     return NULL;
 }
 
-static const char *cmd_use_provider(cmd_parms *cmd, void *mconfig, const char *arg)
+/* AuthOIDCUseProvider name...: a session of any of them opens the location;
+ * with several, a visitor without one chooses (mod_auth_oidc_chooser.c). */
+static const char *cmd_use_provider(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
 {
-    const char *err = provider_ref(cmd, arg);
-    if (err) {
-        return err;
+    aoidc_dir_cfg_t *dc = mconfig;
+    if (argc < 1) {
+        return "AuthOIDCUseProvider: needs at least one provider name";
     }
-    ((aoidc_dir_cfg_t *)mconfig)->provider_name = arg;
+    apr_array_header_t *names = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    for (int i = 0; i < argc; i++) {
+        const char *err = provider_ref(cmd, argv[i]);
+        if (err) {
+            return err;
+        }
+        for (int j = 0; j < i; j++) {
+            if (strcmp(argv[i], argv[j]) == 0) {
+                return apr_psprintf(cmd->pool, "AuthOIDCUseProvider: '%s' is named twice", argv[i]);
+            }
+        }
+        APR_ARRAY_PUSH(names, const char *) = argv[i];
+    }
+    if (argc > 1 && in_htaccess(cmd) && !aoidc_srv_cfg(cmd->server)->login_uri) {
+        return "AuthOIDCUseProvider: several providers need AuthOIDCLoginURI on this server";
+    }
+    dc->provider_name = argv[0];
+    dc->provider_names = names;
     return NULL;
 }
 
@@ -955,8 +1070,8 @@ static const char *cmd_unauth(cmd_parms *cmd, void *mconfig, const char *arg)
 
 static const char *cmd_remote_user_claim(cmd_parms *cmd, void *mconfig, const char *arg)
 {
-    if (!aoidc_claim_name_ok(arg)) {
-        return apr_psprintf(cmd->pool, "AuthOIDCRemoteUserClaim: '%s' is not a claim name", arg);
+    if (!aoidc_claim_path_ok(arg)) {
+        return apr_psprintf(cmd->pool, "AuthOIDCRemoteUserClaim: '%s' is not a claim name or dotted path", arg);
     }
     ((aoidc_dir_cfg_t *)mconfig)->remote_user_claim = arg;
     return NULL;
@@ -1025,6 +1140,11 @@ static const char *cmd_accept_bearer(cmd_parms *cmd, void *mconfig, const char *
     return parse_onoff(cmd, arg, &((aoidc_dir_cfg_t *)mconfig)->accept_bearer);
 }
 
+static const char *cmd_max_auth_age(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    return parse_seconds(cmd, arg, 30, MAX_DURATION, &((aoidc_dir_cfg_t *)mconfig)->max_auth_age);
+}
+
 static const char *cmd_introspection_ttl(cmd_parms *cmd, void *m, const char *arg)
 {
     const char *err = need_server_context(cmd);
@@ -1052,7 +1172,9 @@ const command_rec aoidc_cmds[] = {
     AP_INIT_TAKE_ARGV("AuthOIDCExtraAudiences", cmd_extra_aud, NULL, SRV,
                       "Audiences trusted in ID tokens besides the client id"),
     AP_INIT_TAKE_ARGV("AuthOIDCIDTokenAlgorithms", cmd_algs, NULL, SRV, "Accepted ID token signature algorithms"),
-    AP_INIT_TAKE1("AuthOIDCUserInfo", cmd_userinfo, NULL, SRV, "On: call userinfo at login and merge its claims"),
+    AP_INIT_TAKE1("AuthOIDCUserInfo", cmd_userinfo, NULL, SRV,
+                  "Auto (default: when the provider has a userinfo endpoint), On or Off: call userinfo at login "
+                  "and merge its claims"),
     AP_INIT_TAKE1("AuthOIDCJWKSRefreshInterval", cmd_jwks_refresh, NULL, SRV,
                   "Seconds between JWKS refetches on an unknown key id"),
     AP_INIT_TAKE1("AuthOIDCMetadataTTL", cmd_metadata_ttl, NULL, SRV, "Seconds discovery metadata is kept"),
@@ -1080,7 +1202,16 @@ const command_rec aoidc_cmds[] = {
     AP_INIT_TAKE1("AuthOIDCCAFile", cmd_ca_file, NULL, SRV, "CA bundle for TLS to the provider"),
     AP_INIT_TAKE1("AuthOIDCHTTPTimeout", cmd_http_timeout, NULL, SRV, "Seconds for a call to the provider"),
     AP_INIT_TAKE1("AuthOIDCNodeName", cmd_node_name, NULL, SRV, "This node's name in the session directory"),
-    AP_INIT_TAKE1("AuthOIDCUseProvider", cmd_use_provider, NULL, DIR, "Provider for this location"),
+    AP_INIT_TAKE_ARGV("AuthOIDCUseProvider", cmd_use_provider, NULL, DIR,
+                      "Providers whose sessions open this location; with several, a chooser page"),
+    AP_INIT_TAKE1("AuthOIDCLoginURI", cmd_local_uri, (void *)APR_OFFSETOF(aoidc_srv_cfg_t, login_uri), SRV,
+                  "Local path that starts a login: ?provider=NAME&return=PATH"),
+    AP_INIT_TAKE1("AuthOIDCChooserTemplate", cmd_chooser_template, NULL, SRV,
+                  "HTML file for the provider chooser; " AOIDC_CHOOSER_SLOT " marks where the list goes"),
+    AP_INIT_TAKE1("AuthOIDCChooserURI", cmd_local_uri, (void *)APR_OFFSETOF(aoidc_srv_cfg_t, chooser_uri), SRV,
+                  "Local path of the application's own chooser page (instead of ours)"),
+    AP_INIT_TAKE1("AuthOIDCProviderDisplayName", cmd_display_name, NULL, SRV,
+                  "Name of the provider shown on the chooser page"),
     AP_INIT_TAKE1("AuthOIDCUnauthAction", cmd_unauth, NULL, DIR, "auth (default), 401 or pass"),
     AP_INIT_TAKE1("AuthOIDCRemoteUserClaim", cmd_remote_user_claim, NULL, DIR, "Claim that becomes REMOTE_USER"),
     AP_INIT_TAKE1("AuthOIDCPassClaimsAs", cmd_pass_as, NULL, DIR, "none, headers, environment or both (default)"),
@@ -1115,6 +1246,12 @@ const command_rec aoidc_cmds[] = {
                   "refuse (default) or log: a session used from another client"),
     AP_INIT_TAKE1("AuthOIDCCSRFCookie", aoidc_cmd_csrf_cookie, NULL, SRV,
                   "Name of a script-readable cookie carrying the CSRF token (default none)"),
+    AP_INIT_TAKE_ARGV("AuthOIDCTrustedProxies", aoidc_cmd_trusted_proxies, NULL, SRV,
+                      "Addresses (addr or addr/prefix) of reverse proxies whose Forwarded / X-Forwarded-Proto / "
+                      "X-Forwarded-Host headers count"),
+    AP_INIT_TAKE1("AuthOIDCMaxAuthAge", cmd_max_auth_age, NULL, DIR,
+                  "Seconds since the user last authenticated at the provider beyond which a login is required "
+                  "again (step-up)"),
     AP_INIT_TAKE1("AuthOIDCIntrospectionTTL", cmd_introspection_ttl, NULL, SRV,
                   "Seconds an active introspection answer is cached"),
     AP_INIT_TAKE1("AuthOIDCBearerCacheSize", cmd_bearer_cache_size, NULL, SRV,
@@ -1128,15 +1265,17 @@ int aoidc_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     int rc = OK;
     for (int i = 0; provider_refs && i < provider_refs->nelts; i++) {
         const provider_ref_t *ref = &APR_ARRAY_IDX(provider_refs, i, provider_ref_t);
-        int found = 0;
-        for (server_rec *sv = s; sv && !found; sv = sv->next) {
-            found = aoidc_find_provider(aoidc_srv_cfg(sv), ref->name) != NULL;
-        }
-        if (!found) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, AOIDC_LOGNO(014)
-                         "auth_oidc: %s %s at %s names no <AuthOIDCProvider>", ref->directive, ref->name, ref->where);
+        /* the location's own server: a provider of another virtual host is
+         * unknown there */
+        if (!aoidc_find_provider(aoidc_srv_cfg(ref->server), ref->name)) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, ref->server, AOIDC_LOGNO(014)
+                         "auth_oidc: %s %s at %s names no <AuthOIDCProvider> of its server", ref->directive,
+                         ref->name, ref->where);
             rc = HTTP_INTERNAL_SERVER_ERROR;
         }
+    }
+    if (aoidc_confcheck(pconf, ptemp, s) != OK) {
+        rc = HTTP_INTERNAL_SERVER_ERROR;
     }
     find_default_node_name(pconf);
     for (server_rec *sv = s; sv; sv = sv->next) {

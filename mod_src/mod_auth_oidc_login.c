@@ -6,7 +6,9 @@
 #include "mod_auth_oidc.h"
 #include "mod_auth_oidc_spa.h"
 #include "aoidc_binding.h"
+#include "aoidc_callback_hint.h"
 #include "aoidc_directory.h"
+#include "aoidc_reauth.h"
 #include "aoidc_request.h"
 #include "aoidc_state.h"
 #include "aoidc_util.h"
@@ -17,9 +19,31 @@
 APLOG_USE_MODULE(auth_oidc);
 
 
-static const char *redirect_uri(request_rec *r, aoidc_srv_cfg_t *sc)
+/* The redirect URI of a provider: its own, else the server's. */
+static const char *redirect_uri(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr)
 {
-    return sc->redirect_uri[0] == '/' ? ap_construct_url(r->pool, sc->redirect_uri, r) : sc->redirect_uri;
+    const char *uri = pr->redirect_uri ? pr->redirect_uri : sc->redirect_uri;
+    return uri[0] == '/' ? aoidc_absolute_url(r, uri) : uri;
+}
+
+static const char *redirect_path(aoidc_srv_cfg_t *sc, aoidc_provider_t *pr)
+{
+    return pr->redirect_path ? pr->redirect_path : sc->redirect_path;
+}
+
+/* Is path the redirect URI of the server or of one of its providers? */
+static int is_callback_path(aoidc_srv_cfg_t *sc, const char *path)
+{
+    if (sc->redirect_path && strcmp(path, sc->redirect_path) == 0) {
+        return 1;
+    }
+    for (int i = 0; sc->providers && i < sc->providers->nelts; i++) {
+        aoidc_provider_t *pr = APR_ARRAY_IDX(sc->providers, i, aoidc_provider_t *);
+        if (pr->redirect_path && strcmp(path, pr->redirect_path) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static aoidc_provider_t *location_provider(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
@@ -69,8 +93,22 @@ static void bound_pending_states(request_rec *r, aoidc_srv_cfg_t *sc)
 
 int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
 {
+    if (aoidc_location_chooses(dc)) {
+        return aoidc_chooser(r, sc, dc);
+    }
     aoidc_provider_t *pr = location_provider(r, sc, dc);
-    if (!pr || !sc->redirect_uri) {
+    if (!pr) {
+        return aoidc_respond(r, AOIDC_R_INTERNAL);
+    }
+    /* only a local path is ever a return target; AuthOIDCMaxAuthAge: the
+     * provider must have authenticated the user that recently */
+    aoidc_login_opts_t o = {.return_to = aoidc_return_target(r->unparsed_uri), .max_age = dc->max_auth_age};
+    return aoidc_login_redirect(r, sc, pr, &o);
+}
+
+int aoidc_login_redirect(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr, const aoidc_login_opts_t *o)
+{
+    if (!sc->redirect_uri) {
         return aoidc_respond(r, AOIDC_R_INTERNAL);
     }
     aoidc_http_opts_t ho = aoidc_http_opts(sc);
@@ -81,12 +119,14 @@ int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
                       ap_escape_logitem(r->pool, err));
         return aoidc_respond(r, AOIDC_R_PROVIDER_DOWN);
     }
-    /* only a local path is ever a return target */
-    const char *return_to = aoidc_return_target(r->unparsed_uri);
+    const char *return_to = o->return_to;
     aoidc_login_state_t *st;
     const char *cookie;
-    if (aoidc_state_new(r->pool, pr->name, return_to, apr_time_sec(apr_time_now()), &st) != APR_SUCCESS ||
-        aoidc_state_encode(r->pool, sc->keys, st, &cookie) != APR_SUCCESS) {
+    apr_status_t srv = aoidc_state_new(r->pool, pr->name, return_to, apr_time_sec(apr_time_now()), &st);
+    if (srv == APR_SUCCESS) {
+        st->max_age = o->max_age >= 0 ? o->max_age : -1; /* the callback checks auth_time against it */
+    }
+    if (srv != APR_SUCCESS || aoidc_state_encode(r->pool, sc->keys, st, &cookie) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(402) "cannot create login state");
         return aoidc_respond(r, AOIDC_R_INTERNAL);
     }
@@ -95,19 +135,62 @@ int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
     const char *sep = strchr(meta.authorization_endpoint, '?') ? "&" : "?";
     const char *url = apr_pstrcat(r->pool, meta.authorization_endpoint, sep,
                                   "response_type=code&client_id=", aoidc_url_encode(r->pool, pr->client_id),
-                                  "&redirect_uri=", aoidc_url_encode(r->pool, redirect_uri(r, sc)),
+                                  "&redirect_uri=", aoidc_url_encode(r->pool, redirect_uri(r, sc, pr)),
                                   "&scope=", aoidc_url_encode(r->pool, pr->scope),
                                   "&state=", st->state, "&nonce=", st->nonce,
                                   "&code_challenge=", aoidc_pkce_challenge(r->pool, st->verifier),
                                   "&code_challenge_method=S256", NULL);
+    if (o->login_hint) {
+        url = apr_pstrcat(r->pool, url, "&login_hint=", aoidc_url_encode(r->pool, o->login_hint), NULL);
+    }
+    if (o->prompt) {
+        url = apr_pstrcat(r->pool, url, "&prompt=", aoidc_url_encode(r->pool, o->prompt), NULL);
+    }
+    if (o->max_age >= 0) {
+        url = apr_pstrcat(r->pool, url, "&max_age=", apr_itoa(r->pool, o->max_age), NULL);
+    }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(403) "redirecting to provider %s for login", pr->name);
     return aoidc_redirect(r, url);
 }
 
-/* The new session: id token checked, claims flattened, record stored. */
+/* After a revocation of the user (or provider) and for a login that sent
+ * max_age: did the provider authenticate the user again? *ask set: no, and
+ * it was not asked to; log in again with prompt=login (AOIDC_R_OK). */
+static aoidc_result_t check_auth_time(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr,
+                                      const aoidc_login_state_t *st, const char *sub, apr_int64_t auth_time,
+                                      int *ask)
+{
+    apr_int64_t now = apr_time_sec(apr_time_now()), epoch = 0;
+    if (aoidc_reauth_epoch(sc->store, r->pool, pr->name, sub, now, &epoch) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(839)
+                      "login refused: the revocation epochs cannot be read (session store down)");
+        return AOIDC_R_STORE_DOWN;
+    }
+    switch (aoidc_reauth_check(auth_time, st->max_age, epoch, st->created, now, sc->clock_skew)) {
+    case AOIDC_REAUTH_OK:
+        return AOIDC_R_OK;
+    case AOIDC_REAUTH_ASK:
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AOIDC_LOGNO(840)
+                      "login of '%.128s' at %s reused an authentication from before its revocation; asking the "
+                      "provider to authenticate the user again (prompt=login)", ap_escape_logitem(r->pool, sub),
+                      pr->name);
+        *ask = 1;
+        return AOIDC_R_OK;
+    case AOIDC_REAUTH_STALE:
+        break;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AOIDC_LOGNO(841)
+                  "login of '%.128s' at %s refused: auth_time %" APR_INT64_T_FMT " is not after the revocation or "
+                  "within max_age %d (the provider did not authenticate the user again)",
+                  ap_escape_logitem(r->pool, sub), pr->name, auth_time, st->max_age);
+    return AOIDC_R_FORBIDDEN;
+}
+
+/* The new session: id token checked, its auth_time against revocation and
+ * max_age (*ask: log in again first), claims flattened, record stored. */
 static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *pr,
                                      const aoidc_provider_meta_t *meta, const aoidc_tokens_t *tok,
-                                     const aoidc_login_state_t *st, const char **store_key)
+                                     const aoidc_login_state_t *st, const char **store_key, int *ask)
 {
     aoidc_http_opts_t ho = aoidc_http_opts(sc);
     aoidc_jwt_t *jwt;
@@ -139,9 +222,18 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
                       aoidc_jose_result_str(jr), err ? ": " : "", err ? ap_escape_logitem(r->pool, err) : "");
         return AOIDC_R_UNAUTHORIZED;
     }
-    json_t *claims = json_deep_copy(jwt->claims);
     const char *sub = json_string_value(json_object_get(jwt->claims, "sub"));
-    if (pr->userinfo) {
+    json_t *at = json_object_get(jwt->claims, "auth_time");
+    apr_int64_t auth_time = json_is_integer(at) && json_integer_value(at) > 0 ? json_integer_value(at) : 0;
+    aoidc_result_t ares = check_auth_time(r, sc, pr, st, sub, auth_time, ask);
+    if (ares != AOIDC_R_OK || *ask) {
+        return ares;
+    }
+    json_t *claims = json_deep_copy(jwt->claims);
+    /* Auto: providers that put email and name only in userinfo (OpenID
+     * Connect Core 5.4 allows it for the code flow) */
+    if (pr->userinfo == AOIDC_USERINFO_ON ||
+        (pr->userinfo == AOIDC_USERINFO_AUTO && meta->userinfo_endpoint && tok->access_token)) {
         json_t *ui = NULL;
         if (aoidc_provider_userinfo(r->pool, &ho, meta, tok->access_token, &ui, &err) != APR_SUCCESS) {
             json_decref(claims);
@@ -161,6 +253,12 @@ static aoidc_result_t create_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_
     }
     int dropped = 0;
     apr_array_header_t *flat = aoidc_claims_flatten(r->pool, claims, &dropped);
+    if (auth_time) {
+        /* kept for AuthOIDCMaxAuthAge (flatten leaves protocol claims out) */
+        aoidc_claim_t *c = apr_array_push(flat);
+        c->name = AOIDC_CLAIM_AUTH_TIME;
+        c->value = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, auth_time);
+    }
     /* copied before claims is released: json_string_value borrows */
     const char *sid = json_string_value(json_object_get(claims, "sid"));
     sid = sid ? apr_pstrdup(r->pool, sid) : NULL;
@@ -261,6 +359,33 @@ static const char *completed_here(request_rec *r, aoidc_srv_cfg_t *sc, const cha
     return to;
 }
 
+/* A callback without its state cookie: the admin gets the likely causes in
+ * the log, the browser a fixed page that names the common ones. */
+static int missing_state(request_rec *r, aoidc_srv_cfg_t *sc)
+{
+    aoidc_missing_state_t in = {0};
+    in.cookie_header = apr_table_get(r->headers_in, "Cookie") != NULL;
+    in.other_states = aoidc_cookie_names_with_prefix(r, AOIDC_STATE_COOKIE_PREFIX)->nelts;
+    in.scheme = aoidc_request_scheme(r);
+    in.cookie_secure = sc->cookie_secure;
+    /* host names are compared (cookies ignore ports) */
+    in.host = aoidc_request_host(r);
+    const char *colon = in.host && in.host[0] != '[' ? strchr(in.host, ':') : NULL;
+    if (colon) {
+        in.host = apr_pstrndup(r->pool, in.host, (apr_size_t)(colon - in.host));
+    }
+    apr_uri_t u;
+    if (sc->redirect_uri[0] != '/' && apr_uri_parse(r->pool, sc->redirect_uri, &u) == APR_SUCCESS) {
+        in.redirect_host = u.hostname;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(423)
+                  "callback without the state cookie of its login (not started in this browser, or already "
+                  "finished); likely: %s",
+                  ap_escape_logitem(r->pool, aoidc_missing_state_causes(r->pool, &in)));
+    ap_custom_response(r, HTTP_BAD_REQUEST, aoidc_missing_state_page);
+    return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+}
+
 static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
 {
     if (r->method_number != M_GET) {
@@ -295,9 +420,7 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
                           "callback for a login this browser completed: back to its target");
             return aoidc_redirect(r, to);
         }
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(423)
-                      "callback for a login this browser did not start, or already finished");
-        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+        return missing_state(r, sc);
     }
     /* the attempt is used up whatever happens next */
     aoidc_cookie_clear(r, sc, cname);
@@ -313,6 +436,14 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
     aoidc_provider_t *pr = aoidc_find_provider(sc, st->provider);
     if (!pr) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(426) "state names an unknown provider");
+        return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
+    }
+    /* the state binds the provider; so does a provider's own redirect URI:
+     * an answer that arrives at another one's was sent by another provider
+     * (mix-up, for providers that do not send iss) */
+    if (strcmp(r->parsed_uri.path, redirect_path(sc, pr)) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(838)
+                      "callback for a login at provider %s arrived at another redirect URI (mix-up?)", pr->name);
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
     }
     /* RFC 9207: iss is checked on error responses too, before we believe them */
@@ -371,7 +502,7 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
         return aoidc_respond(r, AOIDC_R_BAD_REQUEST);
     }
     apr_status_t rv = aoidc_provider_exchange_code(pr, r->pool, &ho, &meta, cb.code, st->verifier,
-                                                   redirect_uri(r, sc), &tok, &err);
+                                                   redirect_uri(r, sc, pr), &tok, &err);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(431) "code exchange with %s failed: %s", pr->name,
                       ap_escape_logitem(r->pool, err));
@@ -380,9 +511,16 @@ static int handle_callback(request_rec *r, aoidc_srv_cfg_t *sc)
         return aoidc_respond(r, rv == APR_EACCES ? AOIDC_R_UNAUTHORIZED : AOIDC_R_PROVIDER_DOWN);
     }
     const char *skey = NULL;
-    aoidc_result_t res = create_session(r, sc, pr, &meta, &tok, st, &skey);
+    int ask = 0;
+    aoidc_result_t res = create_session(r, sc, pr, &meta, &tok, st, &skey, &ask);
     if (res != AOIDC_R_OK) {
         return aoidc_respond(r, res);
+    }
+    if (ask) {
+        /* revoked since the provider last saw the password: once more, and
+         * this time the provider must ask for it (the new state checks it) */
+        aoidc_login_opts_t o = {.return_to = st->return_to, .prompt = "login", .max_age = 0};
+        return aoidc_login_redirect(r, sc, pr, &o);
     }
     /* the attempt stays used; a later callback of this browser may now
      * find its session through the marker */
@@ -408,7 +546,7 @@ int aoidc_quick_handler(request_rec *r, int lookup)
     if (!sc->providers || !sc->keys || !r->parsed_uri.path) {
         return DECLINED;
     }
-    if (sc->redirect_path && strcmp(r->parsed_uri.path, sc->redirect_path) == 0) {
+    if (is_callback_path(sc, r->parsed_uri.path)) {
         return handle_callback(r, sc);
     }
     if (sc->logout_uri && strcmp(r->parsed_uri.path, sc->logout_uri) == 0) {
@@ -419,6 +557,9 @@ int aoidc_quick_handler(request_rec *r, int lookup)
     }
     if (sc->session_info_uri && strcmp(r->parsed_uri.path, sc->session_info_uri) == 0) {
         return aoidc_handle_session_info(r, sc);
+    }
+    if (sc->login_uri && strcmp(r->parsed_uri.path, sc->login_uri) == 0) {
+        return aoidc_handle_login_uri(r, sc); /* mod_auth_oidc_chooser.c */
     }
     return DECLINED;
 }

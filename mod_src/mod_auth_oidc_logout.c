@@ -52,7 +52,7 @@ int aoidc_handle_logout(request_rec *r, aoidc_srv_cfg_t *sc)
     int explicit_target = aoidc_query_param(r->pool, r->args, "return", &ignored) == 1;
     switch (aoidc_logout_xsite(is_post, apr_table_get(r->headers_in, "Sec-Fetch-Site"),
                                apr_table_get(r->headers_in, "Origin"), apr_table_get(r->headers_in, "Referer"),
-                               ap_construct_url(r->pool, "", r))) {
+                               aoidc_absolute_url(r, ""))) {
     case AOIDC_XS_ALLOW:
         break;
     case AOIDC_XS_CONFIRM:
@@ -64,7 +64,7 @@ int aoidc_handle_logout(request_rec *r, aoidc_srv_cfg_t *sc)
                       "logout POST from another origin refused");
         return aoidc_respond(r, AOIDC_R_FORBIDDEN);
     }
-    const char *abs_target = target[0] == '/' ? ap_construct_url(r->pool, target, r) : target;
+    const char *abs_target = target[0] == '/' ? aoidc_absolute_url(r, target) : target;
     const char *id = aoidc_cookie_get(r, sc->cookie_name, NULL);
     aoidc_session_t s;
     int have = 0;

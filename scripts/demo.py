@@ -42,14 +42,18 @@ def main() -> int:
     work.chmod(0o755)
     mc = harness.Memcached(work, pick(11311))
     op = harness.OP(work, pick(9090))
+    # a second provider (another issuer and keys): partners log in there
+    op2 = harness.OP(work, pick(9091), path="/realms/partners")
     port = pick(8080)
     key = harness.write_crypto_key(work / "crypto.key")
     # served and run by Apache's children (www-data): a readable copy, wherever the checkout is
     demo_dir = harness.readable_copy(REPO / "conf" / "examples" / "demo", "aoidc-demo-www-")
     snippet = (demo_dir / "demo.conf.in").read_text().replace("@DEMO@", str(demo_dir)).replace(
-        "@PORT@", str(port)).replace("@USERINFO@", op.issuer + "/me")
+        "@PORT@", str(port)).replace("@USERINFO@", op.issuer + "/me") \
+        .replace("@PARTNERS_ISSUER@", op2.issuer).replace("@SECRET_FILE@", str(harness.OP.secret_file("app")))
     oidc = harness.oidc_config(crypto_key_file=str(key), session_store=f"memcached {mc.address}",
                                issuer=op.issuer, protected=False,
+                               provider_extra='AuthOIDCProviderDisplayName "Employees (company login)"',
                                post_logout_redirect=f"http://127.0.0.1:{port}/loggedout.html",
                                extra="AuthOIDCNodeName demo-node\nAuthOIDCBackChannelLogoutURI /oidc/backchannel")
     # oidc-console: same store and key, an admin with a fresh password
@@ -68,7 +72,7 @@ def main() -> int:
                                  extra_modules=("proxy", "proxy_http")))
     started = []
     try:
-        for part in (mc, op, apache):
+        for part in (mc, op, op2, apache):
             part.start()
             started.append(part)
         op.client("app", backchannel_logout_uri=f"http://127.0.0.1:{port}/oidc/backchannel")
@@ -83,8 +87,12 @@ mod_auth_oidc demo is running (Ctrl-C stops it).
   Protected page:   http://127.0.0.1:{port}/demo/
   Admins only:      http://127.0.0.1:{port}/admin/   (alice is in groups=admins, bob is not)
   Single-page app:  http://127.0.0.1:{port}/spa/   (session info, CSRF token, an API with the access token)
+  Either provider:  http://127.0.0.1:{port}/shared/  (a page to choose: employees or partners)
+  Partners only:    http://127.0.0.1:{port}/partners/
+  Log in directly:  http://127.0.0.1:{port}/oidc/login?provider=partners&return=/shared/
   Log out:          http://127.0.0.1:{port}/oidc/logout
   OpenID Provider:  {op.issuer}  (discovery: {op.issuer}/.well-known/openid-configuration)
+  Partners' OP:     {op2.issuer}  (the same test users, another issuer and keys)
   memcached:        {mc.address}
 
   Admin console:    http://127.0.0.1:{console_port}/   user admin / password {admin_pw}
@@ -102,12 +110,20 @@ mod_auth_oidc demo is running (Ctrl-C stops it).
             s = harness.new_browser()
             rs = harness.login(s, f"http://127.0.0.1:{port}/demo/", "alice", "alice-pw", op=op)
             print(f"self-check: {rs[-1].status_code} {'alice' in rs[-1].text}")
+            # the second provider: the chooser, then bob logs in as a partner
+            s2 = harness.new_browser()
+            chooser = s2.get(f"http://127.0.0.1:{port}/shared/", allow_redirects=False, timeout=15)
+            rs2 = harness.login(s2, f"http://127.0.0.1:{port}/oidc/login?provider=partners&return=/shared/",
+                                "bob", "bob-pw", op=op2)
+            partners_ok = chooser.status_code == 200 and "Partner companies" in chooser.text and \
+                rs2[-1].status_code == 200 and "Hello, bob" in rs2[-1].text
+            print(f"partners-check: {chooser.status_code} {rs2[-1].status_code} {partners_ok}")
             listing = subprocess.run([console_bin, "--config", str(cdir / "console.conf"), "--json", "sessions"],
                                      capture_output=True, text=True, timeout=30)
             print(f"console-check: {listing.returncode} {'alice' in listing.stdout}")
             spa_ok = spa_check(s, port)
             print(f"spa-check: {spa_ok}")
-            ok = rs[-1].status_code == 200 and "Hello, alice" in rs[-1].text and spa_ok
+            ok = rs[-1].status_code == 200 and "Hello, alice" in rs[-1].text and spa_ok and partners_ok
             return 0 if ok and listing.returncode == 0 and "alice" in listing.stdout else 1
         signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(p.running() for p in started):

@@ -488,7 +488,8 @@ def test_userinfo_claims_merged(make_apache, op, browser, memcached):
     assert op.stats()["userinfo"] == 1
 
 
-def test_userinfo_off_by_default(apache, op, browser, memcached):
+def test_userinfo_off(make_apache, op, browser, memcached):
+    apache = make_apache(oidc={"provider_extra": "AuthOIDCUserInfo Off"})
     cb = op_login_only(browser, apache.url("/protected/env"), "alice", "alice-pw", op=op)
     op.mutate("claims", set={"email": None})
     assert browser.get(cb, allow_redirects=False).status_code == 302

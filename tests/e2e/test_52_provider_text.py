@@ -98,6 +98,7 @@ def test_login_sub_escaped_in_log(apache, op, browser, errlog, expect_log):
     expect_log(r"AOIDC416: .*AOIDC999: forged", required=True)
     sub = "eve\n" + FORGED
     op.mutate("claims", set={"sub": sub})
+    op.config(claims={"alice": {"sub": sub}})  # userinfo (AuthOIDCUserInfo Auto) must agree
     rs = login(browser, apache.url("/protected/env"), "alice", "alice-pw", op=op)
     assert rs[-1].status_code == 200
     text = errlog.text()

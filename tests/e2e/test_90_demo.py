@@ -21,6 +21,8 @@ def test_demo_starts_and_serves_claims_page():
     assert "self-check: 200 True" in r.stdout
     assert "Single-page app:  http://127.0.0.1:" in r.stdout
     assert "spa-check: True" in r.stdout
+    assert "Either provider:  http://127.0.0.1:" in r.stdout and "Partners' OP:" in r.stdout
+    assert "partners-check: 200 200 True" in r.stdout
     assert "Admin console:    http://127.0.0.1:" in r.stdout and "user admin / password " in r.stdout
     assert "console-check: 0 True" in r.stdout
     assert "demo stopped" in r.stdout

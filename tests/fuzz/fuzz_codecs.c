@@ -94,10 +94,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *o = json_loadb(s, n, 0, &je);
         if (o) {
             int dropped;
-            aoidc_claims_flatten(p, o, &dropped);
+            apr_array_header_t *a = aoidc_claims_flatten(p, o, &dropped);
             json_decref(o);
+            /* every name is a path a Require line can name; values bounded */
+            for (int i = 0; i < a->nelts; i++) {
+                const aoidc_claim_t *c = &APR_ARRAY_IDX(a, i, aoidc_claim_t);
+                if (!aoidc_claim_path_ok(c->name) || strlen(c->value) > AOIDC_CLAIM_VALUE_MAX) {
+                    __builtin_trap();
+                }
+                const char *plain = aoidc_claim_path_plain(p, c->name);
+                if (strlen(plain) > strlen(c->name) || strchr(plain, '\\')) {
+                    __builtin_trap();
+                }
+            }
+            if (a->nelts > AOIDC_CLAIMS_MAX) {
+                __builtin_trap();
+            }
         }
-        aoidc_claim_req_parse(p, s, &err);
+        aoidc_claim_req_t *req = aoidc_claim_req_parse(p, s, &err);
+        if (req && (!aoidc_claim_path_ok(req->name) || strchr(req->name, ':'))) {
+            __builtin_trap();
+        }
+        if (aoidc_claim_path_ok(s)) {
+            aoidc_claim_path_plain(p, s);
+        }
         break;
     }
     case 7: {

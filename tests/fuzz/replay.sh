@@ -11,3 +11,4 @@ C=${AOIDC_CORPUS:-tests/fuzz/corpus}
 "$B/tests/fuzz/replay_cookie" "$C/cookie"
 "$B/tests/fuzz/replay_backend" "$C/backend"
 "$B/tests/fuzz/replay_spa" "$C/spa"
+"$B/tests/fuzz/replay_chooser" "$C/chooser"

@@ -134,6 +134,8 @@ const state = {
   rotateRefreshTokens: false, // every refresh gets a new refresh token; a reused one revokes the grant
   tokenDelayMs: 0, // the token endpoint answers refresh grants this much later
   refuseRefresh: false, // refresh grants get 400 invalid_grant
+  noIss: false, // behave as a provider without RFC 9207 (no iss in responses or metadata)
+  userinfoOnly: [], // claim names left out of ID tokens (userinfo still has them)
   claimsOverride: {}, // accountId -> claims merged over USERS[id].claims
   stats: {},
   events: [],
@@ -175,6 +177,7 @@ function rpClient(clientId, authMethod, extra = {}) {
     backchannel_logout_uri: BACKCHANNEL_URI,
     backchannel_logout_session_required: true,
     id_token_signed_response_alg: 'RS256',
+    require_auth_time: true, // as Keycloak and most providers: auth_time in every ID token
     ...extra,
   };
 }
@@ -225,8 +228,10 @@ const configuration = {
     if (!user) return undefined;
     return {
       accountId: id,
-      async claims() {
-        return { sub: id, ...user.claims, ...(state.claimsOverride[id] || {}) };
+      async claims(use) {
+        const c = { sub: id, ...user.claims, ...(state.claimsOverride[id] || {}) };
+        if (use === 'id_token') for (const k of state.userinfoOnly) delete c[k];
+        return c;
       },
     };
   },
@@ -589,6 +594,8 @@ async function testControl(ctx) {
       state.rotateRefreshTokens = false;
       state.tokenDelayMs = 0;
       state.refuseRefresh = false;
+      state.noIss = false;
+      state.userinfoOnly = [];
       state.claimsOverride = {};
       state.events = [];
       resetStats();
@@ -621,6 +628,11 @@ async function testControl(ctx) {
         if (!Number.isInteger(body.token_delay_ms) || body.token_delay_ms < 0) ctx.throw(400, 'bad token_delay_ms');
         state.tokenDelayMs = body.token_delay_ms;
       }
+      if ('no_iss' in body) state.noIss = !!body.no_iss;
+      if ('userinfo_only' in body) {
+        if (!Array.isArray(body.userinfo_only)) ctx.throw(400, 'userinfo_only must be a list');
+        state.userinfoOnly = body.userinfo_only.map(String);
+      }
       if (body.claims) {
         for (const [id, claims] of Object.entries(body.claims)) {
           if (!USERS[id]) ctx.throw(400, `unknown user ${id}`);
@@ -629,7 +641,7 @@ async function testControl(ctx) {
       }
       ctx.body = { ttl: state.ttl, offline_without_consent: state.offlineWithoutConsent, jwks_down: state.jwksDown,
         rotate_refresh_tokens: state.rotateRefreshTokens, token_delay_ms: state.tokenDelayMs,
-        refuse_refresh: state.refuseRefresh,
+        refuse_refresh: state.refuseRefresh, no_iss: state.noIss, userinfo_only: state.userinfoOnly,
         claims: state.claimsOverride };
       return;
     }
@@ -734,6 +746,18 @@ provider.use(async (ctx, next) => {
         rotated: ok ? !!ctx.body?.refresh_token : undefined,
       });
       if (state.tokenDelayMs) await new Promise((res) => { setTimeout(res, state.tokenDelayMs); });
+    }
+    if (state.noIss) {
+      if (ctx.path === '/.well-known/openid-configuration' && ctx.body && typeof ctx.body === 'object') {
+        ctx.body = { ...ctx.body };
+        delete ctx.body.authorization_response_iss_parameter_supported;
+      }
+      const loc = ctx.response.get('Location');
+      if (loc && /[?&]iss=/.test(loc)) {
+        const u = new URL(loc);
+        u.searchParams.delete('iss');
+        ctx.set('Location', u.toString());
+      }
     }
 
     if (ctx.path === '/token' && ctx.method === 'POST' && state.nextIdToken

@@ -62,8 +62,9 @@ static void test_vars(void **state)
     apr_pool_t *p = *state;
     const aoidc_claim_t claims[] = {
         {"sub", "alice"}, {"groups", "staff"}, {"groups", "admins"}, {"name", "A\nB"}, {"x.y", "1"},
+        {"auth_time", "1800000000"}, /* kept for AuthOIDCMaxAuthAge, never passed on */
     };
-    apr_array_header_t *v = aoidc_backend_vars(p, "OIDC_CLAIM_", claims, 5);
+    apr_array_header_t *v = aoidc_backend_vars(p, "OIDC_CLAIM_", claims, 6);
     assert_int_equal(v->nelts, 4);
     const aoidc_backend_var_t *a = (const aoidc_backend_var_t *)v->elts;
     assert_string_equal(a[0].env, "OIDC_CLAIM_sub");
