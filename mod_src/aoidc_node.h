@@ -24,7 +24,7 @@
  *                   "discovery": {"fetched", "tried", "error"},
  *                   "jwks": {"fetched", "tried", "error"},
  *                   "display_name", "userinfo_mode": "auto"|"on"|"off",
- *                   "locations": ["<Location /x> at file:line", ..]}]}
+ *                   "locations": ["<Location /x>", ..] (no file: it differs between nodes)}]}
  * Times are seconds since the epoch, 0 for never. Index (aoidc:n:index):
  *   {"nodes": {"<node>": <published>, ...}} updated with get + CAS, at most
  *   AOIDC_NODE_INDEX_MAX names (the longest silent go first). */

@@ -34,7 +34,9 @@ static int has_providers(server_rec *sv)
 }
 
 /* "<Location /app>" at file:line, the section holding an AuthType. */
-static const char *section_name(apr_pool_t *p, const ap_directive_t *d)
+/* "<Location /x>": the section d is in, as the node snapshot shows it (no
+ * file name: it differs between nodes while the setting does not). */
+static const char *section_label(apr_pool_t *p, const ap_directive_t *d)
 {
     const ap_directive_t *sec = d->parent;
     if (!sec) {
@@ -45,7 +47,14 @@ static const char *section_name(apr_pool_t *p, const ap_directive_t *d)
     if (n && args[n - 1] == '>') {
         n--;
     }
-    return apr_psprintf(p, "%s %.*s> at %s:%d", sec->directive, (int)n, args, sec->filename, sec->line_num);
+    return apr_psprintf(p, "%s %.*s>", sec->directive, (int)n, args);
+}
+
+/* The section with its file and line, for error messages. */
+static const char *section_name(apr_pool_t *p, const ap_directive_t *d)
+{
+    const char *label = section_label(p, d);
+    return d->parent ? apr_psprintf(p, "%s at %s:%d", label, d->parent->filename, d->parent->line_num) : label;
 }
 
 /* The names a directive of the same section as d lists (NULL: none). */
@@ -86,7 +95,7 @@ static void note_use(apr_pool_t *pconf, aoidc_provider_t *pr, const char *where)
 static void record_use(apr_pool_t *pconf, apr_pool_t *p, server_rec *cur, const ap_directive_t *d, int bearer)
 {
     aoidc_srv_cfg_t *sc = aoidc_srv_cfg(cur);
-    const char *where = section_name(p, d);
+    const char *where = section_label(p, d);
     apr_array_header_t *names =
         section_names(p, d, bearer ? "AuthOIDCBearerProviders" : "AuthOIDCUseProvider");
     for (int i = 0; sc->providers && i < sc->providers->nelts; i++) {

@@ -325,6 +325,9 @@ class Load:
             statuses: list = []
             cookie = login_session(node, self.c.op, USERS[i % len(USERS)], statuses)
             i += 1
+            # a login that ran into the next phase (e.g. from the end of the rolling restart
+            # into the full outage) met that phase's store: it counts there
+            idx = max(idx, self.phase)
 
             def apply(res: PhaseResult) -> bool:
                 for st in statuses:

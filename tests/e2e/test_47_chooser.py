@@ -205,6 +205,8 @@ def test_node_snapshot_names_display_names_and_locations(make_apache, op, op2, m
     assert "<Location /protected>" in main_locs  # no AuthOIDCUseProvider: the first provider
     assert "<Location /both/>" in two_locs and "<Location /two-app/>" in two_locs
     assert "/main-app/" not in two_locs and "/protected" not in two_locs
+    # the same configuration on two nodes gives the same snapshot: no file names
+    assert " at " not in main_locs and ".conf" not in main_locs
 
 
 def test_chooser_links_carry_max_auth_age(make_apache, op, op2, browser):

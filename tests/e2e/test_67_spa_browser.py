@@ -15,8 +15,11 @@ DEMO = harness.readable_copy(Path(__file__).resolve().parents[2] / "conf" / "exa
 
 def demo_site(make_apache, op):
     port = harness.free_port()
+    # the demo's partners provider is not used here: an issuer nobody asks (loopback, closed port)
     snippet = (DEMO / "demo.conf.in").read_text().replace("@DEMO@", str(DEMO)).replace(
-        "@PORT@", str(port)).replace("@USERINFO@", op.issuer + "/me")
+        "@PORT@", str(port)).replace("@USERINFO@", op.issuer + "/me").replace(
+        "@PARTNERS_ISSUER@", "http://127.0.0.1:1/partners").replace(
+        "@SECRET_FILE@", str(harness.OP.secret_file("app")))
     return make_apache(snippet, port=port, extra_modules=("proxy", "proxy_http"))
 
 
