@@ -208,6 +208,7 @@ static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg
     if (token_cache && aoidc_token_cache_get(token_cache, r->pool, ckey, ckeylen, now, &pr) &&
         aoidc_bearer_accepts(dc, pr.provider)) {
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "bearer token from the process cache");
+        aoidc_metric_inc(AOIDC_M_BEARER_CACHE_HIT);
     }
     else if (aoidc_bearer_is_jwt(token)) {
         memset(&pr, 0, sizeof(pr));
@@ -280,7 +281,7 @@ int aoidc_bearer_authn(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
     case AOIDC_BEARER_OK:
         break;
     }
-    return authenticate_token(r, sc, dc, token);
+    return aoidc_metric_bearer_outcome(authenticate_token(r, sc, dc, token));
 }
 
 /* check_authn for AuthType oidc-bearer: machines get status codes, never a

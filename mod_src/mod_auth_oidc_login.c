@@ -99,6 +99,7 @@ int aoidc_start_login(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
                                   "&code_challenge=", aoidc_pkce_challenge(r->pool, st->verifier),
                                   "&code_challenge_method=S256", NULL);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(403) "redirecting to provider %s for login", pr->name);
+    aoidc_metric_inc(AOIDC_M_LOGIN_STARTED);
     return aoidc_redirect(r, url);
 }
 
@@ -407,7 +408,7 @@ int aoidc_quick_handler(request_rec *r, int lookup)
         return DECLINED;
     }
     if (sc->redirect_path && strcmp(r->parsed_uri.path, sc->redirect_path) == 0) {
-        return handle_callback(r, sc);
+        return aoidc_metric_login_outcome(handle_callback(r, sc));
     }
     if (sc->logout_uri && strcmp(r->parsed_uri.path, sc->logout_uri) == 0) {
         return aoidc_handle_logout(r, sc);
