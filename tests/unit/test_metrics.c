@@ -8,6 +8,7 @@
 
 #include <apr_shm.h>
 #include <regex.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,16 +228,23 @@ static void test_render_text_format(void **state)
 static void test_processes_add_up(void **state)
 {
     apr_pool_t *p = *state;
-    apr_shm_t *shm;
+    apr_shm_t *shm, *gate;
     assert_int_equal(apr_shm_create(&shm, aoidc_metrics_size(), NULL, p), APR_SUCCESS);
+    assert_int_equal(apr_shm_create(&gate, sizeof(atomic_int), NULL, p), APR_SUCCESS);
     memset(apr_shm_baseaddr_get(shm), 0, apr_shm_size_get(shm));
+    atomic_int *ready = apr_shm_baseaddr_get(gate);
+    atomic_init(ready, 0);
     assert_int_equal(aoidc_metrics_use(apr_shm_baseaddr_get(shm), apr_shm_size_get(shm), 0), 0);
-    enum { KIDS = 3, N = 200000 };
+    enum { KIDS = 3, N = 1000000 };
     pid_t kids[KIDS];
     for (int k = 0; k < KIDS; k++) {
         kids[k] = fork();
         assert_true(kids[k] >= 0);
         if (kids[k] == 0) {
+            /* start together, so that the adds really race */
+            atomic_fetch_add(ready, 1);
+            while (atomic_load(ready) < KIDS) {
+            }
             for (int i = 0; i < N; i++) {
                 aoidc_metric_inc(AOIDC_M_SESSION_VALID);
                 aoidc_metrics_observe_store_us(k);
@@ -253,6 +261,7 @@ static void test_processes_add_up(void **state)
     assert_int_equal(aoidc_metric_get(AOIDC_M_STORE_LAT_B0), (uint64_t)KIDS * N);
     assert_int_equal(aoidc_metric_get(AOIDC_M_STORE_LAT_SUM_US), (uint64_t)N * (0 + 1 + 2));
     aoidc_metrics_forget();
+    apr_shm_destroy(gate);
     apr_shm_destroy(shm);
 }
 
