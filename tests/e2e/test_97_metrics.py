@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from harness import login, new_browser, op_login_only
+from harness import OP, login, new_browser, op_login_only
 
 NAV = {"Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
 
@@ -222,7 +222,73 @@ def test_counters_survive_graceful_restart(make_apache, op):
     # the new generation counts on in the same counters
     login(new_browser(), a.url("/protected/"), "bob", "bob-pw", op=op)
     assert scrape(a, fresh=True)["aoidc_logins_completed_total"] == 2
+    # -k restart (SIGHUP: the parent stays, every child is replaced) keeps them too
+    size = a.error_log.stat().st_size
+    assert a._ctl("restart").returncode == 0
+    deadline = time.monotonic() + 10
+    while b"resuming normal operations" not in a.error_log.read_bytes()[size:]:
+        assert time.monotonic() < deadline, "no new generation after -k restart"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    s3 = scrape(a, fresh=True)
+    assert s3["aoidc_logins_completed_total"] == 2
+    assert s3["aoidc_metrics_reset_time_seconds"] == s1["aoidc_metrics_reset_time_seconds"]
     # a full stop and start begins from zero
     a.stop()
     a.start()
     assert scrape(a, fresh=True)["aoidc_logins_completed_total"] == 0
+
+
+def test_bearer_deltas(make_apache, op):
+    api = "https://api.example.test"
+    a = make_apache(METRICS + f"""
+StartServers 1
+ServerLimit 1
+MaxRequestWorkers 16
+<Location /api>
+    AuthType oidc-bearer
+    AuthOIDCBearerAudience {api}
+    Require valid-user
+</Location>
+""", extra_modules=("authz_host",))
+    r = requests.post(op.url("/token"), auth=("api-client", OP.secret("api-client")),
+                      data={"grant_type": "client_credentials", "resource": api, "scope": "api:read"})
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    s0 = scrape(a)
+    for _ in range(2):  # the second answer comes from the process's token cache
+        r = requests.get(a.url("/api/index.html"), headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code in (200, 404), r.status_code  # authenticated: no such file is fine
+    r = requests.get(a.url("/api/index.html"), headers={"Authorization": "Bearer " + token[:-8] + "AAAAAAAA"})
+    assert r.status_code == 401
+    d = delta(s0, scrape(a))
+    assert d["aoidc_bearer_accepted_total"] == 2
+    assert d["aoidc_bearer_cache_hits_total"] == 1
+    assert d['aoidc_bearer_refused_total{reason="invalid"}'] == 1
+    assert not any(k.startswith(("aoidc_logins_", "aoidc_sessions_")) for k in d), d
+
+
+def test_revocation_applied_at_touch(make_apache, op, memcached, tmp_path, crypto_key):
+    """A revoked user's session that the directory lost is ended by the revocation epoch at
+    its next write-back: counted as refused (revoked) and as a revocation applied."""
+    from test_81_revocation import lose_user_index, past_touch, TOUCH
+    from test_85_console import Console
+    a = make_apache(METRICS, extra_modules=("authz_host",),
+                    oidc={"extra": f"AuthOIDCSessionTouchInterval {TOUCH}"})
+    alice = new_browser()
+    login(alice, a.url("/protected/"), "alice", "alice-pw", op=op)
+    lose_user_index(memcached, "main", "alice")
+    console = Console(tmp_path / "console", memcached, crypto_key)
+    try:
+        console.cli("revoke", "--user", "alice", "--provider", "main")
+    finally:
+        console.stop()
+    s0 = scrape(a)
+    past_touch()
+    r = alice.get(a.url("/protected/"), allow_redirects=False, headers=NAV)
+    assert r.status_code == 302  # logged out: a new login
+    d = delta(s0, scrape(a))
+    assert d['aoidc_sessions_refused_total{reason="revoked"}'] == 1
+    assert d['aoidc_revocations_applied_total{via="epoch"}'] == 1
+    assert d["aoidc_logins_started_total"] == 1
+    assert "aoidc_sessions_validated_total" not in d
