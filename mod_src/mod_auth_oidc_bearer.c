@@ -277,7 +277,7 @@ int aoidc_bearer_authn(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
     case AOIDC_BEARER_BAD:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(523)
                       "malformed bearer request (bad header, token in the query, or both)");
-        return aoidc_bearer_error(r, HTTP_BAD_REQUEST, "invalid_request", NULL);
+        return aoidc_metric_bearer_outcome(aoidc_bearer_error(r, HTTP_BAD_REQUEST, "invalid_request", NULL));
     case AOIDC_BEARER_OK:
         break;
     }

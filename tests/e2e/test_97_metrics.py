@@ -261,10 +261,14 @@ MaxRequestWorkers 16
         assert r.status_code in (200, 404), r.status_code  # authenticated: no such file is fine
     r = requests.get(a.url("/api/index.html"), headers={"Authorization": "Bearer " + token[:-8] + "AAAAAAAA"})
     assert r.status_code == 401
+    # a token in the header and in the query at once: a malformed request (400)
+    r = requests.get(a.url("/api/index.html?access_token=x"), headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 400
     d = delta(s0, scrape(a))
     assert d["aoidc_bearer_accepted_total"] == 2
     assert d["aoidc_bearer_cache_hits_total"] == 1
     assert d['aoidc_bearer_refused_total{reason="invalid"}'] == 1
+    assert d['aoidc_bearer_refused_total{reason="malformed"}'] == 1
     assert not any(k.startswith(("aoidc_logins_", "aoidc_sessions_")) for k in d), d
 
 
