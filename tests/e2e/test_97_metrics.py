@@ -188,9 +188,15 @@ def test_two_children_add_up(make_apache, op):
             pids = {pid for pid, st, uri in pid_lines(a)[start:] if uri == "/protected/index.html"}
             if len(pids) >= 2:
                 break
-    assert len(pids) >= 2, f"all {sent} requests went to one child; cannot show the sum"
-    served = [p for p, st, uri in pid_lines(a)[start:] if uri == "/protected/index.html" and st == 200]
+    # access log lines are written just after the answers: wait for all of them
+    deadline = time.monotonic() + 5
+    while True:
+        served = [p for p, st, uri in pid_lines(a)[start:] if uri == "/protected/index.html" and st == 200]
+        if len(served) >= sent or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(served) == sent
+    assert len(set(served)) >= 2, f"all {sent} requests went to one child; cannot show the sum"
     # scrapes on fresh connections until two different children answered: same total
     totals, scrapers = {}, set()
     for _ in range(60):
