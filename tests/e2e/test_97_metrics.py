@@ -302,3 +302,21 @@ def test_revocation_applied_at_touch(make_apache, op, memcached, tmp_path, crypt
     assert d['aoidc_revocations_applied_total{via="epoch"}'] == 1
     assert d["aoidc_logins_started_total"] == 1
     assert "aoidc_sessions_validated_total" not in d
+
+
+def test_backchannel_logout_counted(make_apache, op):
+    """Two sessions of one user ended by one back-channel logout (sub only): two revocations."""
+    a = make_apache(METRICS, extra_modules=("authz_host",),
+                    oidc={"extra": "AuthOIDCBackChannelLogoutURI /oidc/backchannel"})
+    op.client("app", backchannel_logout_uri=a.url("/oidc/backchannel"))
+    alice1, alice2, bob = new_browser(), new_browser(), new_browser()
+    login(alice1, a.url("/protected/"), "alice", "alice-pw", op=op)
+    login(alice2, a.url("/protected/"), "alice", "alice-pw", op=op)
+    login(bob, a.url("/protected/"), "bob", "bob-pw", op=op)
+    s0 = scrape(a)
+    r = op.backchannel("app", "alice")  # no sid: every session of alice
+    assert r.status_code == 200, r.text
+    d = delta(s0, scrape(a))
+    assert d['aoidc_revocations_applied_total{via="backchannel"}'] == 2
+    assert alice1.get(a.url("/protected/"), allow_redirects=False, headers=NAV).status_code == 302
+    assert bob.get(a.url("/protected/"), allow_redirects=False, headers=NAV).status_code == 200
