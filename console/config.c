@@ -14,6 +14,7 @@
  *   per_page          = 50
  *   login_idle = 900, login_max = 28800, login_fail_max = 5, login_fail_window = 300
  *   trusted_proxies   = 127.0.0.1 ::1   (reverse proxies whose X-Forwarded-For counts)
+ *   metrics_url       = https://{node}/auth-oidc-metrics   (shown on the Nodes page)
  */
 #include "console.h"
 #include "web.h"
@@ -58,6 +59,7 @@ static const key_t_ KEYS[] = {
     {"login_fail_max", K_INT, OFF(login_fail_max), 1, 1000},
     {"login_fail_window", K_INT, OFF(login_fail_window), 1, 86400},
     {"trusted_proxies", K_STR, OFF(trusted_proxies), 0, 0},
+    {"metrics_url", K_STR, OFF(metrics_url), 0, 0},
 };
 #define NKEYS (sizeof(KEYS) / sizeof(KEYS[0]))
 
@@ -225,6 +227,11 @@ apr_status_t ocon_config_parse(apr_pool_t *p, const char *text, apr_size_t len, 
     const char *perr = ocon_proxies_parse(p, cfg->trusted_proxies, &cfg->proxies);
     if (perr) {
         *err = apr_psprintf(p, "%s: trusted_proxies: %s", path, perr);
+        return APR_EINVAL;
+    }
+    const char *uerr = cfg->metrics_url ? ocon_metrics_url_check(cfg->metrics_url) : NULL;
+    if (uerr) {
+        *err = apr_psprintf(p, "%s: metrics_url: %s", path, uerr);
         return APR_EINVAL;
     }
     return APR_SUCCESS;

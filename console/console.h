@@ -76,6 +76,7 @@ typedef struct {
     int login_fail_window;
     const char *trusted_proxies;  /* reverse proxies whose X-Forwarded-For names the client */
     apr_array_header_t *proxies;  /* the same, parsed (ocon_addr_t, web.h) */
+    const char *metrics_url;      /* optional: http(s) URL of each node's metrics, {node} = its name */
 } ocon_config_t;
 
 /* Parse config text (key = value lines, '#' comments). Unknown keys, bad
@@ -264,6 +265,13 @@ ocon_rc_t ocon_read_json(ocon_ctx_t *ctx, apr_pool_t *p, const char *key, json_t
 /* Node snapshots: a JSON object {"nodes": [{"node": name, "snapshot": {...}|null}],
  * "differing": [paths]} (new reference). */
 ocon_rc_t ocon_nodes_load(ocon_ctx_t *ctx, apr_pool_t *p, json_t **out);
+/* The metrics URL of a node: tmpl (metrics_url, checked at load) with each
+ * {node} replaced by node; NULL when tmpl is NULL or node is not a
+ * well-formed node name. From p. */
+const char *ocon_metrics_url(apr_pool_t *p, const char *tmpl, const char *node);
+/* NULL when tmpl is a usable metrics_url (http:// or https://, no blanks,
+ * quotes or angle brackets, braces only in {node}), else why not. */
+const char *ocon_metrics_url_check(const char *tmpl);
 /* From the result of ocon_nodes_load: {"providers": [{"name", "nodes": {node: cfg},
  * "differing": [paths], "sessions": n}]} (new reference). */
 json_t *ocon_providers_from_nodes(ocon_ctx_t *ctx, apr_pool_t *p, json_t *nodes, int count_sessions);

@@ -56,6 +56,42 @@ static int node_name_ok(const char *s)
     return 1;
 }
 
+const char *ocon_metrics_url_check(const char *tmpl)
+{
+    if (strncmp(tmpl, "https://", 8) != 0 && strncmp(tmpl, "http://", 7) != 0) {
+        return "must start with http:// or https://";
+    }
+    if (strlen(tmpl) > 1000) {
+        return "too long";
+    }
+    for (const char *s = tmpl; *s; s++) {
+        if (*s == '{' && strncmp(s, "{node}", 6) == 0) {
+            s += 5;
+            continue;
+        }
+        if (strchr(" \t\"'<>{}\\`", *s) || (unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e) {
+            return "blanks, quotes, angle brackets, backslashes and braces (but {node}) are not allowed";
+        }
+    }
+    return NULL;
+}
+
+const char *ocon_metrics_url(apr_pool_t *p, const char *tmpl, const char *node)
+{
+    if (!tmpl || !node_name_ok(node)) {
+        return NULL;
+    }
+    apr_array_header_t *parts = apr_array_make(p, 4, sizeof(const char *));
+    const char *s = tmpl, *at;
+    while ((at = strstr(s, "{node}")) != NULL) {
+        APR_ARRAY_PUSH(parts, const char *) = apr_pstrndup(p, s, (apr_size_t)(at - s));
+        APR_ARRAY_PUSH(parts, const char *) = node;
+        s = at + 6;
+    }
+    APR_ARRAY_PUSH(parts, const char *) = s;
+    return apr_array_pstrcat(p, parts, '\0');
+}
+
 static void add_name(json_t *out, const char *name)
 {
     size_t i;
@@ -280,9 +316,13 @@ ocon_rc_t ocon_nodes_load(ocon_ctx_t *ctx, apr_pool_t *p, json_t **out)
         }
         json_t *flat = ocon_flatten(snap);
         json_array_append(flats, flat);
-        json_array_append_new(nodes, json_pack("{s:s, s:o, s:o, s:b}", "node", node, "snapshot",
-                                               snap ? snap : json_null(), "flat", flat, "readable",
-                                               rc == OCON_OK && snap != NULL));
+        json_t *entry = json_pack("{s:s, s:o, s:o, s:b}", "node", node, "snapshot", snap ? snap : json_null(),
+                                  "flat", flat, "readable", rc == OCON_OK && snap != NULL);
+        const char *murl = ocon_metrics_url(p, ctx->cfg->metrics_url, node);
+        if (murl) {
+            json_object_set_new(entry, "metrics_url", json_string(murl));
+        }
+        json_array_append_new(nodes, entry);
     }
     json_t *diff = ocon_differing(flats);
     json_decref(flats);

@@ -738,7 +738,13 @@ const char *ocon_render_nodes(apr_pool_t *p, const ocon_page_ctx_t *pc, json_t *
     head(h, pc, "Nodes");
     RAW(apr_psprintf(p, "<p id=\"summary\">%" APR_SIZE_T_FMT " node(s), %" APR_SIZE_T_FMT " differing setting(s).</p>",
                      (apr_size_t)json_array_size(arr), (apr_size_t)json_array_size(diff)));
-    RAW("<table id=\"node-list\"><thead><tr><th>Node</th><th>Version</th><th>Last snapshot</th></tr></thead><tbody>");
+    int metrics = 0;
+    json_array_foreach(arr, i, n)
+    {
+        metrics |= json_is_string(json_object_get(n, "metrics_url"));
+    }
+    RAW("<table id=\"node-list\"><thead><tr><th>Node</th><th>Version</th><th>Last snapshot</th>");
+    RAW(metrics ? "<th>Metrics</th></tr></thead><tbody>" : "</tr></thead><tbody>");
     json_array_foreach(arr, i, n)
     {
         json_t *snap = json_object_get(n, "snapshot");
@@ -752,6 +758,17 @@ const char *ocon_render_nodes(apr_pool_t *p, const ocon_page_ctx_t *pc, json_t *
         }
         else {
             RAW("<span class=\"flag\">no readable snapshot</span>");
+        }
+        if (metrics) {
+            const char *murl = jstr(json_object_get(n, "metrics_url"));
+            RAW("</td><td class=\"metrics\">");
+            if (murl) {
+                RAW("<a href=\"");
+                TXT(murl);
+                RAW("\">");
+                TXT(murl);
+                RAW("</a>");
+            }
         }
         RAW("</td></tr>");
     }

@@ -1,5 +1,6 @@
 /* Discovery, key sets and the token endpoint. */
 #include "aoidc_provider.h"
+#include "aoidc_metrics.h"
 #include "aoidc_util.h"
 
 #include <apr_allocator.h>
@@ -187,6 +188,7 @@ static apr_status_t fetch_meta(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_
     if (rv == APR_SUCCESS) {
         rv = aoidc_provider_parse_discovery(np, resp.body, resp.len, pr->issuer, &m, err);
     }
+    aoidc_metric_fetch(AOIDC_M_FETCH_DISCOVERY, rv);
     apr_time_t now = apr_time_now();
     if (rv != APR_SUCCESS) {
         apr_pool_destroy(np);
@@ -336,6 +338,7 @@ static apr_status_t fetch_jwks(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_
     if (rv != APR_SUCCESS && !*err) {
         *err = "JWKS fetch failed";
     }
+    aoidc_metric_fetch(AOIDC_M_FETCH_JWKS, rv);
     apr_time_t now = apr_time_now();
     apr_thread_rwlock_wrlock(pr->lock);
     pr->jwks_tried = now;

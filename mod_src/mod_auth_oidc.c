@@ -83,6 +83,7 @@ static void register_hooks(apr_pool_t *p)
     aoidc_register_bearer_authz(p);
     aoidc_register_error_filter();
     aoidc_register_health(p);
+    aoidc_metrics_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(auth_oidc) = {

@@ -17,6 +17,7 @@
 #include "aoidc_claims.h"
 #include "aoidc_crypto.h"
 #include "aoidc_http.h"
+#include "aoidc_metrics.h"
 #include "aoidc_provider.h"
 #include "aoidc_session.h"
 #include "aoidc_store.h"
@@ -256,5 +257,8 @@ int aoidc_redirect(request_rec *r, const char *location);
 int aoidc_bearer_error(request_rec *r, int status, const char *error, const char *scope);
 void aoidc_fix_authz_status(request_rec *r);
 void aoidc_register_error_filter(void);
+
+/* metrics (mod_auth_oidc_metrics.c) */
+void aoidc_metrics_register_hooks(apr_pool_t *p);
 
 #endif

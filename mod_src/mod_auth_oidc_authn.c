@@ -157,6 +157,7 @@ static load_rc_t load_session(request_rec *r, aoidc_srv_cfg_t *sc, const char *i
 {
     if (!aoidc_session_id_ok(id)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(302) "malformed session cookie ignored");
+        aoidc_metric_inc(AOIDC_M_SESSION_MALFORMED);
         return LOAD_NONE;
     }
     ctx->store_key = aoidc_session_store_key(r->pool, sc->keys, id);
@@ -170,6 +171,7 @@ static load_rc_t load_session(request_rec *r, aoidc_srv_cfg_t *sc, const char *i
     }
     if (rc == AOIDC_STORE_MISSING) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(304) "session unknown (expired or revoked)");
+        aoidc_metric_inc(AOIDC_M_SESSION_UNKNOWN);
         return LOAD_NONE;
     }
     apr_status_t rv = aoidc_session_decode(r->pool, sc->keys, ctx->store_key, (unsigned char *)val, len,
@@ -177,10 +179,12 @@ static load_rc_t load_session(request_rec *r, aoidc_srv_cfg_t *sc, const char *i
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, AOIDC_LOGNO(305)
                       "session record does not decrypt (crypto key changed?); treating as logged out");
+        aoidc_metric_inc(AOIDC_M_SESSION_UNDECRYPTABLE);
         return LOAD_NONE;
     }
     if (aoidc_session_remaining(&ctx->session, sc->inactivity, now) <= 0) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(306) "session expired");
+        aoidc_metric_inc(AOIDC_M_SESSION_EXPIRED);
         sc->store->del(sc->store, ctx->store_key);
         return LOAD_NONE;
     }
@@ -274,6 +278,7 @@ int aoidc_check_authn(request_rec *r)
     apr_int64_t now = apr_time_sec(apr_time_now());
     load_rc_t lrc = count > 1 ? load_one_of(r, sc, now, ctx, &cas) : load_session(r, sc, id, now, ctx, &cas);
     if (lrc == LOAD_DOWN) {
+        aoidc_metric_inc(AOIDC_M_SESSION_STORE_DOWN);
         return aoidc_respond(r, AOIDC_R_STORE_DOWN);
     }
     if (lrc == LOAD_NONE) {
@@ -289,6 +294,7 @@ int aoidc_check_authn(request_rec *r)
                       "session of '%s' at provider %s does not serve a location of provider %s%s",
                       ap_escape_logitem(r->pool, ctx->session.sub), ctx->session.provider,
                       lp ? lp->name : "(none)", aoidc_location_chooses(dc) ? " (and others)" : "");
+        aoidc_metric_inc(AOIDC_M_SESSION_OTHER_PROVIDER);
         return unauthenticated(r, sc, dc);
     }
     /* AuthOIDCMaxAuthAge (step-up): an authentication older than that is
@@ -311,6 +317,7 @@ int aoidc_check_authn(request_rec *r)
         if (v == AOIDC_DIR_REVOKED) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(710)
                           "session revoked (its user or provider was revoked after it was created)");
+            aoidc_metric_inc(AOIDC_M_SESSION_REVOKED);
             sc->store->del(sc->store, ctx->store_key);
             return unauthenticated(r, sc, dc);
         }
@@ -331,6 +338,7 @@ int aoidc_check_authn(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(308)
                       "session has no claim '%s' for REMOTE_USER (AuthOIDCRemoteUserClaim); sub '%s'", claim,
                       ap_escape_logitem(r->pool, ctx->session.sub));
+        aoidc_metric_inc(AOIDC_M_SESSION_NO_USER);
         return aoidc_respond(r, AOIDC_R_FORBIDDEN);
     }
     ctx->have_session = 1;
@@ -341,6 +349,7 @@ int aoidc_check_authn(request_rec *r)
     if (touch_due) {
         touch(r, sc, ctx, cas, now);
     }
+    aoidc_metric_inc(AOIDC_M_SESSION_VALID);
     return OK;
 }
 

@@ -219,6 +219,7 @@ int aoidc_handle_backchannel(request_rec *r, aoidc_srv_cfg_t *sc)
                       "back-channel logout from %s: sessions could not be ended (store)", t.pr->name);
         return bcl_answer(r, 0);
     }
+    aoidc_metric_add(AOIDC_M_BACKCHANNEL_LOGOUT, (uint64_t)count);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(455)
                   "back-channel logout from %s (%s '%.128s'): %d session(s) ended", t.pr->name,
                   t.sid ? "sid of" : "all sessions of", t.sub ? ap_escape_logitem(r->pool, t.sub) : "-", count);

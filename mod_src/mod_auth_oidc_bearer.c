@@ -209,6 +209,7 @@ static int authenticate_token(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg
     if (token_cache && aoidc_token_cache_get(token_cache, r->pool, ckey, ckeylen, now, &pr) &&
         aoidc_bearer_accepts(dc, pr.provider)) {
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "bearer token from the process cache");
+        aoidc_metric_inc(AOIDC_M_BEARER_CACHE_HIT);
     }
     else if (aoidc_bearer_is_jwt(token)) {
         memset(&pr, 0, sizeof(pr));
@@ -277,11 +278,11 @@ int aoidc_bearer_authn(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_dir_cfg_t *dc)
     case AOIDC_BEARER_BAD:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(523)
                       "malformed bearer request (bad header, token in the query, or both)");
-        return aoidc_bearer_error(r, HTTP_BAD_REQUEST, "invalid_request", NULL);
+        return aoidc_metric_bearer_outcome(aoidc_bearer_error(r, HTTP_BAD_REQUEST, "invalid_request", NULL));
     case AOIDC_BEARER_OK:
         break;
     }
-    return authenticate_token(r, sc, dc, token);
+    return aoidc_metric_bearer_outcome(authenticate_token(r, sc, dc, token));
 }
 
 /* check_authn for AuthType oidc-bearer: machines get status codes, never a

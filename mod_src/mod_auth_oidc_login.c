@@ -150,6 +150,7 @@ int aoidc_login_redirect(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_provider_t *
         url = apr_pstrcat(r->pool, url, "&max_age=", apr_itoa(r->pool, o->max_age), NULL);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(403) "redirecting to provider %s for login", pr->name);
+    aoidc_metric_inc(AOIDC_M_LOGIN_STARTED);
     return aoidc_redirect(r, url);
 }
 
@@ -547,7 +548,7 @@ int aoidc_quick_handler(request_rec *r, int lookup)
         return DECLINED;
     }
     if (is_callback_path(sc, r->parsed_uri.path)) {
-        return handle_callback(r, sc);
+        return aoidc_metric_login_outcome(handle_callback(r, sc));
     }
     if (sc->logout_uri && strcmp(r->parsed_uri.path, sc->logout_uri) == 0) {
         return aoidc_handle_logout(r, sc);

@@ -265,6 +265,48 @@ static void test_render_counts(void **state)
     assert_true(strstr(html, "session.inactivity") < strstr(html, ">version<")); /* differing first */
 }
 
+/* metrics_url: checked at load, {node} filled in, a link on the Nodes page
+ * only when configured */
+static void test_metrics_url(void **state)
+{
+    apr_pool_t *p = *state;
+    ocon_config_t c;
+    const char *err = NULL;
+    const char *text = "store_servers = a\ncrypto_key_file = /k\n"
+                       "metrics_url = https://{node}:8443/m?x={node}\n";
+    assert_int_equal(ocon_config_parse(p, text, strlen(text), "t.conf", &c, &err), APR_SUCCESS);
+    assert_string_equal(ocon_metrics_url(p, c.metrics_url, "web-1.example.com"),
+                        "https://web-1.example.com:8443/m?x=web-1.example.com");
+    assert_string_equal(ocon_metrics_url(p, "http://m.example/", "n"), "http://m.example/");
+    assert_null(ocon_metrics_url(p, NULL, "n"));
+    assert_null(ocon_metrics_url(p, c.metrics_url, "a\"b"));
+    assert_null(ocon_metrics_url(p, c.metrics_url, ""));
+    static const char *const bad[] = {"javascript:alert(1)", "ftp://x/", "https://x/\"", "https://x/<b>",
+                                      "https://{host}/", "https://x/ y", "https://x/{node", "//x/"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *conf =
+            apr_pstrcat(p, "store_servers = a\ncrypto_key_file = /k\nmetrics_url = ", bad[i], "\n", NULL);
+        assert_int_not_equal(ocon_config_parse(p, conf, strlen(conf), "t.conf", &c, &err), APR_SUCCESS);
+        if (!strstr(err, "metrics_url")) {
+            fail_msg("'%s': %s", bad[i], err);
+        }
+    }
+    ocon_page_ctx_t pc = {.admin = "root", .csrf = "x"};
+    apr_size_t len;
+    json_t *nodes = json_pack("{s:[{s:s, s:b, s:{}, s:s}, {s:s, s:b, s:{}}], s:[]}", "nodes", "node", "node-a",
+                              "readable", 1, "flat", "metrics_url", "https://node-a/m?a=1&b=2", "node",
+                              "node-b", "readable", 1, "flat", "differing");
+    const char *html = ocon_render_nodes(p, &pc, nodes, 0, &len);
+    json_decref(nodes);
+    assert_non_null(strstr(html, "<th>Metrics</th>"));
+    assert_non_null(strstr(html, "<a href=\"https://node-a/m?a=1&amp;b=2\">https://node-a/m?a=1&amp;b=2</a>"));
+    nodes = json_pack("{s:[{s:s, s:b, s:{}}], s:[]}", "nodes", "node", "node-a", "readable", 1, "flat",
+                      "differing");
+    html = ocon_render_nodes(p, &pc, nodes, 0, &len);
+    json_decref(nodes);
+    assert_null(strstr(html, "Metrics"));
+}
+
 static void test_age_text(void **state)
 {
     apr_pool_t *p = *state;
@@ -940,7 +982,7 @@ int main(void)
         UNIT_TEST(test_login_limit_parallel),    UNIT_TEST(test_ua_summary),
         UNIT_TEST(test_addr_parse),      UNIT_TEST(test_proxies_parse),     UNIT_TEST(test_client_addr),
         UNIT_TEST(test_params),          UNIT_TEST(test_target_and_routes),
-        UNIT_TEST(test_body),            UNIT_TEST(test_render_counts),   UNIT_TEST(test_age_text), UNIT_TEST(test_prefix_matches), UNIT_TEST(test_search_index),
+        UNIT_TEST(test_body),            UNIT_TEST(test_render_counts),   UNIT_TEST(test_metrics_url),   UNIT_TEST(test_age_text), UNIT_TEST(test_prefix_matches), UNIT_TEST(test_search_index),
     };
     return UNIT_RUN("console", tests);
 }
