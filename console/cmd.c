@@ -208,6 +208,45 @@ static int cmd_nodes(run_t *r)
     return OCON_EXIT_OK;
 }
 
+/* issue 13: the display name and the locations that use a provider, on which
+ * nodes: one line when every node lists the same ones, else a line per node. */
+static void print_locations(apr_pool_t *p, const char *on, json_t *locs)
+{
+    json_t *l;
+    size_t k;
+    printf("  locations %s:%s", on, json_array_size(locs) ? "" : " none");
+    json_array_foreach(locs, k, l)
+    {
+        printf("%s %s", k ? "," : "", ocon_term_safe(p, json_string_value(l)));
+    }
+    printf("\n");
+}
+
+static void print_usage_text(apr_pool_t *p, json_t *pv)
+{
+    json_t *by = json_object_get(pv, "locations"), *locs;
+    const char *node;
+    printf("  display name: %s\n", ocon_term_safe(p, json_string_value(json_object_get(pv, "display_name"))));
+    if (json_object_size(by) == 0) {
+        return;
+    }
+    if (json_is_true(json_object_get(pv, "locations_same"))) {
+        const char *nodes = NULL;
+        json_t *first = NULL;
+        json_object_foreach(by, node, locs)
+        {
+            nodes = nodes ? apr_pstrcat(p, nodes, ", ", node, NULL) : node;
+            first = first ? first : locs;
+        }
+        print_locations(p, apr_pstrcat(p, "(", nodes, ")", NULL), first);
+        return;
+    }
+    json_object_foreach(by, node, locs)
+    {
+        print_locations(p, apr_pstrcat(p, "on ", node, NULL), locs);
+    }
+}
+
 static int cmd_providers(run_t *r)
 {
     json_t *nodes;
@@ -255,6 +294,7 @@ static int cmd_providers(run_t *r)
                json_array_size(json_object_get(pv, "differing")) || json_array_size(json_object_get(pv, "missing_on"))
                    ? "  ! configuration differs between nodes"
                    : "");
+        print_usage_text(r->p, pv);
         json_t *diff = json_object_get(pv, "differing"), *path;
         size_t k;
         json_array_foreach(diff, k, path)

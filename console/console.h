@@ -273,7 +273,8 @@ const char *ocon_metrics_url(apr_pool_t *p, const char *tmpl, const char *node);
  * quotes or angle brackets, braces only in {node}), else why not. */
 const char *ocon_metrics_url_check(const char *tmpl);
 /* From the result of ocon_nodes_load: {"providers": [{"name", "nodes": {node: cfg},
- * "differing": [paths], "sessions": n}]} (new reference). */
+ * "differing": [paths], "missing_on": [nodes], "sessions": n, and the members of
+ * ocon_provider_usage}]} (new reference). */
 json_t *ocon_providers_from_nodes(ocon_ctx_t *ctx, apr_pool_t *p, json_t *nodes, int count_sessions);
 
 /* Pure helpers (unit tested). */
@@ -283,6 +284,10 @@ json_t *ocon_flatten(json_t *v);
 /* Paths whose values differ between the flattened objects of an array. */
 json_t *ocon_differing(json_t *flats);
 json_t *ocon_snapshot_providers(json_t *snapshot); /* {name: cfg} */
+/* Sets entry's "display_name" (the first node's, else name), "locations"
+ * ({node: [location, ...]} from each node's cfg) and "locations_same" (every
+ * node lists the same ones). */
+void ocon_provider_usage(json_t *entry, const char *name, json_t *pnodes);
 
 /* ---------------------------------------------------------------- admin sessions */
 
@@ -303,6 +308,10 @@ json_t *ocon_session_json(const ocon_session_t *s, int detail);
 json_t *ocon_page_json(const ocon_page_t *pg);
 void ocon_print_sessions_text(FILE *out, const ocon_page_t *pg);
 void ocon_print_session_text(FILE *out, const ocon_session_t *s);
+/* Text from a provider or node made safe to print on a terminal: control
+ * characters (C0, DEL, C1), bidi overrides and isolates and backslashes
+ * become \xNN, \u00NN, \uNNNN, \\; anything else is kept. From p. */
+const char *ocon_term_safe(apr_pool_t *p, const char *s);
 const char *ocon_time_iso(apr_pool_t *p, apr_int64_t t);
 /* How long ago t was, seen at now: "just now", "12 s ago", "5 min ago",
  * "3 h ago", "2 d ago"; "in 5 min" for the future; "never" for t <= 0. */

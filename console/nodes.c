@@ -331,6 +331,39 @@ ocon_rc_t ocon_nodes_load(ocon_ctx_t *ctx, apr_pool_t *p, json_t **out)
     return OCON_OK;
 }
 
+/* issue 13: a provider's display name (the first node's, else its name) and
+ * the locations that use it, per node, and whether every node agrees. */
+void ocon_provider_usage(json_t *entry, const char *name, json_t *pnodes)
+{
+    json_t *by = json_object(), *cfg, *first = NULL, *v;
+    const char *node, *display = NULL;
+    int same = 1;
+    size_t i;
+    json_object_foreach(pnodes, node, cfg)
+    {
+        json_t *dn = json_object_get(cfg, "display_name"), *locs = json_array();
+        if (!display && json_is_string(dn) && *json_string_value(dn)) {
+            display = json_string_value(dn);
+        }
+        json_array_foreach(json_object_get(cfg, "locations"), i, v)
+        {
+            if (json_is_string(v) && json_array_size(locs) < 1000) {
+                json_array_append(locs, v);
+            }
+        }
+        if (!first) {
+            first = locs;
+        }
+        else if (!json_equal(first, locs)) {
+            same = 0;
+        }
+        json_object_set_new(by, node, locs);
+    }
+    json_object_set_new(entry, "display_name", json_string(display ? display : name));
+    json_object_set_new(entry, "locations", by);
+    json_object_set_new(entry, "locations_same", json_boolean(same));
+}
+
 json_t *ocon_providers_from_nodes(ocon_ctx_t *ctx, apr_pool_t *p, json_t *nodes, int count_sessions)
 {
     json_t *by = json_object(), *n, *out = json_array();
@@ -378,6 +411,7 @@ json_t *ocon_providers_from_nodes(ocon_ctx_t *ctx, apr_pool_t *p, json_t *nodes,
         }
         json_t *e = json_pack("{s:s, s:O, s:o, s:o}", "name", name, "nodes", v, "differing", ocon_differing(flats),
                               "missing_on", missing);
+        ocon_provider_usage(e, name, v);
         if (count_sessions && ctx) {
             json_object_set_new(e, "sessions", json_integer(ocon_provider_session_count(ctx, p, name)));
         }

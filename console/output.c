@@ -40,6 +40,41 @@ const char *ocon_age_text(apr_pool_t *p, apr_int64_t t, apr_int64_t now)
     return "just now";
 }
 
+const char *ocon_term_safe(apr_pool_t *p, const char *s)
+{
+    if (!s) {
+        return "-";
+    }
+    apr_size_t n = strlen(s);
+    char *out = apr_palloc(p, n * 6 + 1), *o = out; /* \uNNNN is the longest, for at most 3 bytes in */
+    const unsigned char *u = (const unsigned char *)s;
+    for (apr_size_t i = 0; i < n; i++) {
+        unsigned char c = u[i];
+        if (c < 0x20 || c == 0x7f) {
+            o += snprintf(o, 5, "\\x%02x", c);
+        }
+        else if (c == '\\') {
+            *o++ = '\\';
+            *o++ = '\\';
+        }
+        else if (c == 0xc2 && i + 1 < n && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f) {
+            o += snprintf(o, 7, "\\u%04x", u[i + 1]); /* C1 control */
+            i++;
+        }
+        else if (c == 0xe2 && i + 2 < n && ((u[i + 1] == 0x80 && u[i + 2] >= 0xaa && u[i + 2] <= 0xae) ||
+                                            (u[i + 1] == 0x81 && u[i + 2] >= 0xa6 && u[i + 2] <= 0xa9))) {
+            /* U+202A..U+202E, U+2066..U+2069: text that reorders what follows it */
+            o += snprintf(o, 7, "\\u%04x", 0x2000 | ((u[i + 1] & 0x3f) << 6) | (u[i + 2] & 0x3f));
+            i += 2;
+        }
+        else {
+            *o++ = (char)c;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 static json_t *str_or_null(const char *s)
 {
     return s && *s ? json_string(s) : json_null();

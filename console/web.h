@@ -153,6 +153,9 @@ const char *ocon_render_user(apr_pool_t *p, const ocon_page_ctx_t *pc, const cha
 const char *ocon_render_session(apr_pool_t *p, const ocon_page_ctx_t *pc, const ocon_session_t *s,
                                 apr_size_t *len);
 const char *ocon_render_providers(apr_pool_t *p, const ocon_page_ctx_t *pc, json_t *providers, apr_size_t *len);
+/* The locations that use a provider ({node: [location]}, see ocon_provider_usage):
+ * one line naming the nodes when they agree (same), else a row per node. */
+void ocon_render_locations(ocon_html_t *h, json_t *by_node, int same);
 /* all: every setting; else only those that differ between nodes */
 const char *ocon_render_nodes(apr_pool_t *p, const ocon_page_ctx_t *pc, json_t *nodes, int all, apr_size_t *len);
 /* A confirmation page before a revocation of many sessions: what, how many,

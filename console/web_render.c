@@ -613,6 +613,58 @@ static void fetch_cell(ocon_html_t *h, json_t *st, apr_int64_t now, int *problem
     }
 }
 
+static void location_list(ocon_html_t *h, json_t *locs)
+{
+    json_t *l;
+    size_t k;
+    if (json_array_size(locs) == 0) {
+        RAW("<span class=\"none\">no location</span>");
+    }
+    json_array_foreach(locs, k, l)
+    {
+        RAW(k ? ", <code>" : "<code>");
+        TXT(dash(jstr(l)));
+        RAW("</code>");
+    }
+}
+
+void ocon_render_locations(ocon_html_t *h, json_t *by_node, int same)
+{
+    json_t *locs, *first = NULL;
+    const char *node;
+    if (json_object_size(by_node) == 0) {
+        return;
+    }
+    if (same) {
+        RAW("<p class=\"locations\">Used by ");
+        json_object_foreach(by_node, node, locs)
+        {
+            first = first ? first : locs;
+        }
+        location_list(h, first);
+        RAW(" on ");
+        int i = 0;
+        json_object_foreach(by_node, node, locs)
+        {
+            RAW(i++ ? ", " : "");
+            TXT(node);
+        }
+        RAW("</p>");
+        return;
+    }
+    RAW("<p class=\"flag locations-differ\">The nodes use it in different locations:</p>"
+        "<table class=\"locations\"><thead><tr><th>Node</th><th>Locations</th></tr></thead><tbody>");
+    json_object_foreach(by_node, node, locs)
+    {
+        RAW("<tr><th>");
+        TXT(node);
+        RAW("</th><td>");
+        location_list(h, locs);
+        RAW("</td></tr>");
+    }
+    RAW("</tbody></table>");
+}
+
 static void provider_card(ocon_html_t *h, json_t *pv, apr_int64_t now)
 {
     apr_pool_t *p = h->p;
@@ -625,7 +677,13 @@ static void provider_card(ocon_html_t *h, json_t *pv, apr_int64_t now)
     RAW("<section class=\"card provider\" id=\"");
     TXT(apr_pstrcat(p, "provider-", name, NULL));
     RAW("\"><h2>");
-    TXT(name);
+    const char *display = jstr(json_object_get(pv, "display_name"));
+    TXT(display ? display : name);
+    if (display && strcmp(display, name) != 0) {
+        RAW(" <small class=\"provider-name\"><code>");
+        TXT(name);
+        RAW("</code></small>");
+    }
     RAW("</h2><p class=\"count\">");
     TXT(apr_psprintf(p, "%" APR_INT64_T_FMT " live session(s), configured on %" APR_SIZE_T_FMT " node(s).",
                      jint(json_object_get(pv, "sessions")), (apr_size_t)json_object_size(pnodes)));
@@ -636,7 +694,8 @@ static void provider_card(ocon_html_t *h, json_t *pv, apr_int64_t now)
     RAW("\">Revoke all&hellip;</a></p><dl>");
     const char *facts[][3] = {
         {"Issuer", "issuer", NULL},          {"Client ID", "client_id", NULL},
-        {"Scopes", "scope", NULL},           {"Authorization endpoint", "endpoints", "authorization"},
+        {"Scopes", "scope", NULL},           {"Userinfo at login", "userinfo_mode", NULL},
+        {"Authorization endpoint", "endpoints", "authorization"},
         {"Token endpoint", "endpoints", "token"}, {"Userinfo endpoint", "endpoints", "userinfo"},
         {"End session endpoint", "endpoints", "end_session"}, {"JWKS", "endpoints", "jwks"},
         {"Introspection endpoint", "endpoints", "introspection"},
@@ -653,6 +712,7 @@ static void provider_card(ocon_html_t *h, json_t *pv, apr_int64_t now)
         RAW("</dd>");
     }
     RAW("</dl>");
+    ocon_render_locations(h, json_object_get(pv, "locations"), json_is_true(json_object_get(pv, "locations_same")));
     json_array_foreach(miss, k, m)
     {
         problems++;

@@ -946,6 +946,103 @@ static void test_flatten_differing(void **state)
     json_decref(b);
 }
 
+/* issue 13 point 8: display name and locations per provider, from the snapshots */
+static json_t *two_node_snapshots(apr_pool_t *p, const char *locs_b)
+{
+    const char *js = apr_pstrcat(
+        p,
+        "{\"nodes\":[{\"node\":\"node-a\",\"snapshot\":{\"providers\":["
+        "{\"name\":\"two\",\"display_name\":\"Partners <b>&</b> \\\"Co\\\" <script>x</script>\","
+        "\"userinfo_mode\":\"auto\",\"locations\":[\"<Location /both/>\",\"<Location /two-app/>\"]},"
+        "{\"name\":\"main\",\"locations\":[]}]}},"
+        "{\"node\":\"node-b\",\"snapshot\":{\"providers\":["
+        "{\"name\":\"two\",\"display_name\":\"Partners <b>&</b> \\\"Co\\\" <script>x</script>\","
+        "\"userinfo_mode\":\"auto\",\"locations\":",
+        locs_b, "},{\"name\":\"main\",\"locations\":[]}]}}]}", NULL);
+    json_t *j = json_loads(js, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+static json_t *provider_named(json_t *provs, const char *name)
+{
+    json_t *pv;
+    size_t i;
+    json_array_foreach(json_object_get(provs, "providers"), i, pv)
+    {
+        if (!strcmp(json_string_value(json_object_get(pv, "name")), name)) {
+            return pv;
+        }
+    }
+    fail_msg("no provider %s", name);
+    return NULL;
+}
+
+static void test_provider_usage(void **state)
+{
+    apr_pool_t *p = *state;
+    apr_size_t len;
+    ocon_page_ctx_t pc = {"admin", "csrf", NULL, NULL};
+    /* every node agrees: one list, naming the nodes */
+    json_t *nodes = two_node_snapshots(p, "[\"<Location /both/>\",\"<Location /two-app/>\"]");
+    json_t *provs = ocon_providers_from_nodes(NULL, p, nodes, 0), *two = provider_named(provs, "two");
+    assert_string_equal(json_string_value(json_object_get(two, "display_name")),
+                        "Partners <b>&</b> \"Co\" <script>x</script>");
+    assert_true(json_is_true(json_object_get(two, "locations_same")));
+    json_t *la = json_object_get(json_object_get(two, "locations"), "node-a");
+    assert_int_equal(json_array_size(la), 2);
+    assert_string_equal(json_string_value(json_array_get(la, 1)), "<Location /two-app/>");
+    /* no display name: the name */
+    assert_string_equal(json_string_value(json_object_get(provider_named(provs, "main"), "display_name")), "main");
+    const char *html = ocon_render_providers(p, &pc, provs, &len);
+    assert_non_null(strstr(html, "<h2>Partners &lt;b&gt;&amp;&lt;/b&gt; &quot;Co&quot; &lt;script&gt;x&lt;/script&gt; "
+                                 "<small class=\"provider-name\"><code>two</code></small></h2>"));
+    assert_null(strstr(html, "<script>"));
+    assert_null(strstr(html, "<b>"));
+    assert_non_null(strstr(html, "<p class=\"locations\">Used by <code>&lt;Location /both/&gt;</code>, "
+                                 "<code>&lt;Location /two-app/&gt;</code> on node-a, node-b</p>"));
+    assert_non_null(strstr(html, "Used by <span class=\"none\">no location</span> on node-a, node-b"));
+    assert_non_null(strstr(html, "<dt>Userinfo at login</dt><dd>auto</dd>"));
+    assert_null(strstr(html, "locations-differ"));
+    json_decref(provs);
+    json_decref(nodes);
+    /* the nodes differ: a row per node, flagged */
+    nodes = two_node_snapshots(p, "[\"<Location /both/>\"]");
+    provs = ocon_providers_from_nodes(NULL, p, nodes, 0);
+    two = provider_named(provs, "two");
+    assert_true(json_is_false(json_object_get(two, "locations_same")));
+    html = ocon_render_providers(p, &pc, provs, &len);
+    assert_non_null(strstr(html, "<p class=\"flag locations-differ\">"));
+    assert_non_null(strstr(html, "<tr><th>node-a</th><td><code>&lt;Location /both/&gt;</code>, "
+                                 "<code>&lt;Location /two-app/&gt;</code></td></tr>"));
+    assert_non_null(strstr(html, "<tr><th>node-b</th><td><code>&lt;Location /both/&gt;</code></td></tr>"));
+    json_decref(provs);
+    json_decref(nodes);
+}
+
+static void test_term_safe(void **state)
+{
+    apr_pool_t *p = *state;
+    assert_string_equal(ocon_term_safe(p, "Employees"), "Employees");
+    assert_string_equal(ocon_term_safe(p, "D\xc3\xb6rte \xe2\x82\xac"), "D\xc3\xb6rte \xe2\x82\xac");
+    assert_string_equal(ocon_term_safe(p, "a\x1b[2Jb\x7f\\c\n"), "a\\x1b[2Jb\\x7f\\\\c\\x0a");
+    assert_string_equal(ocon_term_safe(p, "x\xc2\x9b" "31m"), "x\\u009b31m");                   /* C1 CSI */
+    assert_string_equal(ocon_term_safe(p, "\xe2\x80\xae" "gpj.exe\xe2\x81\xa9"), "\\u202egpj.exe\\u2069"); /* bidi */
+    assert_string_equal(ocon_term_safe(p, "\xe2\x80\xa9"), "\xe2\x80\xa9"); /* not a reordering one */
+    assert_string_equal(ocon_term_safe(p, "cut\xc2"), "cut\xc2");             /* a cut sequence stays bytes */
+    assert_string_equal(ocon_term_safe(p, NULL), "-");
+    /* the worst case for the output size: every byte a control */
+    char in[301];
+    memset(in, 0x01, 300);
+    in[300] = '\0';
+    assert_int_equal(strlen(ocon_term_safe(p, in)), 1200);
+    for (int i = 0; i < 300; i += 2) {
+        in[i] = '\xc2';
+        in[i + 1] = '\x85';
+    }
+    assert_int_equal(strlen(ocon_term_safe(p, in)), 900);
+}
+
 static void test_audit(void **state)
 {
     apr_pool_t *p = *state;
@@ -983,6 +1080,7 @@ int main(void)
         UNIT_TEST(test_addr_parse),      UNIT_TEST(test_proxies_parse),     UNIT_TEST(test_client_addr),
         UNIT_TEST(test_params),          UNIT_TEST(test_target_and_routes),
         UNIT_TEST(test_body),            UNIT_TEST(test_render_counts),   UNIT_TEST(test_metrics_url),   UNIT_TEST(test_age_text), UNIT_TEST(test_prefix_matches), UNIT_TEST(test_search_index),
+        UNIT_TEST(test_provider_usage), UNIT_TEST(test_term_safe),
     };
     return UNIT_RUN("console", tests);
 }

@@ -393,6 +393,87 @@ def test_providers_page_shows_a_card_per_provider(two_nodes, op, console):
     assert 'href="/providers/revoke?provider=main"' in card
 
 
+# ----------------------------------------------------------------- two providers: display names, locations
+
+HOSTILE = 'Partners <b>&</b> "Co" <script>alert(1)</script>'
+HOSTILE_CONF = HOSTILE.replace('"', '\\"')  # inside a quoted directive argument
+
+
+@pytest.fixture
+def op2(bench_dir):
+    """A second OP with another issuer, for the provider "two" (as in test_47_chooser.py)."""
+    second = harness.OP(bench_dir, path="/realms/two").start()
+    second.ensure_default()
+    yield second
+    second.stop()
+
+
+def _two_provider_conf(op2, extra_location: str = "") -> str:
+    locs = [("both", "main two"), ("two-app", "two"), ("main-app", "main")] + \
+        ([(extra_location, "two")] if extra_location else [])
+    return f"""
+<AuthOIDCProvider two>
+    AuthOIDCIssuer {op2.issuer}
+    AuthOIDCClientID app
+    AuthOIDCClientSecretFile "{harness.OP.secret_file("app")}"
+    AuthOIDCScope "openid email profile groups"
+    AuthOIDCProviderDisplayName "{HOSTILE_CONF}"
+</AuthOIDCProvider>
+AuthOIDCLoginURI /oidc/login
+""" + "".join(f"""
+<Location /{path}/>
+    AuthType oidc
+    AuthOIDCUseProvider {names}
+    Require valid-user
+</Location>
+""" for path, names in locs)
+
+
+def test_providers_show_display_names_and_the_locations_using_them(make_apache, op, op2, console):
+    """issue 13 point 8: each provider's display name (escaped), and which locations use it on which
+    nodes: one list naming the nodes when they agree, a row per node when they do not."""
+    for name, extra in (("a", ""), ("b", "b-only")):
+        make_apache(_two_provider_conf(op2, extra), name=name,
+                    oidc={"extra": f"AuthOIDCNodeName node-{name}",
+                          "provider_extra": "AuthOIDCProviderDisplayName Employees"})
+    rc, provs = console.cli("providers")
+    assert rc == 0, console.last_stderr
+    by = {p["name"]: p for p in provs["providers"]}
+    assert by["main"]["display_name"] == "Employees" and by["two"]["display_name"] == HOSTILE
+    assert by["main"]["locations_same"] is True
+    assert by["main"]["locations"] == {n: ["<Location /protected>", "<Location /both/>", "<Location /main-app/>"]
+                                       for n in ("node-a", "node-b")}, by["main"]["locations"]
+    assert by["two"]["locations_same"] is False
+    assert by["two"]["locations"]["node-a"] == ["<Location /both/>", "<Location /two-app/>"]
+    assert by["two"]["locations"]["node-b"] == ["<Location /both/>", "<Location /two-app/>",
+                                                "<Location /b-only/>"], by["two"]["locations"]
+    # the CLI text: the display name as it is (nothing in it a terminal obeys), the locations
+    rc, text = console.cli("providers", json_out=False)
+    assert rc == 0, console.last_stderr
+    assert "  display name: Employees\n" in text and f"  display name: {HOSTILE}\n" in text, text
+    assert "  locations (node-a, node-b): <Location /protected>, <Location /both/>, <Location /main-app/>\n" in text, text
+    assert "  locations on node-b: <Location /both/>, <Location /two-app/>, <Location /b-only/>\n" in text, text
+    # the page: the display name escaped as the card's title, the locations, the difference flagged
+    console.serve()
+    s, _ = console.api_login()
+    html = s.get(console.url("/providers"), timeout=10).text
+    assert "<script>" not in html and "<b>" not in html
+    assert_rendered(page_text(html))
+    main = re.search(r'<section class="card provider" id="provider-main">.*?</section>', html, re.S).group(0)
+    mt = page_text(main)
+    assert re.search(r"<h2>Employees <small", main) and "Employees main" in mt, mt
+    assert "Used by <Location /protected> , <Location /both/> , <Location /main-app/> on node-a, node-b" in mt, mt
+    assert "Userinfo at login auto" in mt, mt
+    two = re.search(r'<section class="card provider" id="provider-two">.*?</section>', html, re.S).group(0)
+    assert "<h2>Partners &lt;b&gt;&amp;&lt;/b&gt; &quot;Co&quot; &lt;script&gt;alert(1)&lt;/script&gt; <small" in two
+    tt = page_text(two)
+    assert tt.startswith(f"{HOSTILE} two "), tt
+    assert "The nodes use it in different locations:" in tt, tt
+    assert "node-a <Location /both/> , <Location /two-app/> node-b <Location /both/> , <Location /two-app/> , " \
+           "<Location /b-only/>" in tt, tt
+    assert "Used by" not in tt
+
+
 def test_revoke_all_through_the_confirmation_page(two_nodes, op, console):
     a, b = two_nodes
     alice1, alice2, bob = _login(a, "alice", op), _login(b, "alice", op), _login(a, "bob", op)
