@@ -285,8 +285,8 @@ json_t *ocon_flatten(json_t *v);
 json_t *ocon_differing(json_t *flats);
 json_t *ocon_snapshot_providers(json_t *snapshot); /* {name: cfg} */
 /* Sets entry's "display_name" (the first node's, else name), "locations"
- * ({node: [location, ...]} from each node's cfg) and "locations_same" (every
- * node lists the same ones). */
+ * ({node: [location, ...]} of the nodes whose cfg has "locations") and
+ * "locations_same" (every such node lists the same ones). */
 void ocon_provider_usage(json_t *entry, const char *name, json_t *pnodes);
 
 /* ---------------------------------------------------------------- admin sessions */

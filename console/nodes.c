@@ -341,10 +341,14 @@ void ocon_provider_usage(json_t *entry, const char *name, json_t *pnodes)
     size_t i;
     json_object_foreach(pnodes, node, cfg)
     {
-        json_t *dn = json_object_get(cfg, "display_name"), *locs = json_array();
+        json_t *dn = json_object_get(cfg, "display_name"), *locs;
         if (!display && json_is_string(dn) && *json_string_value(dn)) {
             display = json_string_value(dn);
         }
+        if (!json_is_array(json_object_get(cfg, "locations"))) {
+            continue; /* a node from before the snapshot named them: unknown, not none */
+        }
+        locs = json_array();
         json_array_foreach(json_object_get(cfg, "locations"), i, v)
         {
             if (json_is_string(v) && json_array_size(locs) < 1000) {

@@ -1018,6 +1018,17 @@ static void test_provider_usage(void **state)
     assert_non_null(strstr(html, "<tr><th>node-b</th><td><code>&lt;Location /both/&gt;</code></td></tr>"));
     json_decref(provs);
     json_decref(nodes);
+    /* a node that does not publish locations (an older module): unknown there, not "no location" */
+    nodes = json_loads("{\"nodes\":[{\"node\":\"old\",\"snapshot\":{\"providers\":[{\"name\":\"main\"}]}}]}", 0,
+                       NULL);
+    provs = ocon_providers_from_nodes(NULL, p, nodes, 0);
+    json_t *mainp = provider_named(provs, "main");
+    assert_int_equal(json_object_size(json_object_get(mainp, "locations")), 0);
+    html = ocon_render_providers(p, &pc, provs, &len);
+    assert_null(strstr(html, "Used by"));
+    assert_null(strstr(html, "no location"));
+    json_decref(provs);
+    json_decref(nodes);
 }
 
 static void test_term_safe(void **state)
