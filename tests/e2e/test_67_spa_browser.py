@@ -26,10 +26,13 @@ def demo_site(make_apache, op):
 def test_spa_in_a_real_browser(make_apache, op, chrome, tmp_path):  # noqa: F811
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
     site = demo_site(make_apache, op)
-    wait = WebDriverWait(chrome, 20)
+    # the page is replaced while the login's redirects land: an element found a moment ago may
+    # be gone; the wait asks again instead of failing
+    wait = WebDriverWait(chrome, 20, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
     chrome.get(site.url("/spa/"))
     # not logged in: the navigation went to the OP's login form
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "form#login")))

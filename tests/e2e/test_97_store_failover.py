@@ -47,6 +47,7 @@ def test_store_failover(make_apache, op, three_memcached, expect_log, capsys):
     for rx in (r"AOIDC303: session store memcached: down", r"AOIDC415: cannot store the new session",
                r"AOIDC660: login of .* refused: the session directory cannot be written",
                r"AOIDC664: callback: cannot mark the login attempt used",
+               r"AOIDC839: login refused: the revocation epochs cannot be read",
                r"AOIDC402: cannot create login state", r"AOIDC750: session store memcached is down",
                r"another request is fetching the provider's"):
         expect_log(rx)
