@@ -39,6 +39,7 @@
 #include "aoidc_store.h"
 
 #include <apr_atomic.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <libmemcached/memcached.h>
@@ -411,6 +412,135 @@ static aoidc_store_rc_t mc_get(aoidc_store_t *s, apr_pool_t *p, const char *key,
     return out;
 }
 
+/* --- multi-get (listings) ---------------------------------------------------
+ * Keys are grouped by their primary server and each group is asked in one
+ * memcached_mget (in chunks of MGET_CHUNK keys). A key whose primary is known
+ * dead, whose other copies may need repair (a suspect server, or one this
+ * process has not yet used as a replica), that the primary did not have, or
+ * whose group failed goes through mc_get: its replica fallback and read
+ * repair are unchanged. So with healthy servers a listing page of n sessions
+ * costs one round trip per server instead of n. */
+#define MGET_CHUNK 256
+
+static int batchable(mc_ctx_t *c, const char *key)
+{
+    int order[AOIDC_STORE_SERVERS_MAX];
+    aoidc_store_order(&c->sv, key, order);
+    if (is_dead(c, order[0])) {
+        return -1;
+    }
+    for (int k = 1; k <= c->sv.replicas; k++) {
+        if (is_suspect(c, order[k]) || apr_atomic_read32(&c->srv[order[k]].epoch_checked) == 0) {
+            return -1;
+        }
+    }
+    return order[0];
+}
+
+/* one memcached_mget of keys idx[0..n) on server i; found items get rc OK */
+static memcached_return_t srv_mget(mc_ctx_t *c, int i, apr_pool_t *p, aoidc_store_item_t *items, const int *idx,
+                                   int n)
+{
+    memcached_st *m = fetch(c, i);
+    memcached_return_t rc = MEMCACHED_FAILURE;
+    if (!m) {
+        return MEMCACHED_TIMEOUT;
+    }
+    const char **keys = apr_palloc(p, sizeof(*keys) * (apr_size_t)n);
+    size_t *klen = apr_palloc(p, sizeof(*klen) * (apr_size_t)n);
+    apr_hash_t *where = apr_hash_make(p); /* key -> first index into idx, chained by next */
+    int *next = apr_palloc(p, sizeof(*next) * (apr_size_t)n);
+    int nk = 0;
+    for (int j = 0; j < n; j++) {
+        const char *key = items[idx[j]].key;
+        int *head = apr_hash_get(where, key, APR_HASH_KEY_STRING);
+        next[j] = -1;
+        if (head) {
+            next[j] = *head; /* a duplicate: asked once, answered to each */
+            *head = j;
+            continue;
+        }
+        head = apr_palloc(p, sizeof(*head));
+        *head = j;
+        apr_hash_set(where, key, APR_HASH_KEY_STRING, head);
+        keys[nk] = key;
+        klen[nk] = strlen(key);
+        nk++;
+    }
+    int broke = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        broke = attempt > 0;
+        rc = memcached_mget(m, keys, klen, (size_t)nk);
+        if (rc == MEMCACHED_SUCCESS) {
+            memcached_result_st *res;
+            while ((res = memcached_fetch_result(m, NULL, &rc)) != NULL) {
+                const char *k = memcached_result_key_value(res);
+                size_t kl = memcached_result_key_length(res);
+                int *head = kl <= AOIDC_STORE_KEY_MAX ? apr_hash_get(where, k, (apr_ssize_t)kl) : NULL;
+                size_t vn = memcached_result_length(res);
+                for (int j = head ? *head : -1; j >= 0; j = next[j]) {
+                    aoidc_store_item_t *it = &items[idx[j]];
+                    if (it->rc == AOIDC_STORE_OK) {
+                        continue;
+                    }
+                    it->val = apr_palloc(p, vn + 1);
+                    memcpy(it->val, memcached_result_value(res), vn);
+                    it->val[vn] = '\0';
+                    it->len = vn;
+                    it->rc = AOIDC_STORE_OK;
+                }
+                memcached_result_free(res);
+            }
+            if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS) {
+                rc = MEMCACHED_SUCCESS;
+                break;
+            }
+        }
+        if (!is_connection_error(rc) || rc == MEMCACHED_TIMEOUT) {
+            break;
+        }
+    }
+    memcached_pool_release(c->srv[i].pool, m);
+    mark(c, i, rc, broke);
+    apr_atomic_inc32(&c->store->stats.mgets);
+    return rc;
+}
+
+static void mc_mget(aoidc_store_t *s, apr_pool_t *p, aoidc_store_item_t *items, int n)
+{
+    mc_ctx_t *c = s->ctx;
+    int *server = apr_palloc(p, sizeof(*server) * (apr_size_t)n);
+    int *idx = apr_palloc(p, sizeof(*idx) * (apr_size_t)(n < MGET_CHUNK ? n : MGET_CHUNK));
+    for (int j = 0; j < n; j++) {
+        items[j].rc = AOIDC_STORE_MISSING;
+        items[j].val = NULL;
+        items[j].len = 0;
+        server[j] = batchable(c, items[j].key);
+    }
+    for (int i = 0; i < c->sv.n; i++) {
+        int m = 0;
+        for (int j = 0; j <= n; j++) {
+            if (j < n && server[j] == i) {
+                idx[m++] = j;
+            }
+            if (m > 0 && (m == MGET_CHUNK || j == n)) {
+                srv_mget(c, i, p, items, idx, m);
+                m = 0;
+            }
+        }
+    }
+    /* the rest, one by one with replica fallback: not batched, not found on
+     * the primary, or its server failed */
+    for (int j = 0; j < n; j++) {
+        if (items[j].rc != AOIDC_STORE_OK) {
+            items[j].rc = mc_get(s, p, items[j].key, &items[j].val, &items[j].len, NULL);
+        }
+        else {
+            apr_atomic_inc32(&s->stats.gets);
+        }
+    }
+}
+
 /* set or add on every live copy (see the rules at the top) */
 static aoidc_store_rc_t all_copies(aoidc_store_t *s, store_op_t op, const char *key, const void *val,
                                    apr_size_t len, long ttl, int skip)
@@ -613,6 +743,7 @@ apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, in
     s->del = mc_del;
     s->usable = mc_usable;
     s->probe = mc_probe;
+    s->mget = mc_mget;
     s->ctx = c;
     c->store = s;
     *out = s;
