@@ -110,19 +110,12 @@ static int cmp_expires_desc(const void *a, const void *b)
     return x->expires < y->expires ? 1 : x->expires > y->expires ? -1 : 0;
 }
 
-/* Append the live entries of one list key to c (deduplicated by id). A list
- * that fails to read is skipped unless the store is down. */
-static ocon_rc_t add_list(ocon_ctx_t *ctx, apr_pool_t *p, const char *key, apr_int64_t now, cand_t *c, int sort)
+/* Append entries e (may be NULL) to c, deduplicated by id; sort: newest
+ * expiry first. */
+static void add_entries(apr_array_header_t *e, cand_t *c, int sort)
 {
-    apr_array_header_t *e = NULL;
-    if (!key) {
-        return OCON_OK;
-    }
-    if (aoidc_dir_read_list(ctx->store, &ctx->keys, p, key, now, &e) != APR_SUCCESS) {
-        return classify(ctx, p) == OCON_DOWN ? OCON_DOWN : OCON_OK;
-    }
     if (!e) {
-        return OCON_OK;
+        return;
     }
     if (sort && e->nelts > 1) {
         qsort(e->elts, (size_t)e->nelts, sizeof(aoidc_dir_entry_t), cmp_expires_desc);
@@ -135,34 +128,20 @@ static ocon_rc_t add_list(ocon_ctx_t *ctx, apr_pool_t *p, const char *key, apr_i
         apr_hash_set(c->seen, x->id, APR_HASH_KEY_STRING, "");
         APR_ARRAY_PUSH(c->entries, aoidc_dir_entry_t) = *x;
     }
-    return OCON_OK;
 }
 
-/* Every page of a paged bucket list (aoidc:d:b:<bucket>[.<n>]), until the
- * first missing page. aoidc_dir_read_list reads a missing key as empty, so an
- * empty answer is checked with one raw get (a page emptied by logouts may be
- * followed by a live one). */
-static ocon_rc_t add_pages(ocon_ctx_t *ctx, apr_pool_t *p, const char *base, apr_int64_t now, cand_t *c)
+/* Append the live entries of one list key to c (deduplicated by id). A list
+ * that fails to read is skipped unless the store is down. */
+static ocon_rc_t add_list(ocon_ctx_t *ctx, apr_pool_t *p, const char *key, apr_int64_t now, cand_t *c, int sort)
 {
-    for (int page = 0; page < AOIDC_DIR_BUCKET_PAGES; page++) {
-        const char *key = aoidc_dir_page_key(p, base, page);
-        int before = c->entries->nelts;
-        ocon_rc_t rc = add_list(ctx, p, key, now, c, 1);
-        if (rc != OCON_OK) {
-            return rc;
-        }
-        if (c->entries->nelts == before) {
-            char *v;
-            apr_size_t n;
-            aoidc_store_rc_t src = ctx->store->get(ctx->store, p, key, &v, &n, NULL);
-            if (src == AOIDC_STORE_MISSING) {
-                return OCON_OK;
-            }
-            if (src == AOIDC_STORE_DOWN) {
-                return OCON_DOWN;
-            }
-        }
+    apr_array_header_t *e = NULL;
+    if (!key) {
+        return OCON_OK;
     }
+    if (aoidc_dir_read_list(ctx->store, &ctx->keys, p, key, now, &e) != APR_SUCCESS) {
+        return classify(ctx, p) == OCON_DOWN ? OCON_DOWN : OCON_OK;
+    }
+    add_entries(e, c, sort);
     return OCON_OK;
 }
 
@@ -196,12 +175,24 @@ static ocon_rc_t add_buckets_n(ocon_ctx_t *ctx, apr_pool_t *p, const char *provi
 {
     apr_int64_t top = now / AOIDC_DIR_BUCKET + 1;
     apr_int64_t bottom = newest > 0 ? top - newest + 1 : (now - session_window(ctx, p)) / AOIDC_DIR_BUCKET - 1;
-    for (apr_int64_t b = top; b >= bottom; b--) {
-        const char *base = provider ? aoidc_dir_provider_bucket_key(p, provider, b) : aoidc_dir_bucket_key(p, b);
-        ocon_rc_t rc = add_pages(ctx, p, base, now, c);
-        if (rc != OCON_OK) {
-            return rc;
-        }
+    /* every page of each paged bucket list (aoidc:d:b:<bucket>[.<n>]), until
+     * its first missing page; one multi-get per page round, not a get per page */
+    int nb = top >= bottom ? (int)(top - bottom + 1) : 0;
+    if (nb == 0) {
+        return OCON_OK;
+    }
+    const char **bases = apr_pcalloc(p, sizeof(*bases) * (apr_size_t)nb);
+    apr_array_header_t **pages = apr_pcalloc(p, sizeof(*pages) * (apr_size_t)nb * AOIDC_DIR_BUCKET_PAGES);
+    for (int i = 0; i < nb; i++) {
+        apr_int64_t b = top - i;
+        bases[i] = provider ? aoidc_dir_provider_bucket_key(p, provider, b) : aoidc_dir_bucket_key(p, b);
+    }
+    if (aoidc_dir_read_paged(ctx->store, &ctx->keys, p, bases, nb, now, pages) != APR_SUCCESS &&
+        classify(ctx, p) == OCON_DOWN) {
+        return OCON_DOWN;
+    }
+    for (int i = 0; i < nb * AOIDC_DIR_BUCKET_PAGES; i++) {
+        add_entries(pages[i], c, 1);
     }
     return OCON_OK;
 }

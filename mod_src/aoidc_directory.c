@@ -364,34 +364,49 @@ apr_status_t aoidc_dir_read_list(aoidc_store_t *st, const aoidc_keys_t *keys, ap
     return APR_SUCCESS;
 }
 
-/* Read every page of a paged list (until the first missing page), appended
- * to out. */
-static apr_status_t read_pages(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *base,
-                               apr_int64_t now, apr_array_header_t *out)
+apr_status_t aoidc_dir_read_paged(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *const *bases,
+                                  int n, apr_int64_t now, apr_array_header_t **pages)
 {
+    apr_status_t rv = APR_SUCCESS;
+    aoidc_store_item_t *items = apr_pcalloc(p, sizeof(*items) * (apr_size_t)(n + 1));
+    int *which = apr_pcalloc(p, sizeof(*which) * (apr_size_t)(n + 1));
+    memset(pages, 0, sizeof(*pages) * (apr_size_t)n * AOIDC_DIR_BUCKET_PAGES);
+    /* round k reads page k of every list whose page k-1 exists */
     for (int page = 0; page < AOIDC_DIR_BUCKET_PAGES; page++) {
-        const char *key = aoidc_dir_page_key(p, base, page);
-        char *val;
-        apr_size_t len;
-        aoidc_store_rc_t rc = st->get(st, p, key, &val, &len, NULL);
-        if (rc == AOIDC_STORE_MISSING) {
-            return APR_SUCCESS;
-        }
-        if (rc != AOIDC_STORE_OK) {
-            return APR_EGENERAL;
-        }
-        apr_array_header_t *all = apr_array_make(p, 16, sizeof(aoidc_dir_entry_t));
-        if (list_decode(p, keys, key, val, len, all) != APR_SUCCESS) {
-            continue;
-        }
-        for (int i = 0; i < all->nelts; i++) {
-            aoidc_dir_entry_t *e = &APR_ARRAY_IDX(all, i, aoidc_dir_entry_t);
-            if (e->expires > now) {
-                APR_ARRAY_PUSH(out, aoidc_dir_entry_t) = *e;
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            if (page == 0 || pages[i * AOIDC_DIR_BUCKET_PAGES + page - 1]) {
+                memset(&items[m], 0, sizeof(items[m]));
+                items[m].key = aoidc_dir_page_key(p, bases[i], page);
+                which[m++] = i;
             }
         }
+        if (m == 0) {
+            break;
+        }
+        aoidc_store_mget(st, p, items, m);
+        for (int k = 0; k < m; k++) {
+            if (items[k].rc == AOIDC_STORE_MISSING) {
+                continue;
+            }
+            if (items[k].rc != AOIDC_STORE_OK) {
+                rv = APR_EGENERAL;
+                continue;
+            }
+            apr_array_header_t *all = apr_array_make(p, 16, sizeof(aoidc_dir_entry_t));
+            apr_array_header_t *live = apr_array_make(p, 16, sizeof(aoidc_dir_entry_t));
+            if (list_decode(p, keys, items[k].key, items[k].val, items[k].len, all) == APR_SUCCESS) {
+                for (int j = 0; j < all->nelts; j++) {
+                    aoidc_dir_entry_t *e = &APR_ARRAY_IDX(all, j, aoidc_dir_entry_t);
+                    if (e->expires > now) {
+                        APR_ARRAY_PUSH(live, aoidc_dir_entry_t) = *e;
+                    }
+                }
+            }
+            pages[which[k] * AOIDC_DIR_BUCKET_PAGES + page] = live;
+        }
     }
-    return APR_SUCCESS;
+    return rv;
 }
 
 static apr_status_t page_add(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *base,
@@ -670,15 +685,30 @@ apr_status_t aoidc_dir_load(aoidc_store_t *st, const aoidc_keys_t *keys, apr_poo
 {
     *handles = apr_array_make(p, entries->nelts + 1, sizeof(const char *));
     *sessions = apr_array_make(p, entries->nelts + 1, sizeof(aoidc_session_t));
+    /* one multi-get for the page: a round trip per server, not per session */
+    aoidc_store_item_t *items = apr_pcalloc(p, sizeof(*items) * (apr_size_t)(entries->nelts + 1));
+    const char **hs = apr_pcalloc(p, sizeof(*hs) * (apr_size_t)(entries->nelts + 1));
+    int n = 0;
     for (int i = 0; i < entries->nelts; i++) {
         const char *h = APR_ARRAY_IDX(entries, i, aoidc_dir_entry_t).id;
+        const char *key = h ? aoidc_dir_store_key(p, h) : NULL;
+        if (key) {
+            hs[n] = h;
+            items[n++].key = key;
+        }
+    }
+    aoidc_store_mget(st, p, items, n);
+    for (int i = 0; i < n; i++) {
         aoidc_session_t s;
-        int r = load_one(st, keys, p, h, &s);
-        if (r < 0) {
+        if (items[i].rc == AOIDC_STORE_MISSING) {
+            continue;
+        }
+        if (items[i].rc != AOIDC_STORE_OK) {
             return APR_EGENERAL;
         }
-        if (r > 0) {
-            APR_ARRAY_PUSH(*handles, const char *) = h;
+        if (aoidc_session_decode(p, keys, items[i].key, (const unsigned char *)items[i].val, items[i].len, &s) ==
+            APR_SUCCESS) {
+            APR_ARRAY_PUSH(*handles, const char *) = hs[i];
             APR_ARRAY_PUSH(*sessions, aoidc_session_t) = s;
         }
     }
@@ -727,14 +757,25 @@ static apr_status_t query_entries(aoidc_store_t *st, const aoidc_keys_t *keys, a
             return APR_EINVAL;
         }
         apr_int64_t last = q->now / AOIDC_DIR_BUCKET, first = (q->now - clamp_window(q->window)) / AOIDC_DIR_BUCKET;
-        for (apr_int64_t b = last; b >= first && rv == APR_SUCCESS; b--) {
-            const char *base = q->kind == AOIDC_DIR_Q_ALL ? aoidc_dir_bucket_key(p, b)
-                                                          : aoidc_dir_provider_bucket_key(p, q->provider, b);
-            apr_array_header_t *bucket = apr_array_make(p, 16, sizeof(aoidc_dir_entry_t));
-            rv = read_pages(st, keys, p, base, q->now, bucket);
-            /* newest first */
-            for (int i = bucket->nelts - 1; i >= 0; i--) {
-                APR_ARRAY_PUSH(all, aoidc_dir_entry_t) = APR_ARRAY_IDX(bucket, i, aoidc_dir_entry_t);
+        int nb = (int)(last - first + 1);
+        const char **bases = apr_pcalloc(p, sizeof(*bases) * (apr_size_t)(nb + 1));
+        apr_array_header_t **pages = apr_pcalloc(p, sizeof(*pages) * (apr_size_t)(nb + 1) * AOIDC_DIR_BUCKET_PAGES);
+        for (int i = 0; i < nb; i++) {
+            apr_int64_t b = last - i;
+            bases[i] = q->kind == AOIDC_DIR_Q_ALL ? aoidc_dir_bucket_key(p, b)
+                                                  : aoidc_dir_provider_bucket_key(p, q->provider, b);
+        }
+        rv = aoidc_dir_read_paged(st, keys, p, bases, nb, q->now, pages);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        for (int i = 0; i < nb; i++) {
+            /* newest first: the bucket's pages in reverse */
+            for (int k = AOIDC_DIR_BUCKET_PAGES - 1; k >= 0; k--) {
+                apr_array_header_t *pg = pages[i * AOIDC_DIR_BUCKET_PAGES + k];
+                for (int j = pg ? pg->nelts - 1 : -1; j >= 0; j--) {
+                    APR_ARRAY_PUSH(all, aoidc_dir_entry_t) = APR_ARRAY_IDX(pg, j, aoidc_dir_entry_t);
+                }
             }
         }
         return rv;
@@ -822,26 +863,48 @@ apr_status_t aoidc_dir_query(aoidc_store_t *st, const aoidc_keys_t *keys, apr_po
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    /* the records are read in batches with one multi-get each, as many as
+     * the page still needs (QUERY_BATCH at most), in listing order */
+    enum { QUERY_BATCH = 128 };
     apr_hash_t *seen = apr_hash_make(p);
-    for (int i = q->offset; i < entries->nelts; i++) {
-        if (q->limit && (*infos)->nelts >= q->limit) {
-            *next_offset = i;
-            break;
+    aoidc_store_item_t items[QUERY_BATCH];
+    const char *hs[QUERY_BATCH];
+    int at[QUERY_BATCH];
+    int i = q->offset;
+    while (i < entries->nelts) {
+        int want = q->limit ? q->limit - (*infos)->nelts : QUERY_BATCH;
+        int n = 0;
+        want = want > QUERY_BATCH ? QUERY_BATCH : want;
+        for (; i < entries->nelts && n < want; i++) {
+            const char *h = APR_ARRAY_IDX(entries, i, aoidc_dir_entry_t).id;
+            const char *key = h ? aoidc_dir_store_key(p, h) : NULL;
+            if (!key || apr_hash_get(seen, h, APR_HASH_KEY_STRING)) {
+                continue;
+            }
+            apr_hash_set(seen, h, APR_HASH_KEY_STRING, h);
+            memset(&items[n], 0, sizeof(items[n]));
+            items[n].key = key;
+            hs[n] = h;
+            at[n++] = i;
         }
-        const char *h = APR_ARRAY_IDX(entries, i, aoidc_dir_entry_t).id;
-        if (apr_hash_get(seen, h, APR_HASH_KEY_STRING)) {
-            continue;
+        aoidc_store_mget(st, p, items, n);
+        for (int k = 0; k < n; k++) {
+            aoidc_session_t s;
+            if (items[k].rc != AOIDC_STORE_OK && items[k].rc != AOIDC_STORE_MISSING) {
+                return APR_EGENERAL;
+            }
+            if (items[k].rc == AOIDC_STORE_MISSING ||
+                aoidc_session_decode(p, keys, items[k].key, (const unsigned char *)items[k].val, items[k].len, &s) !=
+                    APR_SUCCESS ||
+                s.expires <= q->now || !session_matches(q, &s, p)) {
+                continue;
+            }
+            aoidc_dir_info_from(p, hs[k], &s, apr_array_push(*infos));
+            if (q->limit && (*infos)->nelts >= q->limit) {
+                *next_offset = at[k] + 1 < entries->nelts ? at[k] + 1 : -1;
+                return APR_SUCCESS;
+            }
         }
-        apr_hash_set(seen, h, APR_HASH_KEY_STRING, h);
-        aoidc_session_t s;
-        int r = load_one(st, keys, p, h, &s);
-        if (r < 0) {
-            return APR_EGENERAL;
-        }
-        if (r == 0 || s.expires <= q->now || !session_matches(q, &s, p)) {
-            continue;
-        }
-        aoidc_dir_info_from(p, h, &s, apr_array_push(*infos));
     }
     return APR_SUCCESS;
 }

@@ -125,6 +125,16 @@ apr_status_t aoidc_dir_remove(aoidc_store_t *st, const aoidc_keys_t *keys, apr_p
 apr_status_t aoidc_dir_read_list(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *key,
                                  apr_int64_t now, apr_array_header_t **entries);
 
+/* Read the paged lists bases[0..n) (bucket lists: pages 0, 1, ... until the
+ * first missing one) with one multi-get per page round, instead of one get
+ * per page. pages[i * AOIDC_DIR_BUCKET_PAGES + k] is set to the live entries
+ * of page k of bases[i] (in list order; an empty array when the page exists
+ * but does not decrypt) or NULL when there is no such page. Returns
+ * APR_EGENERAL when the store failed on a page (the pages read stay set, a
+ * page that failed is NULL and ends its list), else APR_SUCCESS. */
+apr_status_t aoidc_dir_read_paged(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p, const char *const *bases,
+                                  int n, apr_int64_t now, apr_array_header_t **pages);
+
 /* Update one list with get + CAS: drop expired entries and the entry whose
  * id is remove_id (if not NULL), then add or refresh *add (if not NULL; an
  * entry with the same id keeps the later expiry), then bound the list.

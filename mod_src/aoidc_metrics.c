@@ -373,6 +373,24 @@ static aoidc_store_rc_t m_del(aoidc_store_t *s, const char *key)
     return rc;
 }
 
+/* a multi-get counts as one get per key (one latency observation) */
+static void m_mget(aoidc_store_t *s, apr_pool_t *p, aoidc_store_item_t *items, int n)
+{
+    aoidc_store_t *in = ((metered_t *)s)->inner;
+    apr_time_t t = apr_time_now();
+    aoidc_store_mget(in, p, items, n);
+    for (int i = 0; i < n; i++) {
+        add(AOIDC_M_STORE_GET, 1);
+        if (items[i].rc == AOIDC_STORE_DOWN) {
+            add(AOIDC_M_STORE_GET_DOWN, 1);
+        }
+        else if (items[i].rc == AOIDC_STORE_ERROR) {
+            add(AOIDC_M_STORE_GET_ERROR, 1);
+        }
+    }
+    aoidc_metrics_observe_store_us(apr_time_now() - t);
+}
+
 aoidc_store_t *aoidc_metrics_store_wrap(apr_pool_t *p, aoidc_store_t *inner)
 {
     metered_t *m = apr_pcalloc(p, sizeof(*m));
@@ -385,5 +403,6 @@ aoidc_store_t *aoidc_metrics_store_wrap(apr_pool_t *p, aoidc_store_t *inner)
     m->pub.add = m_add;
     m->pub.cas = m_cas;
     m->pub.del = m_del;
+    m->pub.mget = m_mget;
     return &m->pub;
 }

@@ -29,6 +29,22 @@ int aoidc_store_usable(aoidc_store_t *s, apr_pool_t *p)
     return s && (!s->usable || s->usable(s, p));
 }
 
+void aoidc_store_mget(aoidc_store_t *s, apr_pool_t *p, aoidc_store_item_t *items, int n)
+{
+    if (n <= 0) {
+        return;
+    }
+    if (s->mget) {
+        s->mget(s, p, items, n);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        items[i].val = NULL;
+        items[i].len = 0;
+        items[i].rc = s->get(s, p, items[i].key, &items[i].val, &items[i].len, NULL);
+    }
+}
+
 /* Parse "host[:port]" into host and port. Returns 0 on success. */
 static int parse_server(apr_pool_t *p, const char *spec, char **host, unsigned *port)
 {

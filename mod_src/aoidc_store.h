@@ -34,7 +34,20 @@ int aoidc_store_usable(aoidc_store_t *s, apr_pool_t *p);
 typedef struct {
     volatile apr_uint32_t gets, sets, cas, adds, deletes;
     volatile apr_uint32_t repairs; /* copies written back by a read (replicas) */
+    volatile apr_uint32_t mgets;   /* multi-get round trips (one per server asked) */
 } aoidc_store_stats_t;
+
+/* One key of a multi-get (aoidc_store_mget). */
+typedef struct {
+    const char *key;      /* in */
+    aoidc_store_rc_t rc;  /* out: as get would answer for this key */
+    char *val;            /* out when OK: from p, NUL-terminated */
+    apr_size_t len;       /* out when OK, excludes the NUL */
+} aoidc_store_item_t;
+
+/* Read items[0..n) (keys may repeat): the store's mget when it has one, else
+ * one get per key. Every item's rc is set as get would set it (no CAS). */
+void aoidc_store_mget(aoidc_store_t *s, apr_pool_t *p, aoidc_store_item_t *items, int n);
 
 /* What a store reports about one of its servers, for the error log. */
 typedef enum {
@@ -65,6 +78,10 @@ struct aoidc_store {
      * known to be down); returns how many answered, sets *servers and
      * *replicas. For the health handler. */
     int (*probe)(aoidc_store_t *s, apr_pool_t *p, int *servers, int *replicas);
+    /* optional: read n keys at once (fewer round trips than n gets); sets
+     * every item's rc (and val/len when OK) as get would. Callers use
+     * aoidc_store_mget(), which falls back to get per key without it. */
+    void (*mget)(aoidc_store_t *s, apr_pool_t *p, aoidc_store_item_t *items, int n);
     aoidc_store_stats_t stats;
     /* optional, set by the caller after creation */
     aoidc_store_event_fn on_event;

@@ -39,6 +39,7 @@
 #include "aoidc_store.h"
 
 #include <apr_atomic.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <libmemcached/memcached.h>
@@ -411,6 +412,204 @@ static aoidc_store_rc_t mc_get(aoidc_store_t *s, apr_pool_t *p, const char *key,
     return out;
 }
 
+/* --- multi-get (listings) ---------------------------------------------------
+ * The copies are asked in rounds: round k groups the keys still unanswered
+ * by their k-th copy's server and asks each server once (memcached_mget, in
+ * chunks of MGET_CHUNK keys), skipping servers known dead, reading the
+ * server's epoch along when due (as srv_get does). A key found on its
+ * primary (or on a later copy when the earlier ones are known dead) is done;
+ * one missing on a live copy goes on to its next copy, so a listing whose
+ * keys are mostly absent (empty bucket pages) also costs a round trip per
+ * server and round, not one per key. Whatever needs the per-key rules goes
+ * through mc_get unchanged: a key found on a later copy after an earlier one
+ * said missing (read repair), one whose copies may need repair (a suspect
+ * server), one whose server failed, one that no live server answered. So
+ * with healthy servers a listing page of n sessions costs one round trip
+ * per server instead of n. */
+#define MGET_CHUNK 256
+
+/* one memcached_mget of items idx[0..n) on server i (and its epoch when
+ * due); found items get rc OK; MEMCACHED_SUCCESS when the server answered */
+static memcached_return_t srv_mget(mc_ctx_t *c, int i, apr_pool_t *p, aoidc_store_item_t *items, const int *idx,
+                                   int n)
+{
+    memcached_st *m = fetch(c, i);
+    memcached_return_t rc = MEMCACHED_FAILURE;
+    if (!m) {
+        return MEMCACHED_TIMEOUT;
+    }
+    int with_epoch = epoch_due(c, i), epoch_found = 0;
+    apr_int64_t epoch = 0;
+    const char **keys = apr_palloc(p, sizeof(*keys) * (apr_size_t)(n + 1));
+    size_t *klen = apr_palloc(p, sizeof(*klen) * (apr_size_t)(n + 1));
+    apr_hash_t *where = apr_hash_make(p); /* key -> first j, chained by next[] */
+    int *next = apr_palloc(p, sizeof(*next) * (apr_size_t)n);
+    int nk = 0;
+    for (int j = 0; j < n; j++) {
+        const char *key = items[idx[j]].key;
+        int *head = apr_hash_get(where, key, APR_HASH_KEY_STRING);
+        next[j] = -1;
+        if (head) {
+            next[j] = *head; /* a repeated key: asked once, answered to each */
+            *head = j;
+            continue;
+        }
+        head = apr_palloc(p, sizeof(*head));
+        *head = j;
+        apr_hash_set(where, key, APR_HASH_KEY_STRING, head);
+        keys[nk] = key;
+        klen[nk++] = strlen(key);
+    }
+    if (with_epoch) {
+        keys[nk] = EPOCH_KEY;
+        klen[nk++] = sizeof(EPOCH_KEY) - 1;
+    }
+    int broke = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        broke = attempt > 0;
+        rc = memcached_mget(m, keys, klen, (size_t)nk);
+        apr_atomic_inc32(&c->store->stats.mgets);
+        if (rc == MEMCACHED_SUCCESS) {
+            memcached_result_st *res;
+            while ((res = memcached_fetch_result(m, NULL, &rc)) != NULL) {
+                const char *k = memcached_result_key_value(res);
+                size_t kl = memcached_result_key_length(res);
+                size_t vn = memcached_result_length(res);
+                if (with_epoch && kl == sizeof(EPOCH_KEY) - 1 && memcmp(k, EPOCH_KEY, kl) == 0) {
+                    char num[24];
+                    size_t cn = vn < sizeof(num) - 1 ? vn : sizeof(num) - 1;
+                    memcpy(num, memcached_result_value(res), cn);
+                    num[cn] = '\0';
+                    epoch = apr_atoi64(num);
+                    epoch_found = 1;
+                    memcached_result_free(res);
+                    continue;
+                }
+                int *head = kl <= AOIDC_STORE_KEY_MAX ? apr_hash_get(where, k, (apr_ssize_t)kl) : NULL;
+                for (int j = head ? *head : -1; j >= 0; j = next[j]) {
+                    aoidc_store_item_t *it = &items[idx[j]];
+                    if (it->rc == AOIDC_STORE_OK) {
+                        continue;
+                    }
+                    it->val = apr_palloc(p, vn + 1);
+                    memcpy(it->val, memcached_result_value(res), vn);
+                    it->val[vn] = '\0';
+                    it->len = vn;
+                    it->rc = AOIDC_STORE_OK;
+                }
+                memcached_result_free(res);
+            }
+            if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS) {
+                rc = MEMCACHED_SUCCESS;
+                break;
+            }
+        }
+        if (!is_connection_error(rc) || rc == MEMCACHED_TIMEOUT) {
+            break;
+        }
+    }
+    if (with_epoch && rc == MEMCACHED_SUCCESS) {
+        if (!epoch_found) {
+            epoch = apr_time_now() / 1000;
+            const char *v = apr_psprintf(p, "%" APR_INT64_T_FMT, epoch);
+            if (memcached_add(m, EPOCH_KEY, sizeof(EPOCH_KEY) - 1, v, strlen(v), 0, 0) == MEMCACHED_SUCCESS) {
+                event(c, AOIDC_STORE_EV_EMPTY, i, "");
+            }
+        }
+        epoch_seen(c, i, epoch);
+    }
+    memcached_pool_release(c->srv[i].pool, m);
+    mark(c, i, rc, broke);
+    return rc;
+}
+
+enum { MG_PENDING = 0, MG_DONE, MG_ONE_BY_ONE };
+
+/* is_dead without claiming a retry: no read repair goes there now */
+static int known_dead(mc_ctx_t *c, int i)
+{
+    apr_uint32_t until = apr_atomic_read32(&c->srv[i].dead_until);
+    return until != 0 && (apr_int32_t)(until - now_ms(c)) > 0;
+}
+
+static void mc_mget(aoidc_store_t *s, apr_pool_t *p, aoidc_store_item_t *items, int n)
+{
+    mc_ctx_t *c = s->ctx;
+    int copies = c->sv.replicas + 1;
+    int *order = apr_palloc(p, sizeof(*order) * (apr_size_t)n * AOIDC_STORE_SERVERS_MAX);
+    char *state = apr_pcalloc(p, (apr_size_t)n), *answered = apr_pcalloc(p, (apr_size_t)n);
+    int *idx = apr_palloc(p, sizeof(*idx) * (apr_size_t)(n < MGET_CHUNK ? n : MGET_CHUNK));
+    /* a process's first use of a server as a replica: learn its epoch (once),
+     * as mc_get does */
+    for (int i = 0; i < c->sv.n && copies > 1; i++) {
+        if (apr_atomic_read32(&c->srv[i].epoch_checked) == 0 && !is_dead(c, i)) {
+            char *hv;
+            apr_size_t hl;
+            uint64_t hc;
+            uint32_t hf;
+            srv_get(c, i, p, "aoidc:health", &hv, &hl, &hc, &hf);
+        }
+    }
+    for (int j = 0; j < n; j++) {
+        int *o = order + j * AOIDC_STORE_SERVERS_MAX;
+        items[j].rc = AOIDC_STORE_MISSING;
+        items[j].val = NULL;
+        items[j].len = 0;
+        aoidc_store_order(&c->sv, items[j].key, o);
+        for (int k = 1; k < copies; k++) {
+            if (is_suspect(c, o[k]) && !known_dead(c, o[k])) {
+                state[j] = MG_ONE_BY_ONE; /* reads repair its copies there */
+            }
+        }
+    }
+    for (int k = 0; k < copies; k++) {
+        for (int i = 0; i < c->sv.n; i++) {
+            int m = 0, asked = 0, dead = 0;
+            for (int j = 0; j <= n; j++) {
+                if (j < n && state[j] == MG_PENDING && order[j * AOIDC_STORE_SERVERS_MAX + k] == i) {
+                    if (!asked) {
+                        asked = 1;
+                        dead = is_dead(c, i); /* once per server and round */
+                    }
+                    if (!dead) {
+                        idx[m++] = j;
+                    }
+                }
+                if (m > 0 && (m == MGET_CHUNK || j == n)) {
+                    memcached_return_t rc = srv_mget(c, i, p, items, idx, m);
+                    for (int x = 0; x < m; x++) {
+                        int y = idx[x];
+                        if (rc != MEMCACHED_SUCCESS) {
+                            state[y] = MG_ONE_BY_ONE; /* failed or cut short: the per-key rules */
+                        }
+                        else if (items[y].rc == AOIDC_STORE_OK) {
+                            /* found on a later copy after an earlier one said
+                             * missing: mc_get writes it back there */
+                            state[y] = answered[y] ? MG_ONE_BY_ONE : MG_DONE;
+                        }
+                        else {
+                            answered[y] = 1;
+                        }
+                    }
+                    m = 0;
+                }
+            }
+        }
+    }
+    for (int j = 0; j < n; j++) {
+        if (state[j] == MG_DONE || (state[j] == MG_PENDING && answered[j])) {
+            apr_atomic_inc32(&s->stats.gets);
+            if (state[j] == MG_PENDING) {
+                items[j].rc = AOIDC_STORE_MISSING; /* every live copy said so */
+            }
+            continue;
+        }
+        items[j].val = NULL;
+        items[j].len = 0;
+        items[j].rc = mc_get(s, p, items[j].key, &items[j].val, &items[j].len, NULL);
+    }
+}
+
 /* set or add on every live copy (see the rules at the top) */
 static aoidc_store_rc_t all_copies(aoidc_store_t *s, store_op_t op, const char *key, const void *val,
                                    apr_size_t len, long ttl, int skip)
@@ -613,6 +812,7 @@ apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, in
     s->del = mc_del;
     s->usable = mc_usable;
     s->probe = mc_probe;
+    s->mget = mc_mget;
     s->ctx = c;
     c->store = s;
     *out = s;

@@ -835,6 +835,195 @@ static void test_node_snapshot(void **state)
     assert_int_equal(aoidc_node_publish(st, p, &in), APR_EINVAL);
 }
 
+/* A store with a multi-get that counts: gets (single-key reads) and mget
+ * calls; its mget answers each key with the inner store's get, so results
+ * are those of per-key gets. */
+typedef struct {
+    aoidc_store_t pub;
+    aoidc_store_t *inner;
+    int gets, mgets, mget_keys;
+} counting_t;
+
+static aoidc_store_rc_t c_get(aoidc_store_t *s, apr_pool_t *p, const char *key, char **val, apr_size_t *len,
+                              uint64_t *cas)
+{
+    counting_t *c = (counting_t *)s;
+    c->gets++;
+    return c->inner->get(c->inner, p, key, val, len, cas);
+}
+
+static aoidc_store_rc_t c_set(aoidc_store_t *s, const char *key, const void *val, apr_size_t len, long ttl)
+{
+    aoidc_store_t *in = ((counting_t *)s)->inner;
+    return in->set(in, key, val, len, ttl);
+}
+
+static aoidc_store_rc_t c_add(aoidc_store_t *s, const char *key, const void *val, apr_size_t len, long ttl)
+{
+    aoidc_store_t *in = ((counting_t *)s)->inner;
+    return in->add(in, key, val, len, ttl);
+}
+
+static aoidc_store_rc_t c_cas(aoidc_store_t *s, const char *key, const void *val, apr_size_t len, long ttl,
+                              uint64_t cas)
+{
+    aoidc_store_t *in = ((counting_t *)s)->inner;
+    return in->cas(in, key, val, len, ttl, cas);
+}
+
+static aoidc_store_rc_t c_del(aoidc_store_t *s, const char *key)
+{
+    aoidc_store_t *in = ((counting_t *)s)->inner;
+    return in->del(in, key);
+}
+
+static void c_mget(aoidc_store_t *s, apr_pool_t *p, aoidc_store_item_t *items, int n)
+{
+    counting_t *c = (counting_t *)s;
+    c->mgets++;
+    c->mget_keys += n;
+    for (int i = 0; i < n; i++) {
+        items[i].val = NULL;
+        items[i].len = 0;
+        items[i].rc = c->inner->get(c->inner, p, items[i].key, &items[i].val, &items[i].len, NULL);
+    }
+}
+
+static counting_t *counting_create(apr_pool_t *p, aoidc_store_t *inner)
+{
+    counting_t *c = apr_pcalloc(p, sizeof(*c));
+    c->inner = inner;
+    c->pub.name = "counting";
+    c->pub.get = c_get;
+    c->pub.set = c_set;
+    c->pub.add = c_add;
+    c->pub.cas = c_cas;
+    c->pub.del = c_del;
+    c->pub.mget = c_mget;
+    return c;
+}
+
+/* aoidc_store_mget: with and without a backend mget, the answers are those
+ * of per-key gets: present, missing, repeated keys, many keys, store down. */
+static void test_store_mget(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *mem = mem_store_create(p, now());
+    counting_t *cs = counting_create(p, mem);
+    enum { N = 300, ITEMS = 2 * N + 3 };
+    for (int i = 0; i < N; i += 2) {
+        const char *v = apr_psprintf(p, "value-%d", i);
+        assert_int_equal(mem->set(mem, apr_psprintf(p, "k%d", i), v, strlen(v), 60), AOIDC_STORE_OK);
+    }
+    aoidc_store_item_t *items = apr_pcalloc(p, sizeof(*items) * ITEMS);
+    for (int i = 0; i < ITEMS; i++) {
+        items[i].key = apr_psprintf(p, "k%d", i < 2 * N ? i % N : 4); /* each key twice, then k4 thrice more */
+        items[i].rc = AOIDC_STORE_ERROR;
+    }
+    aoidc_store_t *stores[2] = {mem, &cs->pub};
+    for (int k = 0; k < 2; k++) {
+        int gets = (int)mem->stats.gets;
+        aoidc_store_mget(stores[k], p, items, ITEMS);
+        assert_int_equal((int)mem->stats.gets - gets, ITEMS); /* fallback and counting mget: a get per key */
+        for (int i = 0; i < ITEMS; i++) {
+            char *v = NULL;
+            apr_size_t len = 0;
+            aoidc_store_rc_t rc = mem->get(mem, p, items[i].key, &v, &len, NULL);
+            assert_int_equal(items[i].rc, rc);
+            if (rc == AOIDC_STORE_OK) {
+                assert_int_equal(items[i].len, len);
+                assert_string_equal(items[i].val, v);
+            }
+            else {
+                assert_int_equal(items[i].rc, AOIDC_STORE_MISSING);
+            }
+        }
+        assert_int_equal(items[ITEMS - 1].rc, AOIDC_STORE_OK);
+        assert_string_equal(items[ITEMS - 1].val, "value-4");
+    }
+    assert_int_equal(cs->mgets, 1);
+    assert_int_equal(cs->gets, 0);
+    aoidc_store_mget(&cs->pub, p, items, 0); /* nothing asked: no call */
+    assert_int_equal(cs->mgets, 1);
+    mem_store_set_down(mem, 1);
+    aoidc_store_mget(mem, p, items, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(items[i].rc, AOIDC_STORE_DOWN);
+    }
+    mem_store_set_down(mem, 0);
+}
+
+/* A listing page of many sessions reads the bucket pages and the session
+ * records with a few multi-gets, not a get per page or per session, and lists
+ * exactly what per-key reads list. */
+static void test_listing_uses_mget(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_store_t *mem = mem_store_create(p, now());
+    counting_t *cs = counting_create(p, mem);
+    enum { N = 300 };
+    for (int i = 0; i < N; i++) {
+        login(p, mem, i % 2 ? "main" : "other", apr_psprintf(p, "user%d", i), NULL, NULL, NULL, 3600);
+    }
+    /* one record gone: skipped, the page still fills up */
+    aoidc_dir_query_t q0 = {AOIDC_DIR_Q_ALL, NULL, NULL, now(), 3600, 0, 0};
+    apr_array_header_t *all;
+    int next;
+    assert_int_equal(aoidc_dir_query(mem, &keys, p, &q0, &all, &next), APR_SUCCESS);
+    assert_int_equal(all->nelts, N);
+    assert_int_equal(mem->del(mem, aoidc_dir_store_key(p, APR_ARRAY_IDX(all, 10, aoidc_dir_info_t).handle)),
+                     AOIDC_STORE_OK);
+    assert_int_equal(aoidc_dir_query(mem, &keys, p, &q0, &all, &next), APR_SUCCESS);
+    assert_int_equal(all->nelts, N - 1);
+
+    aoidc_dir_query_t q = {AOIDC_DIR_Q_ALL, NULL, NULL, now(), 3600, 0, 50};
+    apr_array_header_t *infos;
+    assert_int_equal(aoidc_dir_query(&cs->pub, &keys, p, &q, &infos, &next), APR_SUCCESS);
+    assert_int_equal(infos->nelts, 50);
+    assert_true(next > 0);
+    for (int i = 0; i < 50; i++) {
+        assert_string_equal(APR_ARRAY_IDX(infos, i, aoidc_dir_info_t).handle,
+                            APR_ARRAY_IDX(all, i, aoidc_dir_info_t).handle);
+    }
+    assert_int_equal(cs->gets, 0);
+    /* the bucket pages of the window in page rounds (page 0 of every bucket,
+     * then page 1 where page 0 exists), then the records of the page (one
+     * more batch for the one that is gone) */
+    assert_true(cs->mgets <= 5);
+
+    /* the whole listing, 299 records: batches, still no get per session */
+    cs->mgets = cs->gets = 0;
+    assert_int_equal(aoidc_dir_query(&cs->pub, &keys, p, &q0, &infos, &next), APR_SUCCESS);
+    assert_int_equal(infos->nelts, N - 1);
+    assert_int_equal(cs->gets, 0);
+    assert_true(cs->mgets <= 2 + (N + 127) / 128);
+
+    /* aoidc_dir_load: one multi-get for the entries, missing ones skipped */
+    apr_array_header_t *entries = apr_array_make(p, N, sizeof(aoidc_dir_entry_t));
+    for (int i = 0; i < all->nelts; i++) {
+        aoidc_dir_entry_t e = {APR_ARRAY_IDX(all, i, aoidc_dir_info_t).handle, now() + 60};
+        APR_ARRAY_PUSH(entries, aoidc_dir_entry_t) = e;
+    }
+    aoidc_dir_entry_t gone = {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", now() + 60};
+    APR_ARRAY_PUSH(entries, aoidc_dir_entry_t) = gone;
+    apr_array_header_t *handles, *sessions;
+    cs->mgets = cs->gets = 0;
+    assert_int_equal(aoidc_dir_load(&cs->pub, &keys, p, entries, &handles, &sessions), APR_SUCCESS);
+    assert_int_equal(handles->nelts, N - 1);
+    assert_int_equal(sessions->nelts, N - 1);
+    assert_int_equal(cs->mgets, 1);
+    assert_int_equal(cs->gets, 0);
+    for (int i = 0; i < handles->nelts; i++) {
+        assert_string_equal(APR_ARRAY_IDX(handles, i, const char *), APR_ARRAY_IDX(all, i, aoidc_dir_info_t).handle);
+        assert_string_equal(APR_ARRAY_IDX(sessions, i, aoidc_session_t).sub, APR_ARRAY_IDX(all, i, aoidc_dir_info_t).sub);
+    }
+    /* the store down: the failure is reported */
+    mem_store_set_down(mem, 1);
+    assert_int_equal(aoidc_dir_load(&cs->pub, &keys, p, entries, &handles, &sessions), APR_EGENERAL);
+    assert_int_equal(aoidc_dir_query(&cs->pub, &keys, p, &q, &infos, &next), APR_EGENERAL);
+    mem_store_set_down(mem, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -845,7 +1034,7 @@ int main(void)
         T(test_node_snapshot),
         T(test_add_strict),       T(test_user_cap_revokes_oldest),       T(test_bucket_full_refuses),
         T(test_epochs),           T(test_revoke_without_index),          T(test_login_racing_revoke),
-        T(test_lists_across_rotation),
+        T(test_lists_across_rotation), T(test_store_mget), T(test_listing_uses_mget),
     };
     return UNIT_RUN("directory", tests);
 }

@@ -145,6 +145,30 @@ static void test_store_wrapper_counts(void **state)
     assert_int_equal(observed, 8); /* every operation timed once */
     /* the inner store did the work (its own per-process stats moved) */
     assert_int_equal(inner->stats.gets, 3);
+    /* a multi-get: one get per key (here through the inner store's per-key
+     * fallback), one latency observation */
+    mem_store_fail_writes(inner, NULL);
+    assert_int_equal(st->set(st, "k", "v5", 2, 60), AOIDC_STORE_OK);
+    assert_non_null(st->mget);
+    aoidc_store_item_t items[3] = {{"k", AOIDC_STORE_ERROR, NULL, 0}, {"nope", AOIDC_STORE_ERROR, NULL, 0},
+                                   {"k", AOIDC_STORE_ERROR, NULL, 0}};
+    aoidc_store_mget(st, p, items, 3);
+    assert_int_equal(items[0].rc, AOIDC_STORE_OK);
+    assert_string_equal(items[0].val, "v5");
+    assert_int_equal(items[1].rc, AOIDC_STORE_MISSING);
+    assert_int_equal(items[2].rc, AOIDC_STORE_OK);
+    assert_int_equal(aoidc_metric_get(AOIDC_M_STORE_GET), 6);
+    mem_store_set_down(inner, 1);
+    aoidc_store_mget(st, p, items, 2);
+    mem_store_set_down(inner, 0);
+    assert_int_equal(aoidc_metric_get(AOIDC_M_STORE_GET), 8);
+    assert_int_equal(aoidc_metric_get(AOIDC_M_STORE_GET_DOWN), 3);
+    observed = 0;
+    for (int b = AOIDC_M_STORE_LAT_B0; b <= AOIDC_M_STORE_LAT_LAST; b++) {
+        observed += aoidc_metric_get(b);
+    }
+    assert_int_equal(observed, 8 + 1 + 2);
+    assert_int_equal(inner->stats.gets, 8);
     aoidc_metrics_forget();
     free(mem);
 }
