@@ -38,6 +38,9 @@ typedef enum {
     AOIDC_M_BEARER_INTERNAL,
     AOIDC_M_BEARER_CACHE_HIT,
     AOIDC_M_BACKCHANNEL_LOGOUT, /* sessions ended by a back-channel logout */
+    AOIDC_M_REFRESH_OK,         /* access token refreshed (and stored) */
+    AOIDC_M_REFRESH_REFUSED,    /* the provider refused: the session ended (or kept, per config) */
+    AOIDC_M_REFRESH_FAILED,     /* provider unreachable, garbage, or the new tokens not stored */
     AOIDC_M_FETCH_DISCOVERY,
     AOIDC_M_FETCH_DISCOVERY_FAILED,
     AOIDC_M_FETCH_JWKS,

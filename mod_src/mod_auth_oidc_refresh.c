@@ -199,6 +199,9 @@ int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *
     if (rv == APR_SUCCESS) {
         rv = aoidc_refresh_tokens(pr, r->pool, &ho, &meta, cur.refresh_token, &tok, &err);
     }
+    if (rv != APR_SUCCESS) {
+        aoidc_metric_inc(rv == APR_EACCES ? AOIDC_M_REFRESH_REFUSED : AOIDC_M_REFRESH_FAILED);
+    }
     if (rv == APR_EACCES && sc->refresh_failure != AOIDC_REFRESH_FAIL_KEEP) {
         ap_log_rerror(
             APLOG_MARK, APLOG_NOTICE, 0, r,
@@ -232,9 +235,11 @@ int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       AOIDC_LOGNO(816) "refresh: new tokens of '%.128s' not stored (session store %s)",
                       ap_escape_logitem(r->pool, cur.sub), aoidc_store_rc_str(wrc));
+        aoidc_metric_inc(AOIDC_M_REFRESH_FAILED);
         return OK;
     }
     *touch_due = 0;
+    aoidc_metric_inc(AOIDC_M_REFRESH_OK);
     sc->store->del(sc->store, lock);
     if (tok.expires_in && tok.expires_in <= sc->refresh_before) {
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, AOIDC_LOGNO(819)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from harness import login, new_browser
+from test_97_metrics import scrape
 from test_40_authz_backend import RawBackend
 
 ACCESS_TTL = 8       # seconds the OP's access tokens live
@@ -31,6 +32,10 @@ def rotating_op(op):
 
 def conf(port):
     return f"""
+<Location /metrics>
+    SetHandler auth-oidc-metrics
+    Require all granted
+</Location>
 ProxyPass /api http://127.0.0.1:{port}/api
 <Location /api>
     AuthType oidc
@@ -100,6 +105,9 @@ def test_one_refresh_per_due_token_across_two_nodes(make_apache, rotating_op, ba
     assert b.get(b_node.url("/api/after"), timeout=15).status_code == 200
     assert bearer_seen(backend) != first_token
     assert all(e["rotated"] for e in op.events("refresh.success"))
+    # the metrics of the two nodes add up to the refreshes the OP saw
+    ok = sum(scrape(n, fresh=True)['aoidc_refreshes_total{result="ok"}'] for n in (a, b_node))
+    assert ok == 2
 
 
 def test_no_refresh_while_not_due(make_apache, rotating_op, backend):
@@ -124,6 +132,8 @@ def test_refused_refresh_ends_the_session(make_apache, rotating_op, backend, mem
     assert r.status_code == 401
     assert op.stats()["refresh_error"] == 1
     assert memcached.session_keys() == []
+    m = scrape(a, fresh=True)
+    assert m['aoidc_refreshes_total{result="refused"}'] == 1 and m['aoidc_refreshes_total{result="ok"}'] == 0
     # a navigation now goes to the login
     r = b.get(a.url("/api/x"), headers={"Accept": "text/html"}, allow_redirects=False, timeout=15)
     assert r.status_code == 302 and r.headers["Location"].startswith(op.issuer)

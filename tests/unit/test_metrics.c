@@ -182,6 +182,9 @@ static void test_render_text_format(void **state)
     aoidc_metric_login_outcome(400);
     aoidc_metric_login_outcome(400);
     aoidc_metric_inc(AOIDC_M_SESSION_REVOKED);
+    aoidc_metric_inc(AOIDC_M_REFRESH_OK);
+    aoidc_metric_inc(AOIDC_M_REFRESH_FAILED);
+    aoidc_metric_inc(AOIDC_M_REFRESH_FAILED);
     aoidc_metrics_observe_store_us(300);
     aoidc_metrics_observe_store_us(2000000);
     char *text = aoidc_metrics_render(p);
@@ -194,6 +197,10 @@ static void test_render_text_format(void **state)
         "\naoidc_logins_failed_total{reason=\"store\"} 0\n",
         "\naoidc_sessions_refused_total{reason=\"revoked\"} 1\n",
         "\naoidc_revocations_applied_total{via=\"epoch\"} 1\n",
+        "# TYPE aoidc_refreshes_total counter\n"
+        "aoidc_refreshes_total{result=\"ok\"} 1\n"
+        "aoidc_refreshes_total{result=\"refused\"} 0\n"
+        "aoidc_refreshes_total{result=\"failed\"} 2\n",
         "\naoidc_store_errors_total{op=\"get\",kind=\"down\"} 0\n",
         "# TYPE aoidc_store_latency_seconds histogram\n",
         "\naoidc_store_latency_seconds_bucket{le=\"0.00025\"} 0\n"
@@ -239,7 +246,7 @@ static void test_render_text_format(void **state)
         assert_true(strncmp(line, typed, strlen(typed)) == 0); /* belongs to the family just typed */
         samples++;
     }
-    assert_int_equal(types, 15);
+    assert_int_equal(types, 16);
     assert_true(samples > 50);
     regfree(&sample);
     regfree(&comment);
