@@ -9,7 +9,9 @@ requests per second for a fixed time, loopback only) through these phases:
   back-empty memcached #1 starts again, empty
   frozen     memcached #2 is frozen (SIGSTOP): it accepts connections and never answers
   thawed     memcached #2 goes on (SIGCONT)
-  rolling    each memcached in turn: stopped for 1 s, started again empty, a 4 s pause
+  rolling    each memcached in turn: stopped for 1 s, started again empty, a 6 s pause (long
+             enough for the load to read every session in use after the server is used again:
+             the README's condition for a rolling restart that loses nothing)
              (long enough for the load to read every live session once: read repair)
   all-down   every memcached is stopped
   all-back   every memcached starts again, empty
@@ -187,7 +189,7 @@ def freeze(mc: Memcached, on: bool) -> None:
 
 
 def default_phases(cluster: Cluster, *, steady: float = 3, down: float = 5, back: float = 4, frozen: float = 4,
-                   thawed: float = 2, rolling_down: float = 1.0, rolling_pause: float = 4.0, all_down: float = 3,
+                   thawed: float = 2, rolling_down: float = 1.0, rolling_pause: float = 6.0, all_down: float = 3,
                    all_back: float = 4) -> list[Phase]:
     mcs = cluster.mcs
     phases: list[Phase] = []
