@@ -522,17 +522,11 @@ apr_status_t aoidc_provider_parse_token_response(apr_pool_t *p, const char *body
     return APR_SUCCESS;
 }
 
-/* APR_EACCES: the token endpoint refused (HTTP 4xx, e.g. invalid_grant);
- * other errors: no usable answer (transport failure, 5xx, malformed body). */
-apr_status_t aoidc_provider_exchange_code(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
-                                          const aoidc_provider_meta_t *meta, const char *code,
-                                          const char *verifier, const char *redirect_uri, aoidc_tokens_t *out,
-                                          const char **err)
+apr_status_t aoidc_provider_token_request(const aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
+                                          const aoidc_provider_meta_t *meta, const char *form,
+                                          aoidc_token_parse_fn parse, aoidc_tokens_t *out, const char **err)
 {
     aoidc_http_resp_t resp;
-    const char *form = apr_pstrcat(p, "grant_type=authorization_code&code=", aoidc_url_encode(p, code),
-                                   "&redirect_uri=", aoidc_url_encode(p, redirect_uri),
-                                   "&code_verifier=", aoidc_url_encode(p, verifier), NULL);
     apr_status_t rv;
     if (pr->auth_method == AOIDC_AUTH_CLIENT_SECRET_POST) {
         form = apr_pstrcat(p, form, "&client_id=", aoidc_url_encode(p, pr->client_id),
@@ -548,17 +542,30 @@ apr_status_t aoidc_provider_exchange_code(aoidc_provider_t *pr, apr_pool_t *p, c
     if (resp.status != 200) {
         const char *e2;
         aoidc_tokens_t ignored;
-        if (aoidc_provider_parse_token_response(p, resp.body, resp.len, &ignored, &e2) == APR_EGENERAL) {
+        if (parse(p, resp.body, resp.len, &ignored, &e2) == APR_EGENERAL) {
             *err = apr_psprintf(p, "token endpoint answered HTTP %ld: %s", resp.status, e2);
         }
         else {
             *err = apr_psprintf(p, "token endpoint answered HTTP %ld", resp.status);
         }
-        /* a 4xx is the provider refusing this code or client (RFC 6749 5.2);
+        /* a 4xx is the provider refusing this grant or client (RFC 6749 5.2);
          * anything else means the provider is not working */
         return resp.status >= 400 && resp.status < 500 ? APR_EACCES : APR_EGENERAL;
     }
-    return aoidc_provider_parse_token_response(p, resp.body, resp.len, out, err);
+    return parse(p, resp.body, resp.len, out, err);
+}
+
+/* APR_EACCES: the token endpoint refused (HTTP 4xx, e.g. invalid_grant);
+ * other errors: no usable answer (transport failure, 5xx, malformed body). */
+apr_status_t aoidc_provider_exchange_code(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
+                                          const aoidc_provider_meta_t *meta, const char *code,
+                                          const char *verifier, const char *redirect_uri, aoidc_tokens_t *out,
+                                          const char **err)
+{
+    const char *form = apr_pstrcat(p, "grant_type=authorization_code&code=", aoidc_url_encode(p, code),
+                                   "&redirect_uri=", aoidc_url_encode(p, redirect_uri),
+                                   "&code_verifier=", aoidc_url_encode(p, verifier), NULL);
+    return aoidc_provider_token_request(pr, p, o, meta, form, aoidc_provider_parse_token_response, out, err);
 }
 
 apr_status_t aoidc_provider_userinfo(apr_pool_t *p, const aoidc_http_opts_t *o, const aoidc_provider_meta_t *meta,

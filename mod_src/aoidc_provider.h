@@ -170,6 +170,17 @@ aoidc_jose_result_t aoidc_provider_verify(aoidc_provider_t *pr, apr_pool_t *p, c
 /* Exchange an authorization code (with PKCE verifier) at the token endpoint.
  * Returns APR_EACCES when the provider refused the code (HTTP 4xx), another
  * error when it could not be reached or answered garbage. */
+/* A grant (form: grant_type=... without client credentials) POSTed to the
+ * token endpoint with the provider's client authentication (basic or post);
+ * a 200 answer is parsed with parse into out. APR_EACCES: the endpoint
+ * refused (HTTP 4xx); other errors: no usable answer (transport, 5xx,
+ * malformed body). *err says why (never a token). */
+typedef apr_status_t (*aoidc_token_parse_fn)(apr_pool_t *p, const char *body, apr_size_t len, aoidc_tokens_t *out,
+                                             const char **err);
+apr_status_t aoidc_provider_token_request(const aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
+                                          const aoidc_provider_meta_t *meta, const char *form,
+                                          aoidc_token_parse_fn parse, aoidc_tokens_t *out, const char **err);
+
 apr_status_t aoidc_provider_exchange_code(aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,
                                           const aoidc_provider_meta_t *meta, const char *code,
                                           const char *verifier, const char *redirect_uri, aoidc_tokens_t *out,

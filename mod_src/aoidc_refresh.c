@@ -77,34 +77,9 @@ apr_status_t aoidc_refresh_tokens(const aoidc_provider_t *pr, apr_pool_t *p, con
                                   const aoidc_provider_meta_t *meta, const char *refresh_token,
                                   aoidc_tokens_t *out, const char **err)
 {
-    aoidc_http_resp_t resp;
     const char *form =
         apr_pstrcat(p, "grant_type=refresh_token&refresh_token=", aoidc_url_encode(p, refresh_token), NULL);
-    apr_status_t rv;
-    if (pr->auth_method == AOIDC_AUTH_CLIENT_SECRET_POST) {
-        form = apr_pstrcat(p, form, "&client_id=", aoidc_url_encode(p, pr->client_id),
-                           "&client_secret=", aoidc_url_encode(p, pr->client_secret), NULL);
-        rv = aoidc_http_post_form(p, o, meta->token_endpoint, form, NULL, NULL, &resp, err);
-    }
-    else {
-        rv = aoidc_http_post_form(p, o, meta->token_endpoint, form, pr->client_id, pr->client_secret, &resp,
-                                  err);
-    }
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    if (resp.status != 200) {
-        const char *e2;
-        aoidc_tokens_t ignored;
-        if (aoidc_refresh_parse_response(p, resp.body, resp.len, &ignored, &e2) == APR_EGENERAL) {
-            *err = apr_psprintf(p, "token endpoint answered HTTP %ld: %s", resp.status, e2);
-        }
-        else {
-            *err = apr_psprintf(p, "token endpoint answered HTTP %ld", resp.status);
-        }
-        return resp.status >= 400 && resp.status < 500 ? APR_EACCES : APR_EGENERAL;
-    }
-    return aoidc_refresh_parse_response(p, resp.body, resp.len, out, err);
+    return aoidc_provider_token_request(pr, p, o, meta, form, aoidc_refresh_parse_response, out, err);
 }
 
 void aoidc_refresh_apply(aoidc_session_t *s, const aoidc_tokens_t *t, apr_int64_t now)
