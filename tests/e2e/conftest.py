@@ -73,6 +73,22 @@ def op(op_server) -> OP:
     return op_server
 
 
+@pytest.fixture(scope="module")
+def op2_server(bench_dir) -> OP:
+    """A second OP with another issuer (its own port and path), for the tests of several
+    providers; one per test module (a module may override it with other settings)."""
+    second = OP(bench_dir, path="/realms/two").start()
+    yield second
+    second.stop()
+
+
+@pytest.fixture
+def op2(op2_server) -> OP:
+    """The second OP, with default settings at the start of each test."""
+    op2_server.ensure_default()
+    return op2_server
+
+
 # ----------------------------------------------------------------- error logs
 
 @pytest.fixture(autouse=True)

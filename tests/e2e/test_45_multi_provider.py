@@ -31,20 +31,6 @@ CGI_PATHS = ("main-app", "main-copy", "main-email", "main-admins", "two-app", "t
              "api-copy", "api-other-aud", "api-main-only")
 
 
-@pytest.fixture(scope="module")
-def op2_server(bench_dir):
-    """A second OP with another issuer (its own port and path)."""
-    second = OP(bench_dir, path="/realms/two").start()
-    yield second
-    second.stop()
-
-
-@pytest.fixture
-def op2(op2_server) -> OP:
-    op2_server.ensure_default()
-    return op2_server
-
-
 def conf(op2: OP, docs) -> str:
     cgi = f'"{harness.HTDOCS}/cgi/env.py"'
     aliases = "\n".join(f"ScriptAlias /{p}/env {cgi}" for p in CGI_PATHS)

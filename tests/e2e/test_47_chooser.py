@@ -19,19 +19,6 @@ HOSTILE = 'Partners <b>&</b> "Co" <script>alert(1)</script>'
 HOSTILE_CONF = HOSTILE.replace('"', '\\"')  # inside a quoted directive argument
 
 
-@pytest.fixture(scope="module")
-def op2_server(bench_dir):
-    second = OP(bench_dir, path="/realms/two").start()
-    yield second
-    second.stop()
-
-
-@pytest.fixture
-def op2(op2_server) -> OP:
-    op2_server.ensure_default()
-    return op2_server
-
-
 def conf(op2: OP, extra: str = "") -> str:
     cgi = f'"{harness.HTDOCS}/cgi/env.py"'
     aliases = "\n".join(f"ScriptAlias /{p}/env {cgi}" for p in ("both", "two-app", "main-app"))
