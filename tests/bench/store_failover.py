@@ -9,9 +9,9 @@ requests per second for a fixed time, loopback only) through these phases:
   back-empty memcached #1 starts again, empty
   frozen     memcached #2 is frozen (SIGSTOP): it accepts connections and never answers
   thawed     memcached #2 goes on (SIGCONT)
-  rolling    each memcached in turn: stopped for 1 s, started again empty, a 6 s pause (long
-             enough for the load to read every session in use after the server is used again:
-             the README's condition for a rolling restart that loses nothing)
+  rolling    each memcached in turn: stopped for 1 s, started again empty, 2 s to settle, then
+             (given a repair step, e.g. `oidc-console sessions`, README "Running a cluster") the
+             repair, then the rest of a 5 s pause
              (long enough for the load to read every live session once: read repair)
   all-down   every memcached is stopped
   all-back   every memcached starts again, empty
@@ -189,8 +189,13 @@ def freeze(mc: Memcached, on: bool) -> None:
 
 
 def default_phases(cluster: Cluster, *, steady: float = 3, down: float = 5, back: float = 4, frozen: float = 4,
-                   thawed: float = 2, rolling_down: float = 1.0, rolling_pause: float = 6.0, all_down: float = 3,
-                   all_back: float = 4) -> list[Phase]:
+                   thawed: float = 2, rolling_down: float = 1.0, rolling_pause: float = 5.0, all_down: float = 3,
+                   all_back: float = 4, rolling_settle: float = 2.0,
+                   rolling_repair: Callable[[], None] | None = None) -> list[Phase]:
+    """rolling_repair: what an operator runs after each restart of a rolling restart, once the
+    server is used again (rolling_settle seconds): a listing that reads every session record and
+    list, so that their copies are written back to the returned server (read repair) before the
+    next server restarts, even for sessions that nobody used meanwhile."""
     mcs = cluster.mcs
     phases: list[Phase] = []
 
@@ -203,7 +208,11 @@ def default_phases(cluster: Cluster, *, steady: float = 3, down: float = 5, back
             mc.stop()
             time.sleep(rolling_down)
             mc.start()
-            time.sleep(rolling_pause)
+            t = time.monotonic()
+            if rolling_repair:
+                time.sleep(rolling_settle)
+                rolling_repair()
+            time.sleep(max(0.0, rolling_pause - (time.monotonic() - t)))
 
     def stop_all() -> None:
         for mc in mcs:
@@ -392,13 +401,14 @@ def table(results: list[PhaseResult]) -> str:
 
 
 def scenario(cluster: Cluster, *, sessions: int = 100, rate: float = 80, log: Callable[[str], None] = print,
-             phases: list[Phase] | None = None) -> tuple[int, list[PhaseResult]]:
+             phases: list[Phase] | None = None,
+             rolling_repair: Callable[[], None] | None = None) -> tuple[int, list[PhaseResult]]:
     """Log in `sessions` sessions, run the phases under load. Returns (sessions logged in, results)."""
     t = time.monotonic()
     pool = login_many(cluster, sessions)
     log(f"{len(pool)}/{sessions} sessions logged in in {time.monotonic() - t:.1f}s")
     load = Load(cluster, pool, rate)
-    results = load.run(phases or default_phases(cluster), log=log)
+    results = load.run(phases or default_phases(cluster, rolling_repair=rolling_repair), log=log)
     return len(pool), results
 
 
