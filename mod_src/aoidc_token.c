@@ -8,6 +8,10 @@
 #include <string.h>
 
 #define ENTRY_MAX (32 * 1024)
+/* Locks: slot i is guarded by lock i % LOCKS, so threads meet on a lock only
+ * when their tokens' slots share it (1 in LOCKS) instead of on one mutex
+ * for the whole process. */
+#define LOCKS 64
 
 typedef struct {
     apr_int64_t exp;
@@ -18,7 +22,7 @@ typedef struct {
 } slot_t;
 
 struct aoidc_token_cache {
-    apr_thread_mutex_t *mutex;
+    apr_thread_mutex_t *lock[LOCKS];
     slot_t *slots;
     unsigned mask;
     unsigned char key[AOIDC_SIPHASH_KEY_LEN]; /* per cache, i.e. per process: random */
@@ -51,8 +55,14 @@ apr_status_t aoidc_token_cache_create(apr_pool_t *p, int nslots, aoidc_token_cac
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    for (int i = 0; i < LOCKS; i++) {
+        rv = apr_thread_mutex_create(&c->lock[i], APR_THREAD_MUTEX_DEFAULT, p);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+    }
     *out = c;
-    return apr_thread_mutex_create(&c->mutex, APR_THREAD_MUTEX_DEFAULT, p);
+    return APR_SUCCESS;
 }
 
 /* SipHash-2-4 (Aumasson and Bernstein), the keyed hash hash tables use
@@ -132,11 +142,13 @@ static unsigned slot_of(const aoidc_token_cache_t *c, const char *t, apr_size_t 
 int aoidc_token_cache_get(aoidc_token_cache_t *c, apr_pool_t *p, const char *token, apr_size_t toklen,
                           apr_int64_t now, aoidc_principal_t *out)
 {
-    slot_t *s = &c->slots[slot_of(c, token, toklen)];
+    unsigned at = slot_of(c, token, toklen);
+    slot_t *s = &c->slots[at];
+    apr_thread_mutex_t *lock = c->lock[at % LOCKS];
     char *copy = NULL;
     int n = 0;
     apr_int64_t exp = 0;
-    apr_thread_mutex_lock(c->mutex);
+    apr_thread_mutex_lock(lock);
     if (s->blob && aoidc_ct_equal(s->blob, s->toklen, token, toklen)) {
         if (s->exp > now) {
             copy = apr_pmemdup(p, s->blob + toklen, s->len - toklen);
@@ -148,7 +160,7 @@ int aoidc_token_cache_get(aoidc_token_cache_t *c, apr_pool_t *p, const char *tok
             s->blob = NULL;
         }
     }
-    apr_thread_mutex_unlock(c->mutex);
+    apr_thread_mutex_unlock(lock);
     if (!copy) {
         return 0;
     }
@@ -201,15 +213,16 @@ void aoidc_token_cache_put(aoidc_token_cache_t *c, const char *token, apr_size_t
         PUT(pr->claims[i].value);
     }
 #undef PUT
-    slot_t *s = &c->slots[slot_of(c, token, toklen)];
-    apr_thread_mutex_lock(c->mutex);
+    unsigned at = slot_of(c, token, toklen);
+    slot_t *s = &c->slots[at];
+    apr_thread_mutex_lock(c->lock[at % LOCKS]);
     char *old = s->blob;
     s->toklen = toklen;
     s->exp = pr->exp;
     s->nclaims = pr->nclaims;
     s->blob = blob;
     s->len = len;
-    apr_thread_mutex_unlock(c->mutex);
+    apr_thread_mutex_unlock(c->lock[at % LOCKS]);
     free(old);
 }
 

@@ -4,8 +4,11 @@
 #include "aoidc_token.h"
 #include "aoidc_util.h"
 
+#include <apr_thread_proc.h>
+#include <apr_time.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <string.h>
 
 static aoidc_principal_t principal(const char *sub, apr_int64_t exp)
@@ -313,12 +316,96 @@ static void test_introspect_record(void **state)
     assert_int_equal(aoidc_introspect_check(&back, "https://a", 1010, &why), AOIDC_INTROSPECT_INACTIVE);
 }
 
+/* 64 threads on one cache: each hit is the token's own principal (the
+ * striped locks guard each slot), and the lookup rate of 64 threads against
+ * one is printed (the contention of the locks; bounded by the cores) */
+#define THREADS 64
+#define TOKENS 1024
+
+typedef struct {
+    aoidc_token_cache_t *c;
+    int id, ops, writes;
+    long hits;
+} tworker_t;
+
+static void *APR_THREAD_FUNC tworker(apr_thread_t *t, void *d)
+{
+    tworker_t *w = d;
+    apr_pool_t *p;
+    apr_pool_create(&p, NULL);
+    unsigned x = (unsigned)w->id * 2654435761u + 7;
+    for (int i = 0; i < w->ops; i++) {
+        x = x * 1103515245u + 12345u;
+        int k = (int)((x >> 8) % TOKENS);
+        char tok[32], sub[32];
+        snprintf(tok, sizeof(tok), "token-%d", k);
+        snprintf(sub, sizeof(sub), "user-%d", k);
+        aoidc_principal_t out;
+        if (aoidc_token_cache_get(w->c, p, tok, strlen(tok), 1000, &out)) {
+            if (strcmp(out.sub, sub) != 0) {
+                fail_msg("token %d answered '%s'", k, out.sub);
+            }
+            w->hits++;
+        }
+        else if (w->writes) {
+            aoidc_principal_t in = principal(sub, 5000);
+            aoidc_token_cache_put(w->c, tok, strlen(tok), &in);
+        }
+        if ((i & 255) == 0) {
+            apr_pool_clear(p);
+        }
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static double token_rate(apr_pool_t *p, aoidc_token_cache_t *c, int n, int ops, int writes, long *hits)
+{
+    apr_thread_t *th[THREADS];
+    tworker_t w[THREADS];
+    apr_time_t t0 = apr_time_now();
+    for (int i = 0; i < n; i++) {
+        w[i] = (tworker_t){c, i, ops, writes, 0};
+        assert_int_equal(apr_thread_create(&th[i], NULL, tworker, &w[i], p), APR_SUCCESS);
+    }
+    *hits = 0;
+    for (int i = 0; i < n; i++) {
+        apr_status_t rv;
+        apr_thread_join(&rv, th[i]);
+        *hits += w[i].hits;
+    }
+    double secs = (double)(apr_time_now() - t0) / APR_USEC_PER_SEC;
+    return (double)n * ops / (secs > 0 ? secs : 1e-9);
+}
+
+static void test_cache_threads(void **state)
+{
+    apr_pool_t *p = *state;
+    aoidc_token_cache_t *c;
+    assert_int_equal(aoidc_token_cache_create(p, 4 * TOKENS, &c), APR_SUCCESS);
+    long hits;
+    token_rate(p, c, THREADS, 5000, 1, &hits); /* racing puts and gets */
+    assert_true(hits > 0);
+    for (int k = 0; k < TOKENS; k++) {
+        char tok[32], sub[32];
+        snprintf(tok, sizeof(tok), "token-%d", k);
+        snprintf(sub, sizeof(sub), "user-%d", k);
+        aoidc_principal_t in = principal(sub, 5000);
+        aoidc_token_cache_put(c, tok, strlen(tok), &in);
+    }
+    double one = token_rate(p, c, 1, 200000, 0, &hits);
+    double many = token_rate(p, c, THREADS, 20000, 0, &hits);
+    printf("# bearer cache lookups/s: 1 thread %.0f, %d threads %.0f (ratio %.2f; the machine's cores bound it)\n",
+           one, THREADS, many, many / one);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {UNIT_TEST(test_cache_hit_miss_expiry), UNIT_TEST(test_cache_bounded),
                                        UNIT_TEST(test_scope_has), UNIT_TEST(test_scope_of_claims),
                                        UNIT_TEST(test_siphash_vectors), UNIT_TEST(test_cache_slots_keyed),
                                        UNIT_TEST(test_introspect_parse), UNIT_TEST(test_introspect_check),
-                                       UNIT_TEST(test_introspect_record)};
+                                       UNIT_TEST(test_introspect_record), UNIT_TEST(test_cache_threads)};
     return UNIT_RUN("token", tests);
 }
