@@ -5,6 +5,7 @@
  * Entries are kept in insertion order, so "the oldest go first" is a drop
  * from the front. */
 #include "aoidc_directory.h"
+#include "aoidc_revfeed.h"
 #include "aoidc_util.h"
 
 #include <apr_hash.h>
@@ -200,28 +201,6 @@ static long list_ttl(const apr_array_header_t *entries, apr_int64_t now)
 
 /* A short random pause between lost races, so that writers that collided
  * do not collide again in lock step. */
-static void backoff(int attempt)
-{
-    unsigned char b = 0;
-    (void)aoidc_random(&b, 1);
-    apr_sleep((apr_interval_time_t)(1000 * attempt + (b & 0x3ff)));
-}
-
-/* The write of a get + CAS update: add when the key was missing, else CAS
- * against what was read (set on a backend without CAS values; memcached
- * always has them). APR_SUCCESS, APR_EAGAIN when another writer won or the
- * key changed existence (read again), APR_EGENERAL on store failure. */
-static apr_status_t write_back(aoidc_store_t *st, const char *key, const void *val, apr_size_t len, long ttl,
-                               int existed, uint64_t cas)
-{
-    aoidc_store_rc_t rc = !existed ? st->add(st, key, val, len, ttl)
-                          : cas    ? st->cas(st, key, val, len, ttl, cas)
-                                   : st->set(st, key, val, len, ttl);
-    return rc == AOIDC_STORE_OK                                        ? APR_SUCCESS
-           : rc == AOIDC_STORE_EXISTS || rc == AOIDC_STORE_MISSING ? APR_EAGAIN
-                                                                       : APR_EGENERAL;
-}
-
 /* revoke_evicted: the list holds session handles that must stay complete
  * (a user's or a provider session's sessions): the entries the bound drops
  * are revoked (their records deleted) before the list is written, so a
@@ -304,6 +283,20 @@ static apr_status_t list_update_ex(aoidc_store_t *st, const aoidc_keys_t *keys, 
                 return APR_EGENERAL;
             }
         }
+        if (revoke_evicted && drop > 0) {
+            /* and the session caches of every node drop them too */
+            const char **ids = apr_palloc(p, sizeof(*ids) * (apr_size_t)drop);
+            int nids = 0;
+            for (int i = 0; i < drop; i++) {
+                const char *h = APR_ARRAY_IDX(cur, i, aoidc_dir_entry_t).id;
+                if (aoidc_dir_store_key(p, h)) {
+                    ids[nids++] = h;
+                }
+            }
+            if (aoidc_revfeed_publish(st, p, ids, nids, now) != APR_SUCCESS) {
+                return APR_EGENERAL;
+            }
+        }
         if (drop) {
             memmove(cur->elts, cur->elts + (apr_size_t)drop * sizeof(aoidc_dir_entry_t),
                     (apr_size_t)(cur->nelts - drop) * sizeof(aoidc_dir_entry_t));
@@ -318,12 +311,12 @@ static apr_status_t list_update_ex(aoidc_store_t *st, const aoidc_keys_t *keys, 
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        rv = write_back(st, key, out, outlen, list_ttl(cur, now), exists, cas);
+        rv = aoidc_store_write_back(st, key, out, outlen, list_ttl(cur, now), exists, cas);
         if (rv != APR_EAGAIN) {
             return rv;
         }
         /* another writer won (or the key expired under us): read again */
-        backoff(attempt);
+        aoidc_store_backoff(attempt);
     }
     return APR_EAGAIN;
 }
@@ -501,11 +494,17 @@ apr_status_t aoidc_dir_revoke_epoch_set(aoidc_store_t *st, apr_pool_t *p, const 
         if (rc != AOIDC_STORE_OK && rc != AOIDC_STORE_MISSING) {
             return APR_EGENERAL;
         }
-        apr_status_t rv = write_back(st, key, val, strlen(val), AOIDC_DIR_EPOCH_TTL, rc == AOIDC_STORE_OK, cas);
+        apr_status_t rv = aoidc_store_write_back(st, key, val, strlen(val), AOIDC_DIR_EPOCH_TTL, rc == AOIDC_STORE_OK,
+                                                 cas);
+        if (rv == APR_SUCCESS) {
+            /* the caches cannot tell a user's sessions: they drop everything */
+            static const char *const all[] = {AOIDC_REVFEED_ALL};
+            return aoidc_revfeed_publish(st, p, all, 1, now);
+        }
         if (rv != APR_EAGAIN) {
             return rv;
         }
-        backoff(attempt);
+        aoidc_store_backoff(attempt);
     }
     return APR_EAGAIN;
 }
@@ -915,7 +914,10 @@ apr_status_t aoidc_dir_revoke_handles(aoidc_store_t *st, const aoidc_keys_t *key
                                       const apr_array_header_t *handles, int *count)
 {
     *count = 0;
-    for (int i = 0; i < handles->nelts; i++) {
+    const char **gone = apr_palloc(p, sizeof(*gone) * (apr_size_t)(handles->nelts + 1));
+    int ngone = 0;
+    apr_status_t rv = APR_SUCCESS;
+    for (int i = 0; i < handles->nelts && rv == APR_SUCCESS; i++) {
         const char *h = APR_ARRAY_IDX(handles, i, const char *);
         const char *key = aoidc_dir_store_key(p, h);
         if (!key) {
@@ -924,22 +926,27 @@ apr_status_t aoidc_dir_revoke_handles(aoidc_store_t *st, const aoidc_keys_t *key
         aoidc_session_t s;
         int r = load_one(st, keys, p, h, &s);
         if (r < 0) {
-            return APR_EGENERAL;
+            rv = APR_EGENERAL;
+            break;
         }
-        /* the delete is what ends the session, on every node at once: each
-         * request reads the record from the store */
+        /* the delete is what ends the session in the store; the revocation
+         * feed below makes the session caches of every node drop it */
         aoidc_store_rc_t rc = st->del(st, key);
+        gone[ngone++] = h;
         if (rc == AOIDC_STORE_OK) {
             (*count)++;
         }
         else if (rc != AOIDC_STORE_MISSING) {
-            return APR_EGENERAL;
+            rv = APR_EGENERAL;
         }
-        if (r > 0) {
+        if (r > 0 && rv == APR_SUCCESS) {
             (void)aoidc_dir_remove(st, keys, p, h, &s); /* tidiness only: readers skip dead entries */
         }
     }
-    return APR_SUCCESS;
+    if (ngone > 0 && aoidc_revfeed_publish(st, p, gone, ngone, apr_time_sec(apr_time_now())) != APR_SUCCESS) {
+        rv = APR_EGENERAL;
+    }
+    return rv;
 }
 
 apr_status_t aoidc_dir_revoke_query(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p,

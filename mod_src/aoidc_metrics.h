@@ -37,6 +37,8 @@ typedef enum {
     AOIDC_M_BEARER_UNAVAILABLE, /* 503: provider or store */
     AOIDC_M_BEARER_INTERNAL,
     AOIDC_M_BEARER_CACHE_HIT,
+    AOIDC_M_SESSION_CACHE_HIT,  /* a session answered from the per-process cache */
+    AOIDC_M_SESSION_CACHE_MISS, /* the cache was asked and the store answered */
     AOIDC_M_BACKCHANNEL_LOGOUT, /* sessions ended by a back-channel logout */
     AOIDC_M_REFRESH_OK,         /* access token refreshed (and stored) */
     AOIDC_M_REFRESH_REFUSED,    /* the provider refused: the session ended (or kept, per config) */

@@ -1,7 +1,9 @@
 /* Store helpers shared by every backend. */
 #include "aoidc_store.h"
+#include "aoidc_util.h"
 
 #include <apr_lib.h>
+#include <apr_time.h>
 #include <apr_strings.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,24 @@ void aoidc_store_mget(aoidc_store_t *s, apr_pool_t *p, aoidc_store_item_t *items
         items[i].len = 0;
         items[i].rc = s->get(s, p, items[i].key, &items[i].val, &items[i].len, NULL);
     }
+}
+
+void aoidc_store_backoff(int attempt)
+{
+    unsigned char b = 0;
+    (void)aoidc_random(&b, 1);
+    apr_sleep((apr_interval_time_t)(1000 * attempt + (b & 0x3ff)));
+}
+
+apr_status_t aoidc_store_write_back(aoidc_store_t *st, const char *key, const void *val, apr_size_t len, long ttl,
+                                    int existed, uint64_t cas)
+{
+    aoidc_store_rc_t rc = !existed ? st->add(st, key, val, len, ttl)
+                          : cas    ? st->cas(st, key, val, len, ttl, cas)
+                                   : st->set(st, key, val, len, ttl);
+    return rc == AOIDC_STORE_OK                                        ? APR_SUCCESS
+           : rc == AOIDC_STORE_EXISTS || rc == AOIDC_STORE_MISSING ? APR_EAGAIN
+                                                                       : APR_EGENERAL;
 }
 
 /* Parse "host[:port]" into host and port. Returns 0 on success. */

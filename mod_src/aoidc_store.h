@@ -30,6 +30,17 @@ typedef struct aoidc_store aoidc_store_t;
  * that must not start what the store cannot finish (a login). */
 int aoidc_store_usable(aoidc_store_t *s, apr_pool_t *p);
 
+/* The write of a get + CAS update: add when the key was missing, else CAS
+ * against what was read (set on a backend without CAS values; memcached
+ * always has them). APR_SUCCESS, APR_EAGAIN when another writer won or the
+ * key changed existence (read again), APR_EGENERAL on store failure. */
+apr_status_t aoidc_store_write_back(aoidc_store_t *st, const char *key, const void *val, apr_size_t len, long ttl,
+                                    int existed, uint64_t cas);
+
+/* Sleep before try attempt + 1 of a lost get + CAS race: attempt ms plus up
+ * to a random millisecond, so that racing writers drift apart. */
+void aoidc_store_backoff(int attempt);
+
 /* Per-store counters (approximate, for the benchmark and metrics). */
 typedef struct {
     volatile apr_uint32_t gets, sets, cas, adds, deletes;
@@ -83,6 +94,10 @@ struct aoidc_store {
      * aoidc_store_mget(), which falls back to get per key without it. */
     void (*mget)(aoidc_store_t *s, apr_pool_t *p, aoidc_store_item_t *items, int n);
     aoidc_store_stats_t stats;
+    /* servers this process saw come back, or learnt started empty: their
+     * copies may be missing until reads repair them (the session cache
+     * drops its entries when this moves, so that reads reach the store) */
+    volatile apr_uint32_t returns;
     /* optional, set by the caller after creation */
     aoidc_store_event_fn on_event;
     void *on_event_baton;

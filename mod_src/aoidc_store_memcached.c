@@ -161,6 +161,9 @@ static void set_suspect(mc_ctx_t *c, int i)
  * pooled socket). */
 static void event(mc_ctx_t *c, aoidc_store_event_t ev, int i, const char *detail)
 {
+    if (c->store && (ev == AOIDC_STORE_EV_UP || ev == AOIDC_STORE_EV_EMPTY)) {
+        apr_atomic_inc32(&c->store->returns);
+    }
     if (c->store && c->store->on_event) {
         c->store->on_event(c->store->on_event_baton, ev, c->sv.name[i], detail);
     }
@@ -238,6 +241,9 @@ static void epoch_seen(mc_ctx_t *c, int i, apr_int64_t created)
         apr_uint32_t until = now_ms(c) + (apr_uint32_t)(AOIDC_STORE_SUSPECT_MS - age);
         apr_uint32_t cur = apr_atomic_read32(&c->srv[i].suspect_until);
         if (cur == 0 || (apr_int32_t)(until - cur) > 0) {
+            if (cur == 0 || (apr_int32_t)(cur - now_ms(c)) <= 0) {
+                apr_atomic_inc32(&c->store->returns); /* news to this process */
+            }
             apr_atomic_set32(&c->srv[i].suspect_until, until ? until : 1);
         }
     }

@@ -27,6 +27,46 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     return OK;
 }
 
+/* Per process: one session cache per store that a server with
+ * AuthOIDCSessionCacheTTL > 0 uses, as large as the largest
+ * AuthOIDCSessionCacheEntries among them (servers that share a store share
+ * its sessions; each applies its own TTL). */
+static void session_caches(apr_pool_t *p, server_rec *s)
+{
+    apr_hash_t *size = apr_hash_make(p), *made = apr_hash_make(p);
+    for (server_rec *sv = s; sv; sv = sv->next) {
+        aoidc_srv_cfg_t *sc = aoidc_srv_cfg(sv);
+        if (sc->store && sc->session_cache_ttl > 0) {
+            int *n = apr_hash_get(size, &sc->store, sizeof(sc->store));
+            if (!n) {
+                n = apr_pcalloc(p, sizeof(*n));
+                apr_hash_set(size, apr_pmemdup(p, &sc->store, sizeof(sc->store)), sizeof(sc->store), n);
+            }
+            *n = sc->session_cache_entries > *n ? sc->session_cache_entries : *n;
+        }
+    }
+    for (server_rec *sv = s; sv; sv = sv->next) {
+        aoidc_srv_cfg_t *sc = aoidc_srv_cfg(sv);
+        int *n = sc->store && sc->session_cache_ttl > 0 ? apr_hash_get(size, &sc->store, sizeof(sc->store)) : NULL;
+        if (!n) {
+            continue;
+        }
+        aoidc_scache_t *c = apr_hash_get(made, &sc->store, sizeof(sc->store));
+        if (!c) {
+            if (aoidc_scache_create(p, *n, &c) != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, sv, AOIDC_LOGNO(960)
+                             "auth_oidc: cannot create the session cache (%d entries): every request reads the "
+                             "store", *n);
+                c = NULL;
+            }
+            else {
+                apr_hash_set(made, apr_pmemdup(p, &sc->store, sizeof(sc->store)), sizeof(sc->store), c);
+            }
+        }
+        sc->scache = c;
+    }
+}
+
 /* Per process: provider runtime and one store per distinct server list. */
 static void child_init(apr_pool_t *p, server_rec *s)
 {
@@ -66,6 +106,7 @@ static void child_init(apr_pool_t *p, server_rec *s)
             sc->store = st;
         }
     }
+    session_caches(p, s);
     aoidc_node_child_init(p, s);
 }
 

@@ -21,9 +21,11 @@
 #include "aoidc_provider.h"
 #include "aoidc_session.h"
 #include "aoidc_store.h"
+#include "aoidc_scache.h"
 
 #define AOIDC_VERSION "0.1.0"
 #define AOIDC_UNSET (-1)
+#define AOIDC_SESSION_CACHE_TTL_MAX 60 /* seconds; the revocation feed keeps events twice as long */
 #define AOIDC_AUTH_TYPE "oidc"
 /* Our own log tag: grep "AOIDC0" finds every line of this module. */
 #define AOIDC_LOGNO(n) "AOIDC" #n ": "
@@ -70,6 +72,8 @@ typedef struct {
     const char *node_name;          /* default: the host name (set in check_config) */
     int introspection_ttl;          /* seconds an active introspection answer is kept */
     int bearer_cache_size;          /* slots of the per-process token cache */
+    int session_cache_ttl;          /* AuthOIDCSessionCacheTTL seconds; 0: strict (no cache) */
+    int session_cache_entries;      /* AuthOIDCSessionCacheEntries */
     const char *defined_in;         /* file:line of the first AuthOIDC directive, for messages */
 
     /* single-page apps (mod_auth_oidc_spa.c) */
@@ -84,6 +88,7 @@ typedef struct {
 
     /* per process, set in child_init */
     aoidc_store_t *store;
+    aoidc_scache_t *scache;         /* one per store; NULL when session_cache_ttl is 0 */
 } aoidc_srv_cfg_t;
 
 typedef struct {
@@ -241,6 +246,19 @@ aoidc_provider_t *aoidc_bearer_provider_for_issuer(aoidc_srv_cfg_t *sc, const ao
 
 /* health (mod_auth_oidc_health.c): SetHandler auth-oidc-health */
 void aoidc_register_health(apr_pool_t *p);
+/* The session cache on the request path (mod_auth_oidc_scache.c). lookup:
+ * reads the revocation feed when due, then 1 with the cached record of key
+ * (as the store would answer) when the cache may be used; else 0 and *gen
+ * for keep(). keep: cache what the store answered. drop: forget it in this
+ * process. changed: a record this node deleted or rewrote (logout, refresh):
+ * drop it here and publish it on the feed for every other process. */
+int aoidc_session_cache_lookup(request_rec *r, aoidc_srv_cfg_t *sc, const char *key, char **val, apr_size_t *len,
+                               uint64_t *cas, apr_uint32_t *gen);
+void aoidc_session_cache_keep(aoidc_srv_cfg_t *sc, const char *key, const char *val, apr_size_t len, uint64_t cas,
+                              apr_uint32_t gen);
+void aoidc_session_cache_drop(aoidc_srv_cfg_t *sc, const char *key);
+void aoidc_session_changed(request_rec *r, aoidc_srv_cfg_t *sc, const char *key);
+
 /* the store's server events in the error log (baton: a server_rec) */
 void aoidc_store_log_event(void *baton, aoidc_store_event_t ev, const char *server, const char *detail);
 

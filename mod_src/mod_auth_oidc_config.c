@@ -21,6 +21,8 @@ APLOG_USE_MODULE(auth_oidc);
 #define DEF_INACTIVITY 3600
 #define DEF_MAX_LIFETIME 28800
 #define DEF_TOUCH 60
+#define DEF_SESSION_CACHE_TTL 1
+#define DEF_SESSION_CACHE_ENTRIES 10000
 #define DEF_SKEW 60
 #define DEF_HTTP_TIMEOUT 5
 #define DEF_STORE_TIMEOUT 500
@@ -53,6 +55,8 @@ void *aoidc_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->http_timeout = AOIDC_UNSET;
     c->introspection_ttl = AOIDC_UNSET;
     c->bearer_cache_size = AOIDC_UNSET;
+    c->session_cache_ttl = AOIDC_UNSET;
+    c->session_cache_entries = AOIDC_UNSET;
     c->session_info_activity = AOIDC_UNSET;
     c->refresh_before = AOIDC_UNSET;
     c->refresh_failure = AOIDC_UNSET;
@@ -99,6 +103,8 @@ void *aoidc_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(node_name);
     MERGE_INT(introspection_ttl);
     MERGE_INT(bearer_cache_size);
+    MERGE_INT(session_cache_ttl);
+    MERGE_INT(session_cache_entries);
     MERGE_PTR(defined_in);
     MERGE_PTR(session_info_uri);
     MERGE_PTR(session_info_claims);
@@ -264,6 +270,12 @@ static void apply_defaults(aoidc_srv_cfg_t *sc)
     }
     if (sc->bearer_cache_size == AOIDC_UNSET) {
         sc->bearer_cache_size = 4096;
+    }
+    if (sc->session_cache_ttl == AOIDC_UNSET) {
+        sc->session_cache_ttl = DEF_SESSION_CACHE_TTL;
+    }
+    if (sc->session_cache_entries == AOIDC_UNSET) {
+        sc->session_cache_entries = DEF_SESSION_CACHE_ENTRIES;
     }
     if (!sc->node_name) {
         sc->node_name = default_node_name;
@@ -1157,6 +1169,18 @@ static const char *cmd_bearer_cache_size(cmd_parms *cmd, void *m, const char *ar
     return err ? err : parse_seconds(cmd, arg, 16, 1048576, &cmd_srv(cmd)->bearer_cache_size);
 }
 
+static const char *cmd_session_cache_ttl(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    return err ? err : parse_seconds(cmd, arg, 0, AOIDC_SESSION_CACHE_TTL_MAX, &cmd_srv(cmd)->session_cache_ttl);
+}
+
+static const char *cmd_session_cache_entries(cmd_parms *cmd, void *m, const char *arg)
+{
+    const char *err = need_server_context(cmd);
+    return err ? err : parse_seconds(cmd, arg, 16, AOIDC_SCACHE_ENTRIES_MAX, &cmd_srv(cmd)->session_cache_entries);
+}
+
 #define SRV RSRC_CONF
 #define DIR (ACCESS_CONF | OR_AUTHCFG)
 
@@ -1256,6 +1280,11 @@ const command_rec aoidc_cmds[] = {
                   "Seconds an active introspection answer is cached"),
     AP_INIT_TAKE1("AuthOIDCBearerCacheSize", cmd_bearer_cache_size, NULL, SRV,
                   "Entries of the per-process cache of validated tokens"),
+    AP_INIT_TAKE1("AuthOIDCSessionCacheTTL", cmd_session_cache_ttl, NULL, SRV,
+                  "Seconds within which a revocation reaches every process's session cache (0: no cache, every "
+                  "request reads the store)"),
+    AP_INIT_TAKE1("AuthOIDCSessionCacheEntries", cmd_session_cache_entries, NULL, SRV,
+                  "Sessions kept in each Apache process's session cache"),
     {NULL},
 };
 

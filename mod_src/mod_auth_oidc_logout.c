@@ -87,6 +87,11 @@ int aoidc_handle_logout(request_rec *r, aoidc_srv_cfg_t *sc)
                           aoidc_store_rc_str(rc));
             return aoidc_respond(r, AOIDC_R_STORE_DOWN);
         }
+        if (rc == AOIDC_STORE_OK) {
+            /* here at once; on the other nodes within AuthOIDCSessionCacheTTL
+             * (only a session that existed: a made-up cookie writes nothing) */
+            aoidc_session_changed(r, sc, key);
+        }
     }
     aoidc_cookie_clear(r, sc, sc->cookie_name);
     if (have) {

@@ -82,6 +82,7 @@ static read_rc_t read_record(request_rec *r, aoidc_srv_cfg_t *sc, const char *ke
 static void end_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *ctx)
 {
     sc->store->del(sc->store, ctx->store_key);
+    aoidc_session_changed(r, sc, ctx->store_key);
     if (aoidc_dir_remove(sc->store, sc->keys, r->pool, aoidc_dir_handle(ctx->store_key), &ctx->session) !=
         APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(810)
@@ -239,6 +240,8 @@ int aoidc_refresh_session(request_rec *r, aoidc_srv_cfg_t *sc, aoidc_req_ctx_t *
         return OK;
     }
     *touch_due = 0;
+    /* the other nodes' cached copies hold the old tokens */
+    aoidc_session_changed(r, sc, ctx->store_key);
     aoidc_metric_inc(AOIDC_M_REFRESH_OK);
     sc->store->del(sc->store, lock);
     if (tok.expires_in && tok.expires_in <= sc->refresh_before) {

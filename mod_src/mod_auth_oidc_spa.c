@@ -192,6 +192,7 @@ int aoidc_handle_session_info(request_rec *r, aoidc_srv_cfg_t *sc)
                           AOIDC_LOGNO(801) "session info: session revoked (its user or provider was revoked "
                                            "after it was created)");
             sc->store->del(sc->store, ctx.store_key);
+            aoidc_session_cache_drop(sc, ctx.store_key);
             return json_answer(r, HTTP_UNAUTHORIZED, "{\"error\":\"unauthenticated\"}\n");
         }
         if (v == AOIDC_DIR_LIVE && sc->session_info_activity == 1) {

@@ -149,7 +149,10 @@ def make_apache(request, errlog, bench_dir, crypto_key):
         base = dict(issuer=op.issuer, session_store=f"memcached {mc.address}",
                     crypto_key_file=str(crypto_key),
                     post_logout_redirect=f"http://127.0.0.1:{port}/loggedout.html")
-        return oidc_config(**{**base, **(oidc or {})})
+        merged = {**base, **(oidc or {})}
+        if request.node.get_closest_marker("strict_sessions"):
+            merged["extra"] = "AuthOIDCSessionCacheTTL 0\n" + (merged.get("extra") or "")
+        return oidc_config(**merged)
 
     def factory(snippet: str = "", name: str = "a", *, with_module: bool = True, oidc=None,
                 start: bool = True, port: int | None = None, mpm: str = "event",
@@ -206,3 +209,10 @@ def browser():
     s = harness.new_browser()
     yield s
     s.close()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "strict_sessions: every instance of the test runs without the session cache "
+        "(AuthOIDCSessionCacheTTL 0): the test counts memcached operations per request, stops the store "
+        "under a session, or checks a revocation at once; the cache's own bound is tests/e2e/test_99")

@@ -1,4 +1,5 @@
 """Browser login through Apache with the module, a real memcached and the dev OP."""
+import pytest
 import re
 import urllib.parse
 
@@ -55,6 +56,7 @@ def test_secure_cookie_by_default(make_apache, browser, op):
     assert "Secure" in r.headers["Set-Cookie"]
 
 
+@pytest.mark.strict_sessions
 def test_session_reused_without_provider_call(apache, browser, op, memcached):
     login(browser, apache.url("/protected/index.html"), "bob", "bob-pw", op=op)
     before = op.stats()

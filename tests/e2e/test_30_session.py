@@ -177,6 +177,7 @@ def test_inactivity_and_absolute_lifetime(make_apache, op, memcached):
     assert_logged_out(with_cookie(idle, "/protected/", f"{SESSION}={sid_sleeper}"), op, "expired id reused")
 
 
+@pytest.mark.strict_sessions
 def test_touch_write_back_is_throttled(make_apache, op, memcached):
     """Touch interval 3 s: no write within it, exactly one after it, and one CAS winner
     among parallel requests."""
@@ -330,6 +331,7 @@ def test_cookie_from_another_crypto_key(make_apache, op, memcached, bench_dir, e
 
 # ----------------------------------------------------------------- store outage
 
+@pytest.mark.strict_sessions
 def test_memcached_down_gives_503_then_recovers(apache, op, memcached, expect_log):
     expect_log(r"\[auth_oidc:error\].*AOIDC303: session store memcached: (down|error)", required=True)
     s, sid, _ = do_login(apache, op, "alice")
@@ -360,6 +362,7 @@ def test_memcached_down_gives_503_then_recovers(apache, op, memcached, expect_lo
     assert s2.get(apache.url("/protected/env")).json()["REMOTE_USER"] == "bob"
 
 
+@pytest.mark.strict_sessions
 def test_memcached_restart_while_idle_is_invisible(apache, op, memcached):
     """memcached restarts between two requests: the pooled connections are stale, and
     the first operation on each fails; the store retries once on a fresh connection,
@@ -389,6 +392,7 @@ def test_memcached_restart_while_idle_is_invisible(apache, op, memcached):
 
 # ----------------------------------------------------------------- hot path
 
+@pytest.mark.strict_sessions
 def test_hot_path_is_one_get_and_nothing_else(apache, op, memcached):
     s, _, _ = do_login(apache, op, "bob")
     op_before = op.stats()

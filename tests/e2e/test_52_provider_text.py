@@ -65,6 +65,7 @@ def no_forged_line(text):
     return not any(ln.startswith(FORGED) or ln.startswith("[error] AOIDC999") for ln in text.splitlines())
 
 
+@pytest.mark.strict_sessions
 def test_logout_token_without_exp_refused(site, op, errlog):
     alice = new_browser()
     login(alice, site.url("/protected/"), "alice", "alice-pw", op=op)

@@ -67,6 +67,7 @@ def wait_until_due(exp):
     time.sleep(max(0.0, exp - BEFORE - time.time()) + 0.6)
 
 
+@pytest.mark.strict_sessions
 def test_one_refresh_per_due_token_across_two_nodes(make_apache, rotating_op, backend):
     op = rotating_op
     a = node(make_apache, "a", backend)

@@ -112,6 +112,7 @@ def test_snapshots_published_without_secrets(two_nodes, memcached, crypto_key, o
     assert secret not in memcached.get("aoidc:n:node-a")
 
 
+@pytest.mark.strict_sessions
 def test_logins_on_two_nodes_are_listed_and_logout_unlists(two_nodes, memcached, op):
     a, b = two_nodes
     users = [("alice", a), ("bob", b), ("carol", a)]
@@ -140,6 +141,7 @@ def test_logins_on_two_nodes_are_listed_and_logout_unlists(two_nodes, memcached,
         s.close()
 
 
+@pytest.mark.strict_sessions
 def test_backchannel_logout_from_op_ends_session_on_both_nodes(two_nodes, op):
     a, b = two_nodes
     alice, bob = new_browser(), new_browser()
@@ -170,6 +172,7 @@ def test_backchannel_sub_only_ends_every_session_of_the_user(two_nodes, op, memc
     assert memcached.get(session_key(bob)) is not None
 
 
+@pytest.mark.strict_sessions
 def test_forged_token_with_the_op_key_works_once(two_nodes, op):
     a, b = two_nodes
     s = new_browser()

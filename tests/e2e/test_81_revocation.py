@@ -116,6 +116,7 @@ def test_backchannel_sub_only_ends_a_session_the_index_lost(make_apache, op, mem
     assert status(bob, a.url("/protected/")) == 200
 
 
+@pytest.mark.strict_sessions
 def test_untouched_requests_read_no_epoch(make_apache, op, memcached):
     """The hot path stays one get: a request that is not due for a touch reads no epoch."""
     a = make_apache(name="a", oidc={"extra": "AuthOIDCSessionTouchInterval 3600\n"

@@ -21,6 +21,9 @@ import pytest
 import harness
 from harness import free_port, login, new_browser, wait_port
 
+# console revocations are checked at once here; their bound with the session cache: test_99
+pytestmark = pytest.mark.strict_sessions
+
 REPO = harness.REPO
 CONSOLE_BIN = os.environ.get("AOIDC_CONSOLE", str(REPO / "console" / "oidc-console"))
 # the test-only seeder, built beside the console (build/tests/console/aoidc-seed)

@@ -20,6 +20,9 @@ from harness import login, new_browser
 from test_85_console import ADMIN, ADMIN_PW, CONSOLE_BIN, Console, _need_console
 from test_85_console import console  # noqa: F401  (fixture)
 
+# console revocations are checked at once here; their bound with the session cache: test_99
+pytestmark = pytest.mark.strict_sessions
+
 
 def make_cert(d: Path, cn: str = "127.0.0.1") -> tuple[Path, Path]:
     """A self-signed P-256 certificate for 127.0.0.1 and localhost, valid one day."""

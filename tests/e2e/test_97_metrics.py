@@ -1,6 +1,7 @@
 """SetHandler auth-oidc-metrics: the Prometheus text format, counter deltas around a login,
 failed logins and a store outage, counts of several child processes adding up, and counters
 that survive a graceful restart."""
+import pytest
 import concurrent.futures
 import re
 import time
@@ -101,6 +102,7 @@ def test_text_format_and_access(make_apache, browser, expect_log):
     assert browser.get(a.url("/metrics-elsewhere")).status_code == 403
 
 
+@pytest.mark.strict_sessions
 def test_deltas_login_failed_logins_and_store_outage(make_apache, op, memcached, expect_log):
     expect_log(r"\[auth_oidc:error\].*AOIDC303: session store memcached: (down|error)", required=True)
     expect_log(r"\[auth_oidc:error\].*AOIDC(664|415|660): ", required=True)
@@ -304,6 +306,7 @@ def test_revocation_applied_at_touch(make_apache, op, memcached, tmp_path, crypt
     assert "aoidc_sessions_validated_total" not in d
 
 
+@pytest.mark.strict_sessions
 def test_backchannel_logout_counted(make_apache, op):
     """Two sessions of one user ended by one back-channel logout (sub only): two revocations."""
     a = make_apache(METRICS, extra_modules=("authz_host",),

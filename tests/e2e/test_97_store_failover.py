@@ -153,6 +153,7 @@ def test_store_directive_replicas(make_apache):
 ONE_PROCESS = "StartServers 1\nServerLimit 1\nMaxRequestWorkers 16\n"   # one health view
 
 
+@pytest.mark.strict_sessions
 def test_full_outage_answers_503_and_recovers(make_apache, memcached, op, expect_log):
     """Every memcached down (issue 11, point 3): a request with a session, one without
     (no redirect into a login that cannot finish) and a callback all get 503 with
@@ -206,6 +207,7 @@ class _Servers:
         self.address = address
 
 
+@pytest.mark.strict_sessions
 def test_directory_and_console_across_node_loss(make_apache, op, three_memcached, crypto_key, tmp_path,
                                                 expect_log):
     """The session directory (CAS lists) with replicas: entries made while a server is down,

@@ -1,11 +1,12 @@
 /* libFuzzer target for the untrusted-input codecs other than JOSE: the first
  * byte picks the parser (state cookie, session record, base64url, query
  * parameters and return paths, discovery, token response, claims, Cookie
- * header, introspection response). */
+ * header, introspection response, revocation feed). */
 #include "aoidc_claims.h"
 #include "aoidc_cookie.h"
 #include "aoidc_introspect.h"
 #include "aoidc_provider.h"
+#include "aoidc_revfeed.h"
 #include "aoidc_session.h"
 #include "aoidc_state.h"
 #include "aoidc_util.h"
@@ -53,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *s = apr_pstrmemdup(p, (const char *)data + 1, size - 1);
     apr_size_t n = size - 1;
     const char *err = NULL;
-    switch (data[0] % 9) {
+    switch (data[0] % 10) {
     case 0: {
         aoidc_login_state_t *st;
         aoidc_state_decode(p, &keys, "aoidc_state_AAAAAAAAAAAAAAAA", s, &st);
@@ -139,6 +140,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     aoidc_introspect_check(&back, "https://api.example", 1000, &why) != rc) {
                     __builtin_trap(); /* a cached answer must judge as the fresh one */
                 }
+            }
+        }
+        break;
+    }
+    case 9: {
+        /* a feed read from the store: what parses formats back to itself */
+        aoidc_revfeed_t f, again;
+        if (aoidc_revfeed_parse(p, (const char *)data + 1, n, &f) == APR_SUCCESS) {
+            apr_size_t flen;
+            char *text = aoidc_revfeed_format(p, &f, &flen);
+            if (f.n > AOIDC_REVFEED_MAX || aoidc_revfeed_parse(p, text, flen, &again) != APR_SUCCESS ||
+                again.n != f.n || again.next != f.next || strcmp(again.gen, f.gen) != 0) {
+                __builtin_trap();
             }
         }
         break;

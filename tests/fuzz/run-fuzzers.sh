@@ -17,7 +17,7 @@ core="$here/mod_src/aoidc_util.c $here/mod_src/aoidc_crypto.c $here/mod_src/aoid
       $here/mod_src/aoidc_csrf.c $here/mod_src/aoidc_sessinfo.c $here/mod_src/aoidc_refresh.c $here/mod_src/aoidc_binding.c \
       $here/mod_src/aoidc_chooser.c $here/mod_src/aoidc_reauth.c $here/mod_src/aoidc_forwarded.c \
       $here/mod_src/aoidc_callback_hint.c $here/mod_src/aoidc_directory.c $here/mod_src/aoidc_store.c \
-      $here/mod_src/aoidc_metrics.c"
+      $here/mod_src/aoidc_metrics.c $here/mod_src/aoidc_revfeed.c $here/mod_src/aoidc_scache.c"
 for t in jose codecs login bearer cookie backend spa chooser; do
     clang $flags $inc -o "$out/fuzz_$t" "$here/tests/fuzz/fuzz_$t.c" $core $libs $(pkg-config --libs libcurl)
     mkdir -p "$out/corpus_$t"

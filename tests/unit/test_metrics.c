@@ -246,7 +246,7 @@ static void test_render_text_format(void **state)
         assert_true(strncmp(line, typed, strlen(typed)) == 0); /* belongs to the family just typed */
         samples++;
     }
-    assert_int_equal(types, 16);
+    assert_int_equal(types, 17);
     assert_true(samples > 50);
     regfree(&sample);
     regfree(&comment);
