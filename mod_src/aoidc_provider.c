@@ -10,7 +10,11 @@
 static const char *str_member(apr_pool_t *p, json_t *o, const char *k)
 {
     json_t *v = json_object_get(o, k);
-    return json_is_string(v) && json_string_length(v) > 0 ? apr_pstrdup(p, json_string_value(v)) : NULL;
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        strlen(json_string_value(v)) != json_string_length(v)) {
+        return NULL; /* absent, empty, or with a NUL inside */
+    }
+    return apr_pstrdup(p, json_string_value(v));
 }
 
 static int url_ok(const char *url, int need_https)
@@ -486,12 +490,18 @@ aoidc_jose_result_t aoidc_provider_verify(aoidc_provider_t *pr, apr_pool_t *p, c
     return aoidc_provider_verify_ex(pr, p, o, jwt, err, NULL);
 }
 
-apr_status_t aoidc_provider_parse_token_response(apr_pool_t *p, const char *body, apr_size_t len,
-                                                 aoidc_tokens_t *out, const char **err)
+/* One parser for both grants: the code exchange needs an ID token, a
+ * refresh need not carry one. */
+static apr_status_t parse_tokens(apr_pool_t *p, const char *body, apr_size_t len, int need_id_token,
+                                 aoidc_tokens_t *out, const char **err)
 {
+    memset(out, 0, sizeof(*out));
+    if (!body || len > AOIDC_TOKEN_BODY_MAX) {
+        *err = "token response missing or too large";
+        return APR_EINVAL;
+    }
     json_error_t jerr;
     json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    memset(out, 0, sizeof(*out));
     if (!json_is_object(o)) {
         json_decref(o);
         *err = "token response is not a JSON object";
@@ -503,7 +513,7 @@ apr_status_t aoidc_provider_parse_token_response(apr_pool_t *p, const char *body
     out->refresh_token = str_member(p, o, "refresh_token");
     const char *tt = str_member(p, o, "token_type");
     json_t *ei = json_object_get(o, "expires_in");
-    if (json_is_integer(ei) && json_integer_value(ei) > 0) {
+    if (json_is_integer(ei) && json_integer_value(ei) > 0 && json_integer_value(ei) <= 10 * 365 * 86400) {
         out->expires_in = (apr_int64_t)json_integer_value(ei);
     }
     json_decref(o);
@@ -511,8 +521,8 @@ apr_status_t aoidc_provider_parse_token_response(apr_pool_t *p, const char *body
         *err = apr_psprintf(p, "token endpoint error '%.64s'", err_code);
         return APR_EGENERAL;
     }
-    if (!out->id_token || !out->access_token) {
-        *err = "token response lacks id_token or access_token";
+    if (!out->access_token || (need_id_token && !out->id_token)) {
+        *err = need_id_token ? "token response lacks id_token or access_token" : "token response lacks access_token";
         return APR_EINVAL;
     }
     if (!tt || strcasecmp(tt, "Bearer") != 0) {
@@ -520,6 +530,18 @@ apr_status_t aoidc_provider_parse_token_response(apr_pool_t *p, const char *body
         return APR_EINVAL;
     }
     return APR_SUCCESS;
+}
+
+apr_status_t aoidc_provider_parse_token_response(apr_pool_t *p, const char *body, apr_size_t len,
+                                                 aoidc_tokens_t *out, const char **err)
+{
+    return parse_tokens(p, body, len, 1, out, err);
+}
+
+apr_status_t aoidc_provider_parse_refresh_response(apr_pool_t *p, const char *body, apr_size_t len,
+                                                   aoidc_tokens_t *out, const char **err)
+{
+    return parse_tokens(p, body, len, 0, out, err);
 }
 
 apr_status_t aoidc_provider_token_request(const aoidc_provider_t *pr, apr_pool_t *p, const aoidc_http_opts_t *o,

@@ -186,9 +186,19 @@ apr_status_t aoidc_provider_exchange_code(aoidc_provider_t *pr, apr_pool_t *p, c
                                           const char *verifier, const char *redirect_uri, aoidc_tokens_t *out,
                                           const char **err);
 
-/* Parse a token endpoint response body (exposed for unit tests). */
+/* Parse a token endpoint response body (len bytes, at most
+ * AOIDC_TOKEN_BODY_MAX): access_token and token_type Bearer are required,
+ * and for the code exchange (parse_token_response) an id_token; the
+ * refresh grant's answer (parse_refresh_response) may lack one.
+ * refresh_token and expires_in (1 s .. 10 years) are optional; a string
+ * with a NUL inside counts as absent. Strings from p. APR_EGENERAL when the
+ * answer is an OAuth error (*err names its code), APR_EINVAL when it is
+ * malformed. */
+#define AOIDC_TOKEN_BODY_MAX 65536
 apr_status_t aoidc_provider_parse_token_response(apr_pool_t *p, const char *body, apr_size_t len,
                                                  aoidc_tokens_t *out, const char **err);
+apr_status_t aoidc_provider_parse_refresh_response(apr_pool_t *p, const char *body, apr_size_t len,
+                                                   aoidc_tokens_t *out, const char **err);
 
 /* Call userinfo with the access token; *claims is a new reference the
  * caller must json_decref. */

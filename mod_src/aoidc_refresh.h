@@ -17,7 +17,6 @@
 #include <apr_pools.h>
 
 #define AOIDC_REFRESH_LOCK_PREFIX "aoidc:rl:"
-#define AOIDC_REFRESH_BODY_MAX 65536
 
 /* 1 when the session's access token should be refreshed now: before > 0,
  * the session has a refresh token, the token's expiry is known and it ends
@@ -28,14 +27,6 @@ int aoidc_refresh_due(const aoidc_session_t *s, int before, apr_int64_t now);
  * (from p): the prefix and the hash part of the store key, so the lock
  * names no secret either. NULL for a store key that is not a session's. */
 const char *aoidc_refresh_lock_key(apr_pool_t *p, const char *store_key);
-
-/* Parse the token endpoint's answer to a refresh_token grant (len bytes,
- * at most AOIDC_REFRESH_BODY_MAX): access_token and token_type Bearer are
- * required; refresh_token (rotation), id_token and expires_in are
- * optional. Strings from p. APR_EGENERAL when the answer is an OAuth error
- * (*err names its code), APR_EINVAL when it is malformed. */
-apr_status_t aoidc_refresh_parse_response(apr_pool_t *p, const char *body, apr_size_t len,
-                                          aoidc_tokens_t *out, const char **err);
 
 /* POST grant_type=refresh_token to the token endpoint with the provider's
  * client authentication. APR_EACCES when the provider refused (HTTP 4xx,

@@ -4,7 +4,7 @@
  *  - aoidc_csrf_check with the input split at NUL into Sec-Fetch-Site,
  *    Origin and token: OK only with the session's token and no foreign site;
  *  - aoidc_backend_token_ok (the access token as a header value);
- *  - aoidc_refresh_parse_response with the whole input as the provider's
+ *  - aoidc_provider_parse_refresh_response with the whole input as the provider's
  *    answer: a success always has an access token and no NUL inside;
  *  - aoidc_binding_check with client text: never OK for another User-Agent;
  *  - aoidc_refresh_merge_userinfo with the input as a userinfo answer: at
@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     aoidc_tokens_t tok;
     const char *err = NULL;
-    if (aoidc_refresh_parse_response(p, in, size, &tok, &err) == APR_SUCCESS) {
+    if (aoidc_provider_parse_refresh_response(p, in, size, &tok, &err) == APR_SUCCESS) {
         if (!tok.access_token || !*tok.access_token || tok.expires_in < 0) {
             abort();
         }

@@ -181,14 +181,14 @@ static void test_refresh_parse(void **state)
     const char *err = NULL;
     static const char ok[] = "{\"access_token\":\"at2\",\"token_type\":\"bearer\",\"expires_in\":300,"
                              "\"refresh_token\":\"rt2\"}";
-    assert_int_equal(aoidc_refresh_parse_response(p, ok, sizeof(ok) - 1, &t, &err), APR_SUCCESS);
+    assert_int_equal(aoidc_provider_parse_refresh_response(p, ok, sizeof(ok) - 1, &t, &err), APR_SUCCESS);
     assert_string_equal(t.access_token, "at2");
     assert_string_equal(t.refresh_token, "rt2");
     assert_null(t.id_token);
     assert_int_equal(t.expires_in, 300);
     /* no rotation, no expiry: fine */
     static const char min[] = "{\"access_token\":\"at2\",\"token_type\":\"Bearer\"}";
-    assert_int_equal(aoidc_refresh_parse_response(p, min, sizeof(min) - 1, &t, &err), APR_SUCCESS);
+    assert_int_equal(aoidc_provider_parse_refresh_response(p, min, sizeof(min) - 1, &t, &err), APR_SUCCESS);
     assert_null(t.refresh_token);
     assert_int_equal(t.expires_in, 0);
     static const struct {
@@ -210,7 +210,7 @@ static void test_refresh_parse(void **state)
         size_t n = strlen(bad[i].body);
         char *b = malloc(n ? n : 1);
         memcpy(b, bad[i].body, n);
-        apr_status_t rv = aoidc_refresh_parse_response(p, b, n, &t, &err);
+        apr_status_t rv = aoidc_provider_parse_refresh_response(p, b, n, &t, &err);
         free(b);
         if (rv != bad[i].want) {
             fail_msg("case %zu (%s): %d", i, bad[i].body, rv);
@@ -218,9 +218,9 @@ static void test_refresh_parse(void **state)
     }
     /* a negative or absurd expires_in is no expiry */
     static const char neg[] = "{\"access_token\":\"a\",\"token_type\":\"Bearer\",\"expires_in\":-5}";
-    assert_int_equal(aoidc_refresh_parse_response(p, neg, sizeof(neg) - 1, &t, &err), APR_SUCCESS);
+    assert_int_equal(aoidc_provider_parse_refresh_response(p, neg, sizeof(neg) - 1, &t, &err), APR_SUCCESS);
     assert_int_equal(t.expires_in, 0);
-    assert_int_equal(aoidc_refresh_parse_response(p, ok, AOIDC_REFRESH_BODY_MAX + 1, &t, &err), APR_EINVAL);
+    assert_int_equal(aoidc_provider_parse_refresh_response(p, ok, AOIDC_TOKEN_BODY_MAX + 1, &t, &err), APR_EINVAL);
 }
 
 static void test_refresh_apply(void **state)
