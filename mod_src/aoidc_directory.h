@@ -51,14 +51,17 @@
  *            (revocation epochs) = 11 to 15
  *   logout   1 get + 1 delete (as before) + 3 or 4 updates (bucket,
  *            provider bucket, user, sid) = 8 to 10
- *   request  0: the hot path is unchanged (1 get); once per touch interval
- *            2 gets (revocation epochs) before the cas of the last-seen time
+ *   request  0: the hot path is unchanged (1 get, none from the session
+ *            cache); once per touch interval 2 gets (revocation epochs)
+ *            before the cas of the last-seen time
  *   listing  all / provider: B * p gets of lists + 1 get per session shown;
  *            user / sid: 1 get + n gets; email / name: 1 get + per user
  *            (1 + its sessions) gets. (Loops of single gets for now: a
  *            multi-get in the store vtable would make each a round trip.)
  *   revoke   per session: 1 get + 1 delete + 3 or 4 updates; by user / sid
- *            add the listing cost; by provider B * p gets first
+ *            add the listing cost; by provider B * p gets first; then one
+ *            update of the revocation feed per call (aoidc_revfeed.h), so
+ *            that the session caches of every node drop what was revoked
  *   back-channel logout  1 add (jti) + listing + revocation of the matches
  *   node snapshot  1 set + 1 update of aoidc:n:index, at start-up, at each
  *            graceful restart and after each discovery or JWKS fetch. */
@@ -205,10 +208,11 @@ typedef struct {
 apr_status_t aoidc_dir_query(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p,
                              const aoidc_dir_query_t *q, apr_array_header_t **infos, int *next_offset);
 
-/* Revoke: delete the records (and their directory entries). *count
- * receives how many records existed and were deleted. Malformed handles
- * are skipped. Returns APR_EGENERAL when the store failed (the handles
- * before stay revoked). */
+/* Revoke: delete the records (and their directory entries), then publish
+ * the handles on the revocation feed (the session caches of every node
+ * drop them within their bound). *count receives how many records existed
+ * and were deleted. Malformed handles are skipped. Returns APR_EGENERAL when
+ * the store failed (the handles before stay revoked, and are published). */
 apr_status_t aoidc_dir_revoke_handles(aoidc_store_t *st, const aoidc_keys_t *keys, apr_pool_t *p,
                                       const apr_array_header_t *handles, int *count);
 

@@ -88,6 +88,7 @@ typedef struct {
     char gen[40];    /* its generation */
     uint64_t next;   /* the sequence number after the last entry applied */
     apr_uint32_t store_returns; /* the store's returns at the last read */
+    int failing;     /* the last read failed (its failure was logged) */
 } aoidc_scache_feed_t;
 aoidc_scache_feed_t *aoidc_scache_feed(aoidc_scache_t *c);
 

@@ -31,6 +31,11 @@ int aoidc_store_usable(aoidc_store_t *s, apr_pool_t *p)
     return s && (!s->usable || s->usable(s, p));
 }
 
+int aoidc_store_settled(aoidc_store_t *s)
+{
+    return s && (!s->settled || s->settled(s));
+}
+
 void aoidc_store_mget(aoidc_store_t *s, apr_pool_t *p, aoidc_store_item_t *items, int n)
 {
     if (n <= 0) {

@@ -41,6 +41,10 @@ apr_status_t aoidc_store_write_back(aoidc_store_t *st, const char *key, const vo
  * to a random millisecond, so that racing writers drift apart. */
 void aoidc_store_backoff(int attempt);
 
+/* 1 unless reads are repairing the copies of a server (see settled in the
+ * vtable); no round trip. */
+int aoidc_store_settled(aoidc_store_t *s);
+
 /* Per-store counters (approximate, for the benchmark and metrics). */
 typedef struct {
     volatile apr_uint32_t gets, sets, cas, adds, deletes;
@@ -89,6 +93,11 @@ struct aoidc_store {
      * known to be down); returns how many answered, sets *servers and
      * *replicas. For the health handler. */
     int (*probe)(aoidc_store_t *s, apr_pool_t *p, int *servers, int *replicas);
+    /* optional: 0 while some live server may have lost items (it came
+     * back, restarted empty or broke a connection within the last 30 s):
+     * reads are repairing copies, and a cache in front of the store must
+     * let them through (aoidc_store_settled) */
+    int (*settled)(aoidc_store_t *s);
     /* optional: read n keys at once (fewer round trips than n gets); sets
      * every item's rc (and val/len when OK) as get would. Callers use
      * aoidc_store_mget(), which falls back to get per key without it. */

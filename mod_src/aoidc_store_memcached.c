@@ -715,6 +715,19 @@ static int mc_usable(aoidc_store_t *s, apr_pool_t *p)
     return 0;
 }
 
+/* no live server is suspect, i.e. no read is repairing copies (a server
+ * known dead cannot be repaired: it does not count) */
+static int mc_settled(aoidc_store_t *s)
+{
+    mc_ctx_t *c = s->ctx;
+    for (int i = 0; i < c->sv.n; i++) {
+        if (is_suspect(c, i) && !known_dead(c, i)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int mc_probe(aoidc_store_t *s, apr_pool_t *p, int *servers, int *replicas)
 {
     mc_ctx_t *c = s->ctx;
@@ -818,6 +831,7 @@ apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, in
     s->del = mc_del;
     s->usable = mc_usable;
     s->probe = mc_probe;
+    s->settled = mc_settled;
     s->mget = mc_mget;
     s->ctx = c;
     c->store = s;

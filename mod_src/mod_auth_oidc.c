@@ -29,41 +29,40 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
 
 /* Per process: one session cache per store that a server with
  * AuthOIDCSessionCacheTTL > 0 uses, as large as the largest
- * AuthOIDCSessionCacheEntries among them (servers that share a store share
- * its sessions; each applies its own TTL). */
+ * AuthOIDCSessionCacheEntries among them and read as often as the shortest
+ * TTL asks (servers that share a store share its sessions; each applies its
+ * own TTL to its requests). */
+typedef struct {
+    int entries, ttl, started;
+    aoidc_scache_t *cache;
+} cache_plan_t;
+
 static void session_caches(apr_pool_t *p, server_rec *s)
 {
-    apr_hash_t *size = apr_hash_make(p), *made = apr_hash_make(p);
+    apr_hash_t *plans = apr_hash_make(p);
     for (server_rec *sv = s; sv; sv = sv->next) {
         aoidc_srv_cfg_t *sc = aoidc_srv_cfg(sv);
         if (sc->store && sc->session_cache_ttl > 0) {
-            int *n = apr_hash_get(size, &sc->store, sizeof(sc->store));
-            if (!n) {
-                n = apr_pcalloc(p, sizeof(*n));
-                apr_hash_set(size, apr_pmemdup(p, &sc->store, sizeof(sc->store)), sizeof(sc->store), n);
+            cache_plan_t *pl = apr_hash_get(plans, &sc->store, sizeof(sc->store));
+            if (!pl) {
+                pl = apr_pcalloc(p, sizeof(*pl));
+                pl->ttl = sc->session_cache_ttl;
+                apr_hash_set(plans, apr_pmemdup(p, &sc->store, sizeof(sc->store)), sizeof(sc->store), pl);
             }
-            *n = sc->session_cache_entries > *n ? sc->session_cache_entries : *n;
+            pl->entries = sc->session_cache_entries > pl->entries ? sc->session_cache_entries : pl->entries;
+            pl->ttl = sc->session_cache_ttl < pl->ttl ? sc->session_cache_ttl : pl->ttl;
         }
     }
     for (server_rec *sv = s; sv; sv = sv->next) {
         aoidc_srv_cfg_t *sc = aoidc_srv_cfg(sv);
-        int *n = sc->store && sc->session_cache_ttl > 0 ? apr_hash_get(size, &sc->store, sizeof(sc->store)) : NULL;
-        if (!n) {
-            continue;
+        cache_plan_t *pl = sc->store && sc->session_cache_ttl > 0
+                               ? apr_hash_get(plans, &sc->store, sizeof(sc->store))
+                               : NULL;
+        if (pl && !pl->started) {
+            pl->started = 1; /* once, even when it failed (logged) */
+            pl->cache = aoidc_session_cache_start(p, sv, sc->store, pl->entries, pl->ttl);
         }
-        aoidc_scache_t *c = apr_hash_get(made, &sc->store, sizeof(sc->store));
-        if (!c) {
-            if (aoidc_scache_create(p, *n, &c) != APR_SUCCESS) {
-                ap_log_error(APLOG_MARK, APLOG_ERR, 0, sv, AOIDC_LOGNO(960)
-                             "auth_oidc: cannot create the session cache (%d entries): every request reads the "
-                             "store", *n);
-                c = NULL;
-            }
-            else {
-                apr_hash_set(made, apr_pmemdup(p, &sc->store, sizeof(sc->store)), sizeof(sc->store), c);
-            }
-        }
-        sc->scache = c;
+        sc->scache = pl ? pl->cache : NULL;
     }
 }
 

@@ -247,11 +247,17 @@ aoidc_provider_t *aoidc_bearer_provider_for_issuer(aoidc_srv_cfg_t *sc, const ao
 /* health (mod_auth_oidc_health.c): SetHandler auth-oidc-health */
 void aoidc_register_health(apr_pool_t *p);
 /* The session cache on the request path (mod_auth_oidc_scache.c). lookup:
- * reads the revocation feed when due, then 1 with the cached record of key
+ * 1 with the cached record of key
  * (as the store would answer) when the cache may be used; else 0 and *gen
  * for keep(). keep: cache what the store answered. drop: forget it in this
  * process. changed: a record this node deleted or rewrote (logout, refresh):
  * drop it here and publish it on the feed for every other process. */
+/* Per process (child_init): a session cache of entries for store, kept
+ * trusted by a thread that reads the revocation feed every three quarters of
+ * ttl_seconds (the shortest AuthOIDCSessionCacheTTL of the servers sharing
+ * it); stopped by a cleanup on p. NULL (logged) when it cannot start. */
+aoidc_scache_t *aoidc_session_cache_start(apr_pool_t *p, server_rec *s, aoidc_store_t *store, int entries,
+                                          int ttl_seconds);
 int aoidc_session_cache_lookup(request_rec *r, aoidc_srv_cfg_t *sc, const char *key, char **val, apr_size_t *len,
                                uint64_t *cas, apr_uint32_t *gen);
 void aoidc_session_cache_keep(aoidc_srv_cfg_t *sc, const char *key, const char *val, apr_size_t len, uint64_t cas,

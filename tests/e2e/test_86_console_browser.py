@@ -17,6 +17,9 @@ import harness
 from harness import login, new_browser
 from test_85_console import UNFORMATTED, Console
 
+# console revocations are checked at once here; their bound with the session cache: test_99
+pytestmark = pytest.mark.strict_sessions
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 

@@ -60,6 +60,7 @@ def test_store_failover(make_apache, op, three_memcached, expect_log, capsys, cr
                r"AOIDC664: callback: cannot mark the login attempt used",
                r"AOIDC839: login refused: the revocation epochs cannot be read",
                r"AOIDC402: cannot create login state", r"AOIDC750: session store memcached is down",
+               r"AOIDC961: session cache: the revocation feed cannot be read",
                r"another request is fetching the provider's"):
         expect_log(rx)
 
