@@ -15,7 +15,9 @@ const char *ocon_audit_quote(apr_pool_t *p, const char *v)
     if (!v) {
         return "-";
     }
+    static const char hex[] = "0123456789abcdef";
     apr_size_t n = strlen(v);
+    /* at most 4 bytes per input byte ("\\xHH"), two quotes and the NUL */
     char *out = apr_palloc(p, n * 4 + 3), *o = out;
     *o++ = '"';
     for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
@@ -24,7 +26,10 @@ const char *ocon_audit_quote(apr_pool_t *p, const char *v)
             *o++ = (char)*c;
         }
         else if (*c < 0x20 || *c == 0x7f) {
-            o += sprintf(o, "\\x%02x", *c);
+            *o++ = '\\';
+            *o++ = 'x';
+            *o++ = hex[*c >> 4];
+            *o++ = hex[*c & 15];
         }
         else {
             *o++ = (char)*c;

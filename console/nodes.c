@@ -172,7 +172,9 @@ static void flatten(json_t *out, const char *prefix, json_t *v, int depth)
             if (volatile_key(k)) {
                 continue;
             }
-            snprintf(buf, sizeof(buf), "%s%s%s", prefix, *prefix ? "." : "", k);
+            if ((size_t)snprintf(buf, sizeof(buf), "%s%s%s", prefix, *prefix ? "." : "", k) >= sizeof(buf)) {
+                continue; /* a path this long would be cut and could meet another: left out */
+            }
             flatten(out, buf, c, depth + 1);
         }
         if (json_object_size(v) == 0 && *prefix) {
@@ -182,7 +184,9 @@ static void flatten(json_t *out, const char *prefix, json_t *v, int depth)
     else if (json_is_array(v)) {
         json_array_foreach(v, i, c)
         {
-            snprintf(buf, sizeof(buf), "%s[%zu]", prefix, i);
+            if ((size_t)snprintf(buf, sizeof(buf), "%s[%zu]", prefix, i) >= sizeof(buf)) {
+                continue;
+            }
             flatten(out, buf, c, depth + 1);
         }
         if (json_array_size(v) == 0 && *prefix) {
@@ -251,6 +255,9 @@ json_t *ocon_differing(json_t *flats)
     size_t m = json_array_size(out);
     if (m > 1) {
         json_t **items = malloc(m * sizeof(*items));
+        if (!items) {
+            return out; /* unsorted rather than nothing */
+        }
         for (i = 0; i < m; i++) {
             items[i] = json_incref(json_array_get(out, i));
         }

@@ -318,10 +318,13 @@ ocon_login_rc_t ocon_auth_login(ocon_auth_t *a, apr_pool_t *p, const char *clien
     const char *err = NULL, *hash = NULL;
     char dummy[64];
     int cost = OCON_DUMMY_COST, found = 0;
+    char bounded[sizeof(((cfail_t *)0)->client)];
     *sid = NULL;
-    if (!client) {
-        client = "-";
-    }
+    /* the failure table keeps this many bytes of a client's address: count
+     * under exactly that key, or a longer one would never find its record
+     * and escape the limit (two clients that share the prefix share it) */
+    apr_cpystrn(bounded, client ? client : "-", sizeof(bounded));
+    client = bounded;
     if (!fail_reserve(a, client, now)) {
         return OCON_LOGIN_LIMITED;
     }

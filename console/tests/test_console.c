@@ -767,6 +767,15 @@ static void test_login_sessions_csrf(void **state)
     assert_int_equal(ocon_auth_login(a, p, "7.7.7.7", "admin", "pw", &sid), OCON_LOGIN_OK);
     fake_now_v += 101;
     assert_int_equal(ocon_auth_login(a, p, "6.6.6.6", "admin", "pw", &sid), OCON_LOGIN_OK);
+    /* a client name longer than the table keeps is limited as well (it used to get a
+     * fresh record at every try) */
+    char longname[200];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ocon_auth_login(a, p, longname, "admin", "nope", &sid), OCON_LOGIN_BAD);
+    }
+    assert_int_equal(ocon_auth_login(a, p, longname, "admin", "pw", &sid), OCON_LOGIN_LIMITED);
 
     /* malformed user names never reach the file */
     assert_int_equal(ocon_auth_login(a, p, "8.8.8.8", "ad:min", "pw", &sid), OCON_LOGIN_BAD);
@@ -944,6 +953,21 @@ static void test_flatten_differing(void **state)
     json_decref(fb);
     json_decref(a);
     json_decref(b);
+    /* two paths that differ only past what a flattened name can hold: left out, not cut
+     * to one name (a node's snapshot is provider text) */
+    char key[600];
+    memset(key, 'k', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    json_t *deep = json_object(), *inner = json_object();
+    json_object_set_new(inner, "x", json_string("1"));
+    json_object_set_new(inner, "y", json_string("2"));
+    json_object_set_new(deep, key, inner);
+    json_object_set_new(deep, "short", json_string("kept"));
+    json_t *fd = ocon_flatten(deep);
+    assert_int_equal(json_object_size(fd), 1);
+    assert_string_equal(json_string_value(json_object_get(fd, "short")), "kept");
+    json_decref(fd);
+    json_decref(deep);
 }
 
 /* issue 13 point 8: display name and locations per provider, from the snapshots */
