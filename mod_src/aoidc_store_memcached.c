@@ -185,6 +185,9 @@ static void mark(mc_ctx_t *c, int i, memcached_return_t rc, int broke)
         }
         if (broke) {
             set_suspect(c, i);
+            if (c->store) {
+                apr_atomic_inc32(&c->store->returns); /* a pooled connection broke: a restart */
+            }
         }
     }
 }
@@ -720,6 +723,9 @@ static int mc_usable(aoidc_store_t *s, apr_pool_t *p)
 static int mc_settled(aoidc_store_t *s)
 {
     mc_ctx_t *c = s->ctx;
+    if (c->sv.replicas == 0) {
+        return 1; /* one copy of everything: nothing to repair from */
+    }
     for (int i = 0; i < c->sv.n; i++) {
         if (is_suspect(c, i) && !known_dead(c, i)) {
             return 0;

@@ -67,7 +67,9 @@ static void *APR_THREAD_FUNC reader_main(apr_thread_t *t, void *data)
         apr_sleep(nap);
     }
     apr_pool_destroy(p);
-    apr_thread_exit(t, APR_SUCCESS);
+    /* a plain return, not apr_thread_exit: pthread_exit's unwinding trips
+     * ASan's stack-use-after-scope check at thread teardown */
+    (void)t;
     return NULL;
 }
 
