@@ -31,7 +31,9 @@
 
 #define AOIDC_SCACHE_STRIPES 64
 #define AOIDC_SCACHE_KEY_MAX 64            /* store keys are "aoidc:s:" + 43 */
-#define AOIDC_SCACHE_VALUE_MAX (64 * 1024) /* AOIDC_STORE_VALUE_MAX */
+/* a larger record (huge claims) is not cached, read from the store each
+ * time: so the cache holds at most entries x 16 KiB of values */
+#define AOIDC_SCACHE_VALUE_MAX (16 * 1024)
 #define AOIDC_SCACHE_ENTRIES_MAX 1000000
 
 typedef struct aoidc_scache aoidc_scache_t;

@@ -74,6 +74,10 @@ static void test_put_get_drop(void **state)
     memset(big, 'k', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     assert_int_equal(aoidc_scache_put(c, big, "v", 1, 0, aoidc_scache_gen(c)), 0);
+    char *huge = calloc(1, AOIDC_SCACHE_VALUE_MAX + 1);
+    assert_int_equal(aoidc_scache_put(c, K1, huge, AOIDC_SCACHE_VALUE_MAX + 1, 0, aoidc_scache_gen(c)), 0);
+    assert_int_equal(aoidc_scache_put(c, K1, huge, AOIDC_SCACHE_VALUE_MAX, 0, aoidc_scache_gen(c)), 1);
+    free(huge);
     assert_int_equal(aoidc_scache_create(p, 0, &c), APR_EINVAL);
 }
 
