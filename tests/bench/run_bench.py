@@ -688,6 +688,12 @@ def summary(rounds: list[list[dict]]) -> None:
         gets_b = statistics.median(rnd[keys.index("b")]["mc"]["cmd_get"] for rnd in rounds) if "b" in keys else None
         print()
         print("\n".join(goal_lines(med_ratio, gets_b, f" (median of {len(rounds)} rounds)")))
+        # the same comparison by Apache CPU per request: steadier than req/s when other jobs share
+        # the cores (it leaves out wrk's own CPU, which every scenario pays alike)
+        cpu = {k: statistics.median(rnd[i]["apache_us"] for rnd in rounds) for i, k in enumerate(keys)}
+        print("Apache CPU per request (median): " + ", ".join(
+            f"{k} {cpu[k]:.1f}us" + (f" (a/{k} {cpu['a'] / cpu[k]:.2f})" if k != "a" and cpu[k] else "")
+            for k in keys))
 
 
 def main() -> int:
