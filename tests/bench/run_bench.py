@@ -568,7 +568,7 @@ def print_memory(m: dict) -> None:
           f"{grow * 1024 / n:.0f} B per session (growth of the cache node minus the strict node's), "
           f"plus {fixed / mib:+.1f} MiB already at start (the slot array for {m['entries']} entries; "
           f"the two nodes' VmRSS after the warm-up)")
-    print("  (VmRSS counts pages and malloc arenas: expect +-0.5 MiB from run to run)")
+    print("  (VmRSS counts pages and malloc arenas: expect +-0.2 MiB from run to run)")
 
 
 def op_costs(bench: "Bench", apache: Apache, n: int) -> dict[str, dict[str, float]]:
