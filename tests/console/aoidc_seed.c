@@ -5,10 +5,20 @@
  * an operator's tools.
  *
  *   aoidc-seed [--config FILE] COUNT [--users U] [--provider P] [--threads T]
+ *              [--fresh] [--ids-file FILE] [--record-bytes B]
  *
  * The config is the console's (store_servers, crypto_key_file,
  * session_window); FILE defaults to $OIDC_CONSOLE_CONFIG. Prints one JSON line
- * {"seeded", "failed", "users", "provider", "seconds"}.
+ * {"seeded", "failed", "users", "provider", "seconds", "record_bytes"}
+ * (record_bytes: the mean length of a session record as stored).
+ *
+ * --fresh: every session was last seen now (its creation time stays spread
+ * over the window), so that a module serves it without a write-back and its
+ * session cache keeps it (tests/bench/run_bench.py --memory).
+ * --ids-file: write each session id (the cookie value) to FILE, one a line,
+ * mode 0600 (they are live credentials of the test store).
+ * --record-bytes: pad the ID token so that a record is about B bytes as
+ * stored (default: a 300-byte ID token), e.g. the size of a real login's.
  *
  * Records and directory entries are written through the same API the module
  * uses (aoidc_session_encode + set, aoidc_dir_add). To avoid CAS contention,
@@ -24,8 +34,13 @@
 #include <apr_time.h>
 #include <pthread.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define AOIDC_SEED_FILLER_MAX 60000
 
 typedef struct {
     ocon_ctx_t *ctx;
@@ -33,7 +48,11 @@ typedef struct {
     int threads, t;
     const char *provider;
     apr_int64_t now;
+    int fresh;
+    long record_target; /* 0: the 300-byte ID token */
+    FILE *ids; /* NULL: not written; shared, one fprintf per line */
     long written, failed;
+    apr_uint64_t record_bytes;
 } seed_job_t;
 
 static void *seed_thread(void *arg)
@@ -48,9 +67,14 @@ static void *seed_thread(void *arg)
         per_thread = 1;
     }
     apr_int64_t b0 = j->now / AOIDC_DIR_BUCKET;
-    char filler[301];
-    memset(filler, 'x', sizeof(filler) - 1);
-    filler[sizeof(filler) - 1] = '\0';
+    /* the ID token: 300 bytes, or sized once (on the first record) so that
+     * the records come to about record_target bytes (a byte of ID token is
+     * a byte of record: the plaintext is sealed as it is) */
+    char *filler = apr_palloc(p, AOIDC_SEED_FILLER_MAX + 1);
+    long flen = 300;
+    int sized = !j->record_target;
+    memset(filler, 'x', AOIDC_SEED_FILLER_MAX);
+    filler[flen] = '\0';
     for (long i = 0; i < j->count; i++) {
         long u = i % j->users;
         if (u % j->threads != j->t) {
@@ -67,7 +91,7 @@ static void *seed_thread(void *arg)
         };
         aoidc_session_t s = {0};
         s.created = bucket * AOIDC_DIR_BUCKET + (i % AOIDC_DIR_BUCKET);
-        s.last_seen = s.created;
+        s.last_seen = j->fresh ? j->now : s.created;
         s.expires = j->now + 7200 + (i % 3600);
         s.access_token_exp = s.expires;
         s.provider = j->provider;
@@ -86,29 +110,44 @@ static void *seed_thread(void *arg)
         const char *key = aoidc_session_store_key(sp, &j->ctx->keys, id);
         unsigned char *rec;
         apr_size_t reclen;
+        if (id && !sized && aoidc_session_encode(sp, &j->ctx->keys, key, &s, &rec, &reclen) == APR_SUCCESS) {
+            filler[flen] = 'x';
+            flen += j->record_target - (long)reclen;
+            flen = flen < 1 ? 1 : flen > AOIDC_SEED_FILLER_MAX ? AOIDC_SEED_FILLER_MAX : flen;
+            filler[flen] = '\0';
+            sized = 1;
+        }
         if (!id || aoidc_session_encode(sp, &j->ctx->keys, key, &s, &rec, &reclen) != APR_SUCCESS ||
             j->ctx->store->set(j->ctx->store, key, rec, reclen, (long)(s.expires - j->now)) != AOIDC_STORE_OK ||
             aoidc_dir_add(j->ctx->store, &j->ctx->keys, sp, aoidc_dir_handle(key), &s) != APR_SUCCESS) {
             j->failed++;
             continue;
         }
+        if (j->ids && fprintf(j->ids, "%s\n", id) < 0) {
+            j->failed++;
+            continue;
+        }
         j->written++;
+        j->record_bytes += reclen;
     }
     apr_pool_destroy(p);
     return NULL;
 }
 
-static int seed(ocon_ctx_t *ctx, apr_pool_t *p, long count, long users, int threads, const char *provider)
+static int seed(ocon_ctx_t *ctx, apr_pool_t *p, long count, long users, int threads, const char *provider,
+                int fresh, long record_target, FILE *ids)
 {
     seed_job_t *jobs = apr_pcalloc(p, sizeof(*jobs) * (apr_size_t)threads);
     pthread_t *tids = apr_pcalloc(p, sizeof(*tids) * (apr_size_t)threads);
     apr_time_t t0 = apr_time_now();
     long written = 0, failed = 0;
+    apr_uint64_t record_bytes = 0;
     if (users > count) {
         users = count;
     }
     for (int t = 0; t < threads; t++) {
-        jobs[t] = (seed_job_t){ctx, count, users, threads, t, provider, apr_time_sec(t0), 0, 0};
+        jobs[t] = (seed_job_t){ctx, count, users, threads, t, provider, apr_time_sec(t0), fresh,
+                               record_target, ids, 0, 0, 0};
         if (pthread_create(&tids[t], NULL, seed_thread, &jobs[t]) != 0) {
             fprintf(stderr, "aoidc-seed: thread creation failed\n");
             return OCON_EXIT_FAILURE;
@@ -118,10 +157,12 @@ static int seed(ocon_ctx_t *ctx, apr_pool_t *p, long count, long users, int thre
         pthread_join(tids[t], NULL);
         written += jobs[t].written;
         failed += jobs[t].failed;
+        record_bytes += jobs[t].record_bytes;
     }
     double secs = (double)(apr_time_now() - t0) / APR_USEC_PER_SEC;
-    json_t *j = json_pack("{s:I, s:I, s:I, s:s, s:f}", "seeded", (json_int_t)written, "failed", (json_int_t)failed,
-                          "users", (json_int_t)users, "provider", provider, "seconds", secs);
+    json_t *j = json_pack("{s:I, s:I, s:I, s:s, s:f, s:I}", "seeded", (json_int_t)written, "failed",
+                          (json_int_t)failed, "users", (json_int_t)users, "provider", provider, "seconds", secs,
+                          "record_bytes", (json_int_t)(written ? record_bytes / (apr_uint64_t)written : 0));
     json_dumpf(j, stdout, 0);
     fputc('\n', stdout);
     json_decref(j);
@@ -146,15 +187,16 @@ static int number(const char *v, long min, long max, long *out)
 static int usage(const char *why)
 {
     fprintf(stderr, "aoidc-seed: %s\nusage: aoidc-seed [--config FILE] COUNT [--users U] [--provider P] "
-                    "[--threads T]\n", why);
+                    "[--threads T] [--fresh] [--ids-file FILE] [--record-bytes B]\n", why);
     return OCON_EXIT_USAGE;
 }
 
 int main(int argc, const char *const *argv)
 {
     apr_pool_t *p;
-    const char *config = getenv("OIDC_CONSOLE_CONFIG"), *provider = "bench", *err = NULL;
-    long count = 0, users = 0, threads = 4;
+    const char *config = getenv("OIDC_CONSOLE_CONFIG"), *provider = "bench", *err = NULL, *ids_path = NULL;
+    long count = 0, users = 0, threads = 4, record_target = 0;
+    int fresh = 0;
     if (apr_app_initialize(&argc, &argv, NULL) != APR_SUCCESS || apr_pool_create(&p, NULL) != APR_SUCCESS) {
         fputs("aoidc-seed: APR initialisation failed\n", stderr);
         return OCON_EXIT_FAILURE;
@@ -188,6 +230,22 @@ int main(int argc, const char *const *argv)
             provider = v;
             i++;
         }
+        else if (!strcmp(a, "--fresh")) {
+            fresh = 1;
+        }
+        else if (!strcmp(a, "--record-bytes")) {
+            if (!number(v, 512, AOIDC_SEED_FILLER_MAX, &record_target)) {
+                return usage("--record-bytes: 512..60000");
+            }
+            i++;
+        }
+        else if (!strcmp(a, "--ids-file")) {
+            if (!v || !*v) {
+                return usage("--ids-file needs a file");
+            }
+            ids_path = v;
+            i++;
+        }
         else if (!count && number(a, 1, 10000000, &count)) {
             continue;
         }
@@ -215,7 +273,22 @@ int main(int argc, const char *const *argv)
         fprintf(stderr, "aoidc-seed: session store unreachable (%s)\n", cfg->store_servers);
         return OCON_EXIT_STORE;
     }
-    int rc = seed(&ctx, p, count, users, (int)threads, provider);
+    FILE *ids = NULL;
+    if (ids_path) {
+        int fd = open(ids_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || !(ids = fdopen(fd, "w"))) {
+            fprintf(stderr, "aoidc-seed: %s: %s\n", ids_path, strerror(errno));
+            if (fd >= 0) {
+                close(fd);
+            }
+            return OCON_EXIT_FAILURE;
+        }
+    }
+    int rc = seed(&ctx, p, count, users, (int)threads, provider, fresh, record_target, ids);
+    if (ids && fclose(ids) != 0) {
+        fprintf(stderr, "aoidc-seed: %s: %s\n", ids_path, strerror(errno));
+        rc = OCON_EXIT_FAILURE;
+    }
     fflush(stdout);
     apr_pool_destroy(p);
     return rc;
