@@ -10,6 +10,7 @@
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -19,9 +20,52 @@
 static EVP_CIPHER *aes_gcm;
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 
+/* Opening is on the request path (every session record, every state
+ * cookie): each thread keeps one cipher context keyed with the last key it
+ * used, so that the next open with that key only sets the nonce (GCM's key
+ * schedule is most of a fresh context's cost). Freed, key wiped, when the
+ * thread ends. */
+typedef struct {
+    EVP_CIPHER_CTX *ctx;
+    unsigned char key[AOIDC_KEY_LEN];
+    int keyed;
+} open_ctx_t;
+static pthread_key_t open_ctx_key;
+static int open_ctx_key_ok;
+
+static void free_open_ctx(void *data)
+{
+    open_ctx_t *t = data;
+    EVP_CIPHER_CTX_free(t->ctx);
+    OPENSSL_cleanse(t->key, sizeof(t->key));
+    free(t);
+}
+
 static void fetch_algorithms(void)
 {
     aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    open_ctx_key_ok = pthread_key_create(&open_ctx_key, free_open_ctx) == 0;
+}
+
+/* this thread's open context, or NULL (then the caller makes its own) */
+static open_ctx_t *thread_open_ctx(void)
+{
+    if (!open_ctx_key_ok) {
+        return NULL;
+    }
+    open_ctx_t *t = pthread_getspecific(open_ctx_key);
+    if (t) {
+        return t;
+    }
+    t = calloc(1, sizeof(*t));
+    if (!t || !(t->ctx = EVP_CIPHER_CTX_new()) || pthread_setspecific(open_ctx_key, t) != 0) {
+        if (t) {
+            EVP_CIPHER_CTX_free(t->ctx);
+        }
+        free(t);
+        return NULL;
+    }
+    return t;
 }
 
 static const EVP_CIPHER *cipher(void)
@@ -189,9 +233,24 @@ static apr_status_t open_raw(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LE
     apr_size_t ctlen = inlen - AOIDC_AEAD_OVERHEAD;
     unsigned char *buf = apr_palloc(p, ctlen + 1);
     apr_status_t rv = APR_EGENERAL;
-    int n = 0;
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (ctx && EVP_DecryptInit_ex(ctx, cipher(), NULL, key, in + 1) == 1 &&
+    int n = 0, init;
+    const EVP_CIPHER *c = cipher(); /* first: it makes the thread key */
+    open_ctx_t *t = thread_open_ctx();
+    EVP_CIPHER_CTX *ctx = t ? t->ctx : EVP_CIPHER_CTX_new();
+    if (t && t->keyed && CRYPTO_memcmp(t->key, key, AOIDC_KEY_LEN) == 0) {
+        init = EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, in + 1); /* same key: a new nonce */
+    }
+    else {
+        if (t) {
+            t->keyed = 0;
+        }
+        init = ctx && EVP_DecryptInit_ex(ctx, c, NULL, key, in + 1) == 1;
+        if (init && t) {
+            memcpy(t->key, key, AOIDC_KEY_LEN);
+            t->keyed = 1;
+        }
+    }
+    if (ctx && init == 1 &&
         (in[0] == AOIDC_AEAD_LEGACY || EVP_DecryptUpdate(ctx, NULL, &n, in, 1) == 1) &&
         (aadlen == 0 || EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aadlen) == 1) &&
         EVP_DecryptUpdate(ctx, buf, &n, in + 13, (int)ctlen) == 1 &&
@@ -202,7 +261,12 @@ static apr_status_t open_raw(apr_pool_t *p, const unsigned char key[AOIDC_KEY_LE
         *ptlen = ctlen;
         rv = APR_SUCCESS;
     }
-    EVP_CIPHER_CTX_free(ctx);
+    if (!t) {
+        EVP_CIPHER_CTX_free(ctx);
+    }
+    else if (rv != APR_SUCCESS) {
+        t->keyed = 0; /* whatever state a failure left: set the key again next time */
+    }
     return rv;
 }
 

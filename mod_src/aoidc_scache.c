@@ -35,7 +35,8 @@ struct aoidc_scache {
     stripe_t stripe[AOIDC_SCACHE_STRIPES];
     unsigned char hkey[AOIDC_SIPHASH_KEY_LEN];
     apr_time_t t0;
-    int capacity;
+    int capacity;                /* entries, over all stripes */
+    volatile apr_uint32_t count; /* entries now, over all stripes */
     volatile apr_uint32_t gen;
     volatile apr_uint32_t fresh_start; /* start of the last good feed read + 1 (0: never) */
     volatile apr_uint32_t next_poll;   /* no poll before this (+1; 0: now) */
@@ -71,7 +72,10 @@ apr_status_t aoidc_scache_create(apr_pool_t *p, int entries, aoidc_scache_t **ou
     aoidc_scache_t *c = apr_pcalloc(p, sizeof(*c));
     apr_pool_cleanup_register(p, c, scache_cleanup, apr_pool_cleanup_null);
     c->capacity = entries;
+    /* keys do not spread evenly over the stripes: each has room for half as
+     * many again as its share, and the total is held to entries by count */
     int per = (entries + AOIDC_SCACHE_STRIPES - 1) / AOIDC_SCACHE_STRIPES;
+    per += per / 2 + 1;
     for (int s = 0; s < AOIDC_SCACHE_STRIPES; s++) {
         stripe_t *st = &c->stripe[s];
         st->cap = per;
@@ -155,7 +159,7 @@ static apr_uint64_t slot_bytes(const slot_t *sl)
 
 /* take slot i out of its chain onto the free list, and free its value (st
  * locked) */
-static void unlink_slot(stripe_t *st, int i)
+static void unlink_slot(aoidc_scache_t *c, stripe_t *st, int i)
 {
     slot_t *sl = &st->slot[i];
     int b = bucket_of(st, sl->h);
@@ -170,6 +174,7 @@ static void unlink_slot(stripe_t *st, int i)
     }
     st->bytes -= slot_bytes(sl);
     st->count--;
+    apr_atomic_dec32(&c->count);
     free(sl->val);
     memset(sl, 0, sizeof(*sl));
     sl->next = st->free_head;
@@ -240,7 +245,20 @@ int aoidc_scache_put(aoidc_scache_t *c, const char *key, const void *val, apr_si
     int i = find(st, b, key, klen, NULL);
     int found = i >= 0;
     if (!found) {
-        if (st->count >= st->cap) {
+        /* room: in the stripe, and in the whole cache (reserved here) */
+        int evict = st->count >= st->cap;
+        if (!evict && apr_atomic_inc32(&c->count) >= (apr_uint32_t)c->capacity) {
+            apr_atomic_dec32(&c->count);
+            evict = 1;
+        }
+        if (evict && st->count == 0) {
+            /* the others hold every entry: not cached this time */
+            apr_thread_mutex_unlock(st->mu);
+            free(copy);
+            apr_atomic_inc32(&c->refused);
+            return 0;
+        }
+        if (evict) {
             /* the clock: skip (and clear) recently used entries once */
             for (;;) {
                 slot_t *sl = &st->slot[st->hand];
@@ -252,9 +270,10 @@ int aoidc_scache_put(aoidc_scache_t *c, const char *key, const void *val, apr_si
                 }
                 st->hand = (st->hand + 1) % st->cap;
             }
-            unlink_slot(st, st->hand);
+            unlink_slot(c, st, st->hand);
             st->hand = (st->hand + 1) % st->cap;
             apr_atomic_inc32(&c->evictions);
+            apr_atomic_inc32(&c->count); /* the evicted entry's place */
         }
         i = st->free_head;
         slot_t *sl = &st->slot[i];
@@ -296,7 +315,7 @@ void aoidc_scache_drop(aoidc_scache_t *c, const char *key)
     apr_atomic_inc32(&c->gen);
     int i = find(st, bucket_of(st, h), key, klen, NULL);
     if (i >= 0) {
-        unlink_slot(st, i);
+        unlink_slot(c, st, i);
     }
     apr_thread_mutex_unlock(st->mu);
     apr_atomic_inc32(&c->drops);
@@ -315,6 +334,7 @@ void aoidc_scache_flush(aoidc_scache_t *c)
         }
         reset_stripe(st);
     }
+    apr_atomic_set32(&c->count, 0);
     for (int s = AOIDC_SCACHE_STRIPES - 1; s >= 0; s--) {
         apr_thread_mutex_unlock(c->stripe[s].mu);
     }
@@ -394,9 +414,10 @@ void aoidc_scache_stats(aoidc_scache_t *c, aoidc_scache_stats_t *out)
         apr_thread_mutex_lock(st->mu);
         out->entries += (apr_uint32_t)st->count;
         out->bytes += st->bytes + (apr_uint64_t)st->cap * sizeof(slot_t) + (apr_uint64_t)st->nbuckets * sizeof(int);
-        out->capacity += (apr_uint32_t)st->cap;
+
         apr_thread_mutex_unlock(st->mu);
     }
+    out->capacity = (apr_uint32_t)c->capacity;
     out->hits = apr_atomic_read32(&c->hits);
     out->misses = apr_atomic_read32(&c->misses);
     out->puts = apr_atomic_read32(&c->puts);

@@ -132,20 +132,41 @@ int aoidc_ct_equal(const void *a, apr_size_t alen, const void *b, apr_size_t ble
     return CRYPTO_memcmp(a, b, alen) == 0;
 }
 
-/* Fetched once: an implicit EVP_sha256() costs a provider lookup per call. */
+/* Fetched once: an implicit EVP_sha256() costs a provider lookup per call.
+ * And one digest context per thread, kept: creating and freeing one was
+ * most of the cost of hashing a session id (the request path hashes one per
+ * request). Freed when the thread ends. */
 static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static pthread_key_t md_ctx_key;
+static int md_ctx_key_ok;
+
+static void free_md_ctx(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
 
 static void fetch_sha256(void)
 {
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    md_ctx_key_ok = pthread_key_create(&md_ctx_key, free_md_ctx) == 0;
 }
 
 void aoidc_sha256(const void *in, apr_size_t len, unsigned char out[32])
 {
     unsigned int n = 32;
     pthread_once(&sha256_once, fetch_sha256);
-    EVP_Digest(in, len, out, &n, sha256_md ? sha256_md : EVP_sha256(), NULL);
+    const EVP_MD *md = sha256_md ? sha256_md : EVP_sha256();
+    EVP_MD_CTX *ctx = md_ctx_key_ok ? pthread_getspecific(md_ctx_key) : NULL;
+    if (!ctx && md_ctx_key_ok && (ctx = EVP_MD_CTX_new()) != NULL && pthread_setspecific(md_ctx_key, ctx) != 0) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    if (ctx && EVP_DigestInit_ex(ctx, md, NULL) == 1 && EVP_DigestUpdate(ctx, in, len) == 1 &&
+        EVP_DigestFinal_ex(ctx, out, &n) == 1) {
+        return;
+    }
+    EVP_Digest(in, len, out, &n, md, NULL);
 }
 
 char *aoidc_url_encode(apr_pool_t *p, const char *s)

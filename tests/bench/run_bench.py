@@ -742,8 +742,7 @@ def main() -> int:
     ap.add_argument("--memory-sessions", type=int, default=10000, help="sessions for the memory measurement "
                     "(default 10000)")
     ap.add_argument("--memory-entries", type=int, default=None,
-                    help="AuthOIDCSessionCacheEntries of the memory measurement (default: sessions x 1.25: "
-                         "the 64 stripes fill unevenly)")
+                    help="AuthOIDCSessionCacheEntries of the memory measurement (default: as many as sessions)")
     ap.add_argument("--cost-logins", type=int, default=10, help="logins/logouts counted with --replicated (10)")
     ap.add_argument("--pass-claims", choices=("none", "headers", "environment", "both"),
                     help="AuthOIDCPassClaimsAs for /protected (default: not set, i.e. the module default, both)")
@@ -764,7 +763,7 @@ def main() -> int:
     if set(args.scenarios) - set("absdce"):
         ap.error(f"unknown scenario(s) in {args.scenarios!r}")
     if args.memory_entries is None:
-        args.memory_entries = args.memory_sessions * 5 // 4
+        args.memory_entries = args.memory_sessions
     if not args.scenarios and not args.memory:
         ap.error("nothing to do: no scenario and --no-memory")
 

@@ -3,6 +3,7 @@
 #include "aoidc_crypto.h"
 
 #include <apr_file_io.h>
+#include <apr_thread_proc.h>
 #include <string.h>
 
 static const unsigned char secret[] = "0123456789abcdef0123456789abcdef-test";
@@ -44,6 +45,72 @@ static void test_aead(void **state)
     ct[0] = 9;
     assert_int_equal(aoidc_aead_open(p, k.session, "aad", 3, ct, ctlen, &pt, &ptlen), APR_EINVAL);
     assert_int_equal(aoidc_aead_open(p, k.session, "aad", 3, ct, AOIDC_AEAD_OVERHEAD - 1, &pt, &ptlen), APR_EINVAL);
+}
+
+/* Each thread keeps its cipher context keyed with the last key: opens that
+ * alternate keys, follow a failure, or run in many threads at once must each
+ * judge as a fresh context would. */
+static const unsigned char *ab_ct[2];
+static apr_size_t ab_len[2];
+static aoidc_keys_t ab_keys;
+
+static int open_ab(apr_pool_t *p, int which, int tamper)
+{
+    unsigned char *pt, *ct = apr_pmemdup(p, ab_ct[which], ab_len[which]);
+    apr_size_t ptlen;
+    if (tamper) {
+        ct[ab_len[which] - 1] ^= 0x80;
+    }
+    const unsigned char *key = which ? ab_keys.state : ab_keys.session;
+    apr_status_t rv = aoidc_aead_open(p, key, "aad", 3, ct, ab_len[which], &pt, &ptlen);
+    return rv == APR_SUCCESS && ptlen == 6 && memcmp(pt, which ? "second" : "first.", 6) == 0;
+}
+
+static void *APR_THREAD_FUNC open_worker(apr_thread_t *t, void *data)
+{
+    int *bad = data;
+    apr_pool_t *p;
+    apr_pool_create(&p, NULL);
+    for (int i = 0; i < 2000; i++) {
+        int which = (i / 3) % 2, tamper = i % 7 == 0;
+        if (open_ab(p, which, tamper) != !tamper) {
+            (*bad)++;
+        }
+        apr_pool_clear(p);
+    }
+    apr_pool_destroy(p);
+    (void)t;
+    return NULL;
+}
+
+static void test_aead_context_reuse(void **state)
+{
+    apr_pool_t *p = *state;
+    unsigned char *ct;
+    aoidc_keys_derive(secret, sizeof(secret) - 1, &ab_keys);
+    assert_int_equal(aoidc_aead_seal(p, ab_keys.session, "aad", 3, "first.", 6, &ct, &ab_len[0]), APR_SUCCESS);
+    ab_ct[0] = ct;
+    assert_int_equal(aoidc_aead_seal(p, ab_keys.state, "aad", 3, "second", 6, &ct, &ab_len[1]), APR_SUCCESS);
+    ab_ct[1] = ct;
+    /* same key twice, the other key, back, after a failed tag, after a wrong key */
+    int seq[][2] = {{0, 0}, {0, 0}, {1, 0}, {0, 0}, {0, 1}, {0, 0}, {1, 1}, {1, 0}, {0, 0}};
+    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+        assert_int_equal(open_ab(p, seq[i][0], seq[i][1]), !seq[i][1]);
+    }
+    unsigned char *pt;
+    apr_size_t ptlen;
+    assert_int_not_equal(aoidc_aead_open(p, ab_keys.state, "aad", 3, ab_ct[0], ab_len[0], &pt, &ptlen), APR_SUCCESS);
+    assert_true(open_ab(p, 0, 0));
+    apr_thread_t *th[8];
+    int bad[8] = {0};
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(apr_thread_create(&th[i], NULL, open_worker, &bad[i], p), APR_SUCCESS);
+    }
+    for (int i = 0; i < 8; i++) {
+        apr_status_t rv;
+        apr_thread_join(&rv, th[i]);
+        assert_int_equal(bad[i], 0);
+    }
 }
 
 static const unsigned char secret_b[] = "a brand new key, 32 bytes or more, for rotation";
@@ -158,7 +225,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_keys_differ_per_purpose), UNIT_TEST(test_aead), UNIT_TEST(test_key_file),
-        UNIT_TEST(test_rotation),
+        UNIT_TEST(test_rotation), UNIT_TEST(test_aead_context_reuse),
     };
     return UNIT_RUN("crypto", tests);
 }
