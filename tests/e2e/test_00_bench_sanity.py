@@ -24,8 +24,9 @@ def test_memcached_stats_and_restart(memcached):
     assert st["limit_maxbytes"] == str(64 * 1024 * 1024)
     assert memcached.command("set k1 0 0 2\r\nhi", end=(b"STORED\r\n",)) == "STORED\r\n"
     assert memcached.get("k1") == b"hi"
-    assert "k1" in memcached.keys()
-    assert memcached.stats()["curr_items"] == "1"
+    # the keys, not curr_items: flush_all drops items lazily, so curr_items still counts
+    # what earlier tests left when this file does not run first
+    assert memcached.keys() == ["k1"]
     port = memcached.port
     memcached.stop()
     assert not harness.port_open(port)
@@ -35,7 +36,7 @@ def test_memcached_stats_and_restart(memcached):
 
 def test_memcached_is_flushed_between_tests(memcached):
     assert memcached.get("k1") is None
-    assert memcached.stats()["curr_items"] == "0"
+    assert memcached.keys() == []
 
 
 # ----------------------------------------------------------------- (b) the OP's metadata
