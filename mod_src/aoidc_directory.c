@@ -475,6 +475,25 @@ static apr_int64_t epoch_parse(const char *val, apr_size_t len)
     return v;
 }
 
+typedef struct {
+    apr_int64_t now;
+    const char *val;
+} epoch_set_t;
+
+/* never decreasing: a later epoch already there stays */
+static apr_status_t epoch_raise(void *baton, apr_pool_t *p, const char *old, apr_size_t oldlen, const void **val,
+                                apr_size_t *len)
+{
+    epoch_set_t *e = baton;
+    (void)p;
+    if (old && epoch_parse(old, oldlen) >= e->now) {
+        return APR_EEXIST;
+    }
+    *val = e->val;
+    *len = strlen(e->val);
+    return APR_SUCCESS;
+}
+
 apr_status_t aoidc_dir_revoke_epoch_set(aoidc_store_t *st, apr_pool_t *p, const char *provider, const char *sub,
                                         apr_int64_t now)
 {
@@ -482,31 +501,14 @@ apr_status_t aoidc_dir_revoke_epoch_set(aoidc_store_t *st, apr_pool_t *p, const 
         return APR_EINVAL;
     }
     const char *key = sub ? aoidc_dir_epoch_user_key(p, provider, sub) : aoidc_dir_epoch_provider_key(p, provider);
-    const char *val = apr_psprintf(p, "%" APR_INT64_T_FMT, now);
-    for (int attempt = 0; attempt < AOIDC_DIR_CAS_RETRIES; attempt++) {
-        char *old;
-        apr_size_t len;
-        uint64_t cas = 0;
-        aoidc_store_rc_t rc = st->get(st, p, key, &old, &len, &cas);
-        if (rc == AOIDC_STORE_OK && epoch_parse(old, len) >= now) {
-            return APR_SUCCESS; /* never decreasing */
-        }
-        if (rc != AOIDC_STORE_OK && rc != AOIDC_STORE_MISSING) {
-            return APR_EGENERAL;
-        }
-        apr_status_t rv = aoidc_store_write_back(st, key, val, strlen(val), AOIDC_DIR_EPOCH_TTL, rc == AOIDC_STORE_OK,
-                                                 cas);
-        if (rv == APR_SUCCESS) {
-            /* the caches cannot tell a user's sessions: they drop everything */
-            static const char *const all[] = {AOIDC_REVFEED_ALL};
-            return aoidc_revfeed_publish(st, p, all, 1, now);
-        }
-        if (rv != APR_EAGAIN) {
-            return rv;
-        }
-        aoidc_store_backoff(attempt);
+    epoch_set_t e = {now, apr_psprintf(p, "%" APR_INT64_T_FMT, now)};
+    apr_status_t rv = aoidc_store_update(st, p, key, AOIDC_DIR_EPOCH_TTL, AOIDC_DIR_CAS_RETRIES, epoch_raise, &e);
+    if (rv == APR_SUCCESS) {
+        /* the caches cannot tell a user's sessions: they drop everything */
+        static const char *const all[] = {AOIDC_REVFEED_ALL};
+        return aoidc_revfeed_publish(st, p, all, 1, now);
     }
-    return APR_EAGAIN;
+    return rv == APR_EEXIST ? APR_SUCCESS : rv;
 }
 
 /* Is the session older than (or as old as) the epoch at key? */

@@ -151,64 +151,54 @@ static json_t *index_parse(const char *val, apr_size_t len)
     return out;
 }
 
+typedef struct {
+    const char *node;
+    apr_int64_t now;
+} index_add_t;
+
+/* the index with this node heard of now, names not heard of within the TTL
+ * dropped, then the longest silent beyond AOIDC_NODE_INDEX_MAX */
+static apr_status_t index_with(void *baton, apr_pool_t *p, const char *old, apr_size_t oldlen, const void **val,
+                               apr_size_t *len)
+{
+    index_add_t *ia = baton;
+    json_t *nodes = index_parse(old, oldlen);
+    json_object_set_new(nodes, ia->node, json_integer((json_int_t)ia->now));
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(nodes, tmp, k, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < ia->now - AOIDC_NODE_TTL) {
+            json_object_del(nodes, k);
+        }
+    }
+    while (json_object_size(nodes) > AOIDC_NODE_INDEX_MAX) {
+        const char *oldest = NULL;
+        json_int_t ot = 0;
+        json_object_foreach(nodes, k, v) {
+            if (!oldest || json_integer_value(v) < ot) {
+                oldest = k;
+                ot = json_integer_value(v);
+            }
+        }
+        json_object_del(nodes, oldest);
+    }
+    json_t *o = json_pack("{s:o}", "nodes", nodes);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (!text) {
+        return APR_ENOMEM;
+    }
+    *len = strlen(text);
+    *val = apr_pmemdup(p, text, *len + 1);
+    free(text);
+    return APR_SUCCESS;
+}
+
 static apr_status_t index_update(aoidc_store_t *st, apr_pool_t *p, const char *node, apr_int64_t now)
 {
-    for (int attempt = 0; attempt < NODE_CAS_RETRIES; attempt++) {
-        char *val = NULL;
-        apr_size_t len = 0;
-        uint64_t cas = 0;
-        aoidc_store_rc_t rc = st->get(st, p, AOIDC_NODE_INDEX_KEY, &val, &len, &cas);
-        if (rc != AOIDC_STORE_OK && rc != AOIDC_STORE_MISSING) {
-            return APR_EGENERAL;
-        }
-        json_t *nodes = index_parse(rc == AOIDC_STORE_OK ? val : NULL, len);
-        json_object_set_new(nodes, node, json_integer((json_int_t)now));
-        /* drop names not heard of within the TTL, then the longest silent */
-        const char *k;
-        json_t *v;
-        void *tmp;
-        json_object_foreach_safe(nodes, tmp, k, v) {
-            if (!json_is_integer(v) || json_integer_value(v) < now - AOIDC_NODE_TTL) {
-                json_object_del(nodes, k);
-            }
-        }
-        while (json_object_size(nodes) > AOIDC_NODE_INDEX_MAX) {
-            const char *oldest = NULL;
-            json_int_t ot = 0;
-            json_object_foreach(nodes, k, v) {
-                if (!oldest || json_integer_value(v) < ot) {
-                    oldest = k;
-                    ot = json_integer_value(v);
-                }
-            }
-            json_object_del(nodes, oldest);
-        }
-        json_t *o = json_pack("{s:o}", "nodes", nodes);
-        char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(o);
-        if (!text) {
-            return APR_ENOMEM;
-        }
-        apr_size_t tlen = strlen(text);
-        if (rc == AOIDC_STORE_MISSING) {
-            rc = st->add(st, AOIDC_NODE_INDEX_KEY, text, tlen, AOIDC_NODE_TTL);
-        }
-        else if (cas) {
-            rc = st->cas(st, AOIDC_NODE_INDEX_KEY, text, tlen, AOIDC_NODE_TTL, cas);
-        }
-        else {
-            rc = st->set(st, AOIDC_NODE_INDEX_KEY, text, tlen, AOIDC_NODE_TTL);
-        }
-        free(text);
-        if (rc == AOIDC_STORE_OK) {
-            return APR_SUCCESS;
-        }
-        if (rc != AOIDC_STORE_EXISTS && rc != AOIDC_STORE_MISSING) {
-            return APR_EGENERAL;
-        }
-        apr_sleep((apr_interval_time_t)(1000 * (attempt + 1)));
-    }
-    return APR_EAGAIN;
+    index_add_t ia = {node, now};
+    return aoidc_store_update(st, p, AOIDC_NODE_INDEX_KEY, AOIDC_NODE_TTL, NODE_CAS_RETRIES, index_with, &ia);
 }
 
 apr_status_t aoidc_node_publish(aoidc_store_t *st, apr_pool_t *p, const aoidc_node_info_t *in)

@@ -160,6 +160,34 @@ static void append(apr_pool_t *p, aoidc_revfeed_t *f, const char *const *ids, in
     f->n = keep;
 }
 
+typedef struct {
+    const char *const *ids;
+    int n;
+    apr_int64_t now;
+} publish_t;
+
+/* the feed with the ids appended: to what the key holds when it is a feed,
+ * else to a new generation */
+static apr_status_t feed_with(void *baton, apr_pool_t *p, const char *old, apr_size_t oldlen, const void **val,
+                              apr_size_t *len)
+{
+    publish_t *pb = baton;
+    aoidc_revfeed_t f;
+    if (!old || aoidc_revfeed_parse(p, old, oldlen, &f) != APR_SUCCESS) {
+        /* none yet, or one we cannot read: a new generation, which makes
+         * every reader drop its whole cache */
+        memset(&f, 0, sizeof(f));
+        f.gen = new_gen(p);
+        f.next = 1;
+        if (!f.gen) {
+            return APR_EGENERAL;
+        }
+    }
+    append(p, &f, pb->ids, pb->n, pb->now);
+    *val = aoidc_revfeed_format(p, &f, len);
+    return APR_SUCCESS;
+}
+
 apr_status_t aoidc_revfeed_publish(aoidc_store_t *st, apr_pool_t *p, const char *const *ids, int n, apr_int64_t now)
 {
     static const char *const all[] = {AOIDC_REVFEED_ALL};
@@ -175,42 +203,21 @@ apr_status_t aoidc_revfeed_publish(aoidc_store_t *st, apr_pool_t *p, const char 
         ids = all; /* a mass revocation: every cache starts over */
         n = 1;
     }
-    for (int attempt = 0; attempt <= RETRIES; attempt++) {
-        char *old = NULL;
-        apr_size_t oldlen = 0;
-        uint64_t cas = 0;
-        aoidc_store_rc_t rc = st->get(st, p, AOIDC_REVFEED_KEY, &old, &oldlen, &cas);
-        if (rc != AOIDC_STORE_OK && rc != AOIDC_STORE_MISSING) {
-            return APR_EGENERAL;
-        }
-        aoidc_revfeed_t f;
-        if (rc == AOIDC_STORE_MISSING || aoidc_revfeed_parse(p, old, oldlen, &f) != APR_SUCCESS ||
-            attempt == RETRIES) {
-            /* none yet, one we cannot read, or too many lost races: a new
-             * generation, which makes every reader drop its whole cache, so
-             * whatever this overwrites is covered too */
-            memset(&f, 0, sizeof(f));
-            f.gen = new_gen(p);
-            f.next = 1;
-            if (!f.gen) {
-                return APR_EGENERAL;
-            }
-        }
-        append(p, &f, ids, n, now);
-        apr_size_t len;
-        char *text = aoidc_revfeed_format(p, &f, &len);
-        apr_status_t rv = attempt == RETRIES
-                              ? (st->set(st, AOIDC_REVFEED_KEY, text, len, AOIDC_REVFEED_TTL) == AOIDC_STORE_OK
-                                     ? APR_SUCCESS
-                                     : APR_EGENERAL)
-                              : aoidc_store_write_back(st, AOIDC_REVFEED_KEY, text, len, AOIDC_REVFEED_TTL,
-                                                       rc == AOIDC_STORE_OK, cas);
-        if (rv != APR_EAGAIN) {
-            return rv;
-        }
-        aoidc_store_backoff(attempt);
+    publish_t pb = {ids, n, now};
+    apr_status_t rv = aoidc_store_update(st, p, AOIDC_REVFEED_KEY, AOIDC_REVFEED_TTL, RETRIES, feed_with, &pb);
+    if (rv != APR_EAGAIN) {
+        return rv;
     }
-    return APR_EGENERAL; /* not reached: the last attempt sets */
+    /* too many lost races: a new generation written over whatever is there
+     * (every reader drops its whole cache, so what this overwrites is
+     * covered too) */
+    const void *text;
+    apr_size_t len;
+    if (feed_with(&pb, p, NULL, 0, &text, &len) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    return st->set(st, AOIDC_REVFEED_KEY, text, len, AOIDC_REVFEED_TTL) == AOIDC_STORE_OK ? APR_SUCCESS
+                                                                                         : APR_EGENERAL;
 }
 
 apr_status_t aoidc_revfeed_poll(aoidc_store_t *st, apr_pool_t *p, aoidc_scache_t *c)

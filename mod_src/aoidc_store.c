@@ -70,6 +70,32 @@ apr_status_t aoidc_store_write_back(aoidc_store_t *st, const char *key, const vo
                                                                        : APR_EGENERAL;
 }
 
+apr_status_t aoidc_store_update(aoidc_store_t *st, apr_pool_t *p, const char *key, long ttl, int retries,
+                                aoidc_store_update_fn fn, void *baton)
+{
+    for (int attempt = 0; attempt < retries; attempt++) {
+        char *old = NULL;
+        apr_size_t oldlen = 0;
+        uint64_t cas = 0;
+        aoidc_store_rc_t rc = st->get(st, p, key, &old, &oldlen, &cas);
+        if (rc != AOIDC_STORE_OK && rc != AOIDC_STORE_MISSING) {
+            return APR_EGENERAL;
+        }
+        const void *val = NULL;
+        apr_size_t len = 0;
+        apr_status_t rv = fn(baton, p, rc == AOIDC_STORE_OK ? old : NULL, oldlen, &val, &len);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        rv = aoidc_store_write_back(st, key, val, len, ttl, rc == AOIDC_STORE_OK, cas);
+        if (rv != APR_EAGAIN) {
+            return rv;
+        }
+        aoidc_store_backoff(attempt);
+    }
+    return APR_EAGAIN;
+}
+
 /* Parse "host[:port]" into host and port. Returns 0 on success. */
 static int parse_server(apr_pool_t *p, const char *spec, char **host, unsigned *port)
 {

@@ -37,6 +37,21 @@ int aoidc_store_usable(aoidc_store_t *s, apr_pool_t *p);
 apr_status_t aoidc_store_write_back(aoidc_store_t *st, const char *key, const void *val, apr_size_t len, long ttl,
                                     int existed, uint64_t cas);
 
+/* A get + CAS update's change: given what the key holds (old NULL when it
+ * is missing), APR_SUCCESS with *val, *len the value to write (from p);
+ * APR_EEXIST when nothing needs writing; any other status stops the
+ * update with it. */
+typedef apr_status_t (*aoidc_store_update_fn)(void *baton, apr_pool_t *p, const char *old, apr_size_t oldlen,
+                                              const void **val, apr_size_t *len);
+
+/* Read key, let fn make the new value, write it back (aoidc_store_write_back)
+ * and read again after a lost race, up to retries times with
+ * aoidc_store_backoff between. APR_SUCCESS when written, APR_EEXIST when fn
+ * found nothing to write, APR_EGENERAL on store failure, APR_EAGAIN after
+ * retries lost races, or fn's own error. */
+apr_status_t aoidc_store_update(aoidc_store_t *st, apr_pool_t *p, const char *key, long ttl, int retries,
+                                aoidc_store_update_fn fn, void *baton);
+
 /* Sleep before try attempt + 1 of a lost get + CAS race: attempt ms plus up
  * to a random millisecond, so that racing writers drift apart. */
 void aoidc_store_backoff(int attempt);

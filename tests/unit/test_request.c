@@ -194,8 +194,7 @@ static void test_logout_target(void **state)
 
 static int bcl_token(apr_pool_t *p, const char *body, size_t len, const char **t)
 {
-    char *c = malloc(len ? len : 1); /* no NUL after the body */
-    memcpy(c, body, len);
+    char *c = unit_exact_copy(body, len); /* no NUL after the body */
     int rc = aoidc_backchannel_token(p, c, len, t);
     free(c);
     return rc;

@@ -207,8 +207,7 @@ static void test_trust_bound(void **state)
 static apr_status_t parse_exact(apr_pool_t *p, const char *text, aoidc_revfeed_t *f)
 {
     apr_size_t n = strlen(text);
-    char *buf = malloc(n ? n : 1);
-    memcpy(buf, text, n);
+    char *buf = unit_exact_copy(text, n);
     apr_status_t rv = aoidc_revfeed_parse(p, buf, n, f);
     free(buf);
     return rv;
