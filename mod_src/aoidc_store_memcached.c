@@ -796,11 +796,15 @@ static int mc_probe(aoidc_store_t *s, apr_pool_t *p, int *servers, int *replicas
  * Read repair and the suspect window copy back what is read; an item nobody
  * reads between two restarts of a rolling restart (a directory list, a
  * session not in use, a revocation epoch) would keep one copy and be lost
- * with the next server. So the one process whose add of a server's epoch won
- * (exactly one per restart, cluster-wide) also walks what the other servers
- * hold, in a thread of its own: it waits RESYNC_DELAY_MS after the epoch
- * (every process uses the server again within AOIDC_STORE_RETRY_MS, so what
- * was written meanwhile to the other copies only is on them by then), lists
+ * with the next server. So when a server comes back (its epoch found missing:
+ * it started empty; or answering again after this process saw it fail, and
+ * skipped it), the server process that noticed starts a thread that waits
+ * RESYNC_DELAY_MS (every process uses the server again within
+ * AOIDC_STORE_RETRY_MS, so what was written meanwhile to the other copies
+ * only is on them by then) and adds RESYNC_KEY there; the one whose add wins
+ * (one per return and RESYNC_HOLD_S, cluster-wide) walks what the other
+ * servers hold, in that thread (oidc-console never does: see
+ * epoch_missing). It lists
  * each other live server's keys (memcached's "lru_crawler metadump all", one
  * streamed answer, over a plain connection: libmemcached has no such call),
  * and for every key that has a copy both there and on the empty server reads
@@ -834,18 +838,31 @@ static int resync_batch(mc_ctx_t *c, apr_pool_t *p, int j, int x, const char **k
     } got_t;
     got_t *got = apr_palloc(p, sizeof(*got) * n);
     size_t ngot = 0;
-    memcached_return_t rc = memcached_mget(m, keys, klen, n);
-    if (rc == MEMCACHED_SUCCESS) {
-        memcached_result_st *res;
-        while ((res = memcached_fetch_result(m, NULL, &rc)) != NULL) {
-            if (ngot < n) {
-                got[ngot].key = apr_pstrmemdup(p, memcached_result_key_value(res), memcached_result_key_length(res));
-                got[ngot].val = apr_pmemdup(p, memcached_result_value(res), memcached_result_length(res));
-                got[ngot].len = memcached_result_length(res);
-                got[ngot].flags = memcached_result_flags(res);
-                ngot++;
+    memcached_return_t rc = MEMCACHED_FAILURE;
+    /* one retry on a connection-class error, as srv_get: a pooled
+     * connection to a server that restarted since fails once */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        ngot = 0;
+        rc = memcached_mget(m, keys, klen, n);
+        if (rc == MEMCACHED_SUCCESS) {
+            memcached_result_st *res;
+            while ((res = memcached_fetch_result(m, NULL, &rc)) != NULL) {
+                if (ngot < n) {
+                    got[ngot].key =
+                        apr_pstrmemdup(p, memcached_result_key_value(res), memcached_result_key_length(res));
+                    got[ngot].val = apr_pmemdup(p, memcached_result_value(res), memcached_result_length(res));
+                    got[ngot].len = memcached_result_length(res);
+                    got[ngot].flags = memcached_result_flags(res);
+                    ngot++;
+                }
+                memcached_result_free(res);
             }
-            memcached_result_free(res);
+            if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS) {
+                break;
+            }
+        }
+        if (!is_connection_error(rc) || rc == MEMCACHED_TIMEOUT) {
+            break;
         }
     }
     memcached_pool_release(c->srv[j].pool, m);
