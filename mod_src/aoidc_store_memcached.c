@@ -823,41 +823,43 @@ typedef struct {
     apr_int64_t due_ms; /* unix ms */
 } resync_job_t;
 
-/* mget keys[0..n) on server j, add what is found to server x; -1 when j failed */
-static int resync_batch(mc_ctx_t *c, apr_pool_t *p, int j, int x, const char **keys, size_t *klen, size_t n,
-                        long *copied)
+typedef struct {
+    const char *key, *val;
+    size_t len;
+    uint32_t flags; /* absolute expiry (expiry_flags) */
+    uint64_t cas;
+} got_t;
+
+/* mget keys[0..n) on server i into got[0..*ngot); MEMCACHED_SUCCESS when
+ * the server answered */
+static memcached_return_t resync_read(mc_ctx_t *c, apr_pool_t *p, int i, const char **keys, size_t *klen, size_t n,
+                                      got_t *got, size_t *ngot)
 {
-    memcached_st *m = fetch(c, j);
+    memcached_st *m = fetch(c, i);
     if (!m) {
-        return -1;
+        return MEMCACHED_TIMEOUT;
     }
-    typedef struct {
-        const char *key, *val;
-        size_t len;
-        uint32_t flags;
-    } got_t;
-    got_t *got = apr_palloc(p, sizeof(*got) * n);
-    size_t ngot = 0;
     memcached_return_t rc = MEMCACHED_FAILURE;
     /* one retry on a connection-class error, as srv_get: a pooled
      * connection to a server that restarted since fails once */
     for (int attempt = 0; attempt < 2; attempt++) {
-        ngot = 0;
+        *ngot = 0;
         rc = memcached_mget(m, keys, klen, n);
         if (rc == MEMCACHED_SUCCESS) {
             memcached_result_st *res;
             while ((res = memcached_fetch_result(m, NULL, &rc)) != NULL) {
-                if (ngot < n) {
-                    got[ngot].key =
-                        apr_pstrmemdup(p, memcached_result_key_value(res), memcached_result_key_length(res));
-                    got[ngot].val = apr_pmemdup(p, memcached_result_value(res), memcached_result_length(res));
-                    got[ngot].len = memcached_result_length(res);
-                    got[ngot].flags = memcached_result_flags(res);
-                    ngot++;
+                if (*ngot < n) {
+                    got_t *g = &got[(*ngot)++];
+                    g->key = apr_pstrmemdup(p, memcached_result_key_value(res), memcached_result_key_length(res));
+                    g->val = apr_pmemdup(p, memcached_result_value(res), memcached_result_length(res));
+                    g->len = memcached_result_length(res);
+                    g->flags = memcached_result_flags(res);
+                    g->cas = memcached_result_cas(res);
                 }
                 memcached_result_free(res);
             }
             if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS) {
+                rc = MEMCACHED_SUCCESS;
                 break;
             }
         }
@@ -865,9 +867,30 @@ static int resync_batch(mc_ctx_t *c, apr_pool_t *p, int j, int x, const char **k
             break;
         }
     }
-    memcached_pool_release(c->srv[j].pool, m);
-    if (rc != MEMCACHED_END && rc != MEMCACHED_NOTFOUND && rc != MEMCACHED_SUCCESS) {
+    memcached_pool_release(c->srv[i].pool, m);
+    return rc;
+}
+
+/* Read keys[0..n) on server j and on server x; copy to x what it lacks
+ * (add), and what it holds an older value of: one whose expiry is earlier
+ * than j's by a second or more, i.e. written earlier (a list's or session's
+ * lifetime starts anew with each write), as a server that was skipped for a
+ * while holds it; the CAS from x's read keeps a write to x since then. -1
+ * when j failed. */
+static int resync_batch(mc_ctx_t *c, apr_pool_t *p, int j, int x, const char **keys, size_t *klen, size_t n,
+                        long *copied)
+{
+    got_t *got = apr_palloc(p, sizeof(*got) * n), *have = apr_palloc(p, sizeof(*have) * n);
+    size_t ngot = 0, nhave = 0;
+    if (resync_read(c, p, j, keys, klen, n, got, &ngot) != MEMCACHED_SUCCESS) {
         return -1;
+    }
+    if (ngot == 0 || resync_read(c, p, x, keys, klen, n, have, &nhave) != MEMCACHED_SUCCESS) {
+        return 0; /* x failed: it is marked, reads repair later */
+    }
+    apr_hash_t *on_x = apr_hash_make(p);
+    for (size_t h = 0; h < nhave; h++) {
+        apr_hash_set(on_x, have[h].key, APR_HASH_KEY_STRING, &have[h]);
     }
     apr_int64_t now = apr_time_sec(apr_time_now());
     for (size_t g = 0; g < ngot && !apr_atomic_read32(&c->stopping); g++) {
@@ -875,7 +898,19 @@ static int resync_batch(mc_ctx_t *c, apr_pool_t *p, int j, int x, const char **k
         if (got[g].flags == 0 || left <= 0 || known_dead(c, x)) {
             continue; /* no expiry of ours (not an item of this module), or expired */
         }
-        if (srv_store(c, x, OP_ADD, got[g].key, got[g].val, got[g].len, (long)left, 0) == MEMCACHED_SUCCESS) {
+        const got_t *old = apr_hash_get(on_x, got[g].key, APR_HASH_KEY_STRING);
+        memcached_return_t rc;
+        if (!old) {
+            rc = srv_store(c, x, OP_ADD, got[g].key, got[g].val, got[g].len, (long)left, 0);
+        }
+        else if (old->flags + 1 <= got[g].flags && old->flags != 0 &&
+                 (old->len != got[g].len || memcmp(old->val, got[g].val, old->len) != 0)) {
+            rc = srv_store(c, x, OP_CAS, got[g].key, got[g].val, got[g].len, (long)left, old->cas);
+        }
+        else {
+            continue;
+        }
+        if (rc == MEMCACHED_SUCCESS) {
             (*copied)++;
             apr_atomic_inc32(&c->store->stats.repairs);
         }
