@@ -13,9 +13,10 @@
  * The rules (README "Running a cluster"):
  *  - get: the first live copy in order that has the key answers. A valid
  *    session on a healthy primary is one round trip. A copy on a server that
- *    this process saw fail in the last AOIDC_STORE_SUSPECT_MS is asked last
- *    (it may hold an older value; a CAS on it would write that over the
- *    newer copies and drop directory entries). When an earlier copy
+ *    this process saw fail or come back in the last AOIDC_STORE_MISSED_MS
+ *    (until its resync has run) is asked last (it may hold an older value; a
+ *    CAS on it would write that over the newer copies and drop directory
+ *    entries). When an earlier copy
  *    answered "missing" (a server restarted empty) and a later one has it,
  *    the value is written back there (read repair, with add, so a newer
  *    value is never overwritten), keeping its expiry: every item's flags
@@ -35,10 +36,11 @@
  *    round trip otherwise.
  *  - resync: a server found started empty (or back after this process saw
  *    it fail) gets back, from the other servers, every item it shares with
- *    them, copied by one process of the cluster in a thread of its own (see
- *    "resync" below); so an item that nobody reads (a directory list, an
- *    idle session, a revocation epoch) keeps its copies through a rolling
- *    restart too. Operators wait for its log line (AOIDC940) before the
+ *    them (and a newer value of what it holds an older one of), copied by
+ *    one process of the cluster in a thread of its own (see "resync"
+ *    below); so an item that nobody reads (a directory list, an idle
+ *    session, a revocation epoch) keeps its copies through a rolling
+ *    restart too, and a server that was frozen gets back what it missed. Operators wait for its log line (AOIDC940) before the
  *    next restart.
  *  - a server that failed with a connection-class error is skipped by
  *    every request of this process for AOIDC_STORE_RETRY_MS; then one
@@ -69,6 +71,11 @@
  * copying back keeps the others off (RESYNC_KEY, below). */
 #define RESYNC_DELAY_MS (2 * AOIDC_STORE_RETRY_MS)
 #define RESYNC_HOLD_S 10
+/* How long after a server failed or came back this process reads its copies
+ * last (missed): until shortly after its resync, which replaces what it holds
+ * older values of. Short, so that when another server fails next, the copies
+ * of the one that came back before are read first again. */
+#define AOIDC_STORE_MISSED_MS (RESYNC_DELAY_MS + 3000)
 
 typedef struct {
     memcached_pool_st *pool;
@@ -80,7 +87,8 @@ typedef struct {
     volatile apr_uint32_t suspect_until;
     /* ms since ctx->t0 until which the server may hold older values: this
      * process saw it fail (and skipped it, or lost writes on a broken
-     * connection), so writes may have gone to the other copies only */
+     * connection), so writes may have gone to the other copies only; ends
+     * after its resync (AOIDC_STORE_MISSED_MS) */
     volatile apr_uint32_t missed_until;
     /* ms since ctx->t0 of the last look at the server's epoch (0: never) */
     volatile apr_uint32_t epoch_checked;
@@ -180,9 +188,9 @@ static int is_suspect(mc_ctx_t *c, int i)
  * (suspect) and hold older values than the other copies (missed) */
 static void set_suspect(mc_ctx_t *c, int i)
 {
-    apr_uint32_t until = now_ms(c) + AOIDC_STORE_SUSPECT_MS;
+    apr_uint32_t now = now_ms(c), until = now + AOIDC_STORE_SUSPECT_MS, m_until = now + AOIDC_STORE_MISSED_MS;
     apr_atomic_set32(&c->srv[i].suspect_until, until ? until : 1);
-    apr_atomic_set32(&c->srv[i].missed_until, until ? until : 1);
+    apr_atomic_set32(&c->srv[i].missed_until, m_until ? m_until : 1);
 }
 
 static int missed(mc_ctx_t *c, int i)
@@ -807,11 +815,12 @@ static int mc_probe(aoidc_store_t *s, apr_pool_t *p, int *servers, int *replicas
  * epoch_missing). It lists
  * each other live server's keys (memcached's "lru_crawler metadump all", one
  * streamed answer, over a plain connection: libmemcached has no such call),
- * and for every key that has a copy both there and on the empty server reads
- * them in batches (one mget per RESYNC_BATCH keys) and adds them to the empty
- * server with their remaining lifetime (add: whatever was written there since
- * wins). Bounded: one pass over what the other servers hold, one round trip
- * per batch and one add per item copied; stops with the process. */
+ * and for every key that has a copy both there and on the returned server
+ * reads them on both in batches (one mget per RESYNC_BATCH keys and server)
+ * and writes to the returned server, with the remaining lifetime, what it
+ * lacks (add) or holds an older value of (resync_batch). Bounded: one pass
+ * over what the other servers hold, two round trips per batch and one write
+ * per item copied; stops with the process. */
 #define RESYNC_BATCH 256
 /* on each server, unreplicated: a copying back to it is under way */
 #define RESYNC_KEY "aoidc:resync"
