@@ -86,9 +86,8 @@ typedef struct {
      * back, or a connection to it broke (a restart) */
     volatile apr_uint32_t suspect_until;
     /* ms since ctx->t0 until which the server may hold older values: this
-     * process saw it fail (and skipped it, or lost writes on a broken
-     * connection), so writes may have gone to the other copies only; ends
-     * after its resync (AOIDC_STORE_MISSED_MS) */
+     * process saw it fail (and skipped it), so writes may have gone to the
+     * other copies only; ends after its resync (AOIDC_STORE_MISSED_MS) */
     volatile apr_uint32_t missed_until;
     /* ms since ctx->t0 of the last look at the server's epoch (0: never) */
     volatile apr_uint32_t epoch_checked;
@@ -228,7 +227,10 @@ static void mark(mc_ctx_t *c, int i, memcached_return_t rc, int broke)
             start_resync(c, i, apr_time_now() / 1000 + RESYNC_DELAY_MS);
         }
         if (broke) {
-            set_suspect(c, i);
+            /* a restart behind a pooled socket: items may be gone, but the
+             * retry went through, so no write was lost (not missed) */
+            apr_uint32_t until = now_ms(c) + AOIDC_STORE_SUSPECT_MS;
+            apr_atomic_set32(&c->srv[i].suspect_until, until ? until : 1);
         }
     }
 }
@@ -444,6 +446,19 @@ static aoidc_store_rc_t mc_get(aoidc_store_t *s, apr_pool_t *p, const char *key,
         }
         else {
             order[n++] = order[k];
+        }
+    }
+    /* of those, the one that came back first (resynced first) goes first */
+    for (int a = 1; a < nsus; a++) {
+        for (int b = a; b > 0; b--) {
+            apr_uint32_t ua = apr_atomic_read32(&c->srv[sus[b]].missed_until);
+            apr_uint32_t ub = apr_atomic_read32(&c->srv[sus[b - 1]].missed_until);
+            if ((apr_int32_t)(ua - ub) >= 0) {
+                break;
+            }
+            int t = sus[b];
+            sus[b] = sus[b - 1];
+            sus[b - 1] = t;
         }
     }
     for (int k = 0; k < nsus; k++) {
@@ -1130,6 +1145,9 @@ static apr_status_t mc_cleanup(void *data)
     for (int waited = 0; apr_atomic_read32(&c->threads) != 0 && waited < 4 * c->timeout_ms + 1000; waited += 10) {
         apr_sleep(apr_time_from_msec(10));
     }
+    if (apr_atomic_read32(&c->threads) != 0) {
+        return APR_SUCCESS; /* one is still in a call: leave it the pools (the process is ending) */
+    }
     for (int i = 0; i < c->sv.n; i++) {
         if (c->srv[i].pool) {
             memcached_st *m = memcached_pool_destroy(c->srv[i].pool);
@@ -1177,7 +1195,8 @@ apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, in
     if ((*err = aoidc_store_servers_parse(p, servers, &c->sv)) != NULL) {
         return APR_EINVAL;
     }
-    apr_pool_cleanup_register(p, c, mc_cleanup, apr_pool_cleanup_null);
+    /* a pre-cleanup: resync threads stop before anything of p goes */
+    apr_pool_pre_cleanup_register(p, c, mc_cleanup);
     for (int i = 0; i < c->sv.n; i++) {
         memcached_st *m = server_template(&c->sv, i, timeout_ms);
         if (!m) {
