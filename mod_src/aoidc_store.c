@@ -96,6 +96,48 @@ apr_status_t aoidc_store_update(aoidc_store_t *st, apr_pool_t *p, const char *ke
     return APR_EAGAIN;
 }
 
+int aoidc_store_metadump_line(apr_pool_t *p, const char *line, apr_size_t n, const char **key, long long *exp)
+{
+    apr_size_t i = 4;
+    if (n < 5 || memcmp(line, "key=", 4) != 0) {
+        return 0;
+    }
+    while (i < n && line[i] != ' ') {
+        i++;
+    }
+    /* the key, percent-decoded (memcached's encoding never has '+') */
+    char *k = memchr(line + 4, '+', i - 4) ? NULL : aoidc_url_decode(p, line + 4, i - 4);
+    if (!k || !*k || strlen(k) > AOIDC_STORE_KEY_MAX) {
+        return 0;
+    }
+    /* exp=N among the fields that follow */
+    while (i < n) {
+        while (i < n && line[i] == ' ') {
+            i++;
+        }
+        if (n - i > 4 && memcmp(line + i, "exp=", 4) == 0) {
+            i += 4;
+            int neg = line[i] == '-';
+            i += (apr_size_t)neg;
+            long long v = 0;
+            apr_size_t digits = 0;
+            for (; i < n && line[i] >= '0' && line[i] <= '9' && digits < 18; i++, digits++) {
+                v = v * 10 + (line[i] - '0');
+            }
+            if (digits == 0 || (i < n && line[i] != ' ')) {
+                return 0;
+            }
+            *key = k;
+            *exp = neg ? -v : v;
+            return 1;
+        }
+        while (i < n && line[i] != ' ') {
+            i++;
+        }
+    }
+    return 0;
+}
+
 /* Parse "host[:port]" into host and port. Returns 0 on success. */
 static int parse_server(apr_pool_t *p, const char *spec, char **host, unsigned *port)
 {

@@ -84,7 +84,8 @@ typedef enum {
     AOIDC_STORE_EV_DOWN,     /* this process stopped using the server (detail: why); no replicas */
     AOIDC_STORE_EV_DEGRADED, /* the same with replicas: the other copies serve */
     AOIDC_STORE_EV_UP,    /* it answers again */
-    AOIDC_STORE_EV_EMPTY  /* it started empty (restart): copies are being repaired */
+    AOIDC_STORE_EV_EMPTY, /* it started empty (restart): copies are being repaired */
+    AOIDC_STORE_EV_RESYNCED /* this process copied back to it what it lost (detail: how many) */
 } aoidc_store_event_t;
 
 /* Called from any thread, once per change of state in this process. */
@@ -125,8 +126,20 @@ struct aoidc_store {
     /* optional, set by the caller after creation */
     aoidc_store_event_fn on_event;
     void *on_event_baton;
+    /* optional, set by the caller after creation: this is a long-lived
+     * server process, which may take on the copying back of a server found
+     * started empty (a background thread; see aoidc_store_memcached.c).
+     * Leave 0 in short-lived tools (oidc-console). */
+    int resync;
     void *ctx;
 };
+
+/* One line of memcached's "lru_crawler metadump" answer ("key=<url-encoded>
+ * exp=<unix time or -1> la=... "; n bytes, without the CRLF, not
+ * NUL-terminated): *key decoded (from p) and *exp. Returns 1 for an item
+ * line with a key of at most AOIDC_STORE_KEY_MAX bytes, 0 for anything else
+ * (END, BUSY, a malformed line). */
+int aoidc_store_metadump_line(apr_pool_t *p, const char *line, apr_size_t n, const char **key, long long *exp);
 
 /* --- server lists and replica placement (no libmemcached here) ---------- */
 

@@ -12,7 +12,11 @@
  *
  * The rules (README "Running a cluster"):
  *  - get: the first live copy in order that has the key answers. A valid
- *    session on a healthy primary is one round trip. When an earlier copy
+ *    session on a healthy primary is one round trip. A copy on a server that
+ *    this process saw fail or come back in the last AOIDC_STORE_MISSED_MS
+ *    (until its resync has run) is asked last (it may hold an older value; a
+ *    CAS on it would write that over the newer copies and drop directory
+ *    entries). When an earlier copy
  *    answered "missing" (a server restarted empty) and a later one has it,
  *    the value is written back there (read repair, with add, so a newer
  *    value is never overwritten), keeping its expiry: every item's flags
@@ -30,6 +34,14 @@
  *    also adds what it read to that server's copy, so that a rolling
  *    restart under load loses nothing that is in use; the hot path is one
  *    round trip otherwise.
+ *  - resync: a server found started empty (or back after this process saw
+ *    it fail) gets back, from the other servers, every item it shares with
+ *    them (and a newer value of what it holds an older one of), copied by
+ *    one process of the cluster in a thread of its own (see "resync"
+ *    below); so an item that nobody reads (a directory list, an idle
+ *    session, a revocation epoch) keeps its copies through a rolling
+ *    restart too, and a server that was frozen gets back what it missed. Operators wait for its log line (AOIDC940) before the
+ *    next restart.
  *  - a server that failed with a connection-class error is skipped by
  *    every request of this process for AOIDC_STORE_RETRY_MS; then one
  *    request tries it again. So a known-dead server costs no timeout per
@@ -40,10 +52,12 @@
 
 #include <apr_atomic.h>
 #include <apr_hash.h>
+#include <apr_network_io.h>
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <libmemcached/memcached.h>
 #include <libmemcachedutil-1.0/pool.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +66,16 @@
 /* How long after a server came back (or a connection to it broke) reads also
  * check its copy of what they read and write back what it lost. */
 #define AOIDC_STORE_SUSPECT_MS 30000
+/* How long after a server's return the copying back to it starts (every
+ * process uses it again within AOIDC_STORE_RETRY_MS), and how long one
+ * copying back keeps the others off (RESYNC_KEY, below). */
+#define RESYNC_DELAY_MS (2 * AOIDC_STORE_RETRY_MS)
+#define RESYNC_HOLD_S 10
+/* How long after a server failed or came back this process reads its copies
+ * last (missed): until shortly after its resync, which replaces what it holds
+ * older values of. Short, so that when another server fails next, the copies
+ * of the one that came back before are read first again. */
+#define AOIDC_STORE_MISSED_MS (RESYNC_DELAY_MS + 3000)
 
 typedef struct {
     memcached_pool_st *pool;
@@ -61,8 +85,14 @@ typedef struct {
     /* ms since ctx->t0 until which the server may have lost items: it came
      * back, or a connection to it broke (a restart) */
     volatile apr_uint32_t suspect_until;
+    /* ms since ctx->t0 until which the server may hold older values: this
+     * process saw it fail (and skipped it), so writes may have gone to the
+     * other copies only; ends after its resync (AOIDC_STORE_MISSED_MS) */
+    volatile apr_uint32_t missed_until;
     /* ms since ctx->t0 of the last look at the server's epoch (0: never) */
     volatile apr_uint32_t epoch_checked;
+    /* 1 while this process copies back to the server what it lost */
+    volatile apr_uint32_t resyncing;
 } mc_server_t;
 
 typedef struct {
@@ -70,7 +100,10 @@ typedef struct {
     aoidc_store_servers_t sv;
     mc_server_t srv[AOIDC_STORE_SERVERS_MAX];
     struct timespec fetch_timeout;
+    int timeout_ms;
     apr_time_t t0;
+    volatile apr_uint32_t stopping; /* the pools are going away: resyncs stop */
+    volatile apr_uint32_t threads;  /* resync threads running */
 } mc_ctx_t;
 
 #define CAS_SERVER_SHIFT 56
@@ -150,10 +183,19 @@ static int is_suspect(mc_ctx_t *c, int i)
     return until != 0 && (apr_int32_t)(until - now_ms(c)) > 0;
 }
 
+/* this process saw server i fail or come back: it may have lost items
+ * (suspect) and hold older values than the other copies (missed) */
 static void set_suspect(mc_ctx_t *c, int i)
 {
-    apr_uint32_t until = now_ms(c) + AOIDC_STORE_SUSPECT_MS;
+    apr_uint32_t now = now_ms(c), until = now + AOIDC_STORE_SUSPECT_MS, m_until = now + AOIDC_STORE_MISSED_MS;
     apr_atomic_set32(&c->srv[i].suspect_until, until ? until : 1);
+    apr_atomic_set32(&c->srv[i].missed_until, m_until ? m_until : 1);
+}
+
+static int missed(mc_ctx_t *c, int i)
+{
+    apr_uint32_t until = apr_atomic_read32(&c->srv[i].missed_until);
+    return until != 0 && (apr_int32_t)(until - now_ms(c)) > 0;
 }
 
 /* After an operation on server i: rc is its outcome, broke says whether a
@@ -169,6 +211,8 @@ static void event(mc_ctx_t *c, aoidc_store_event_t ev, int i, const char *detail
     }
 }
 
+static void start_resync(mc_ctx_t *c, int i, apr_int64_t due_ms);
+
 static void mark(mc_ctx_t *c, int i, memcached_return_t rc, int broke)
 {
     if (is_connection_error(rc)) {
@@ -182,11 +226,16 @@ static void mark(mc_ctx_t *c, int i, memcached_return_t rc, int broke)
         if (apr_atomic_read32(&c->srv[i].dead_until) != 0 && apr_atomic_xchg32(&c->srv[i].dead_until, 0) != 0) {
             event(c, AOIDC_STORE_EV_UP, i, "");
             set_suspect(c, i);
+            /* what this process wrote meanwhile went to the other copies only */
+            start_resync(c, i, apr_time_now() / 1000 + RESYNC_DELAY_MS);
         }
         if (broke) {
-            set_suspect(c, i);
+            /* a restart behind a pooled socket: items may be gone, but the
+             * retry went through, so no write was lost (not missed) */
+            apr_uint32_t until = now_ms(c) + AOIDC_STORE_SUSPECT_MS;
+            apr_atomic_set32(&c->srv[i].suspect_until, until ? until : 1);
             if (c->store) {
-                apr_atomic_inc32(&c->store->returns); /* a pooled connection broke: a restart */
+                apr_atomic_inc32(&c->store->returns); /* a restart: session caches drop their entries */
             }
         }
     }
@@ -252,6 +301,23 @@ static void epoch_seen(mc_ctx_t *c, int i, apr_int64_t created)
     }
 }
 
+/* The epoch of server i was not there: it started empty. A server process
+ * records when (the one whose add wins takes on its resync, below); a tool
+ * (oidc-console) only takes note, so that the resync stays with a process
+ * that lives long enough to finish it. */
+static apr_int64_t epoch_missing(mc_ctx_t *c, int i, memcached_st *m, apr_pool_t *p)
+{
+    apr_int64_t epoch = apr_time_now() / 1000;
+    if (c->store->resync) {
+        const char *v = apr_psprintf(p, "%" APR_INT64_T_FMT, epoch);
+        if (memcached_add(m, EPOCH_KEY, sizeof(EPOCH_KEY) - 1, v, strlen(v), 0, 0) == MEMCACHED_SUCCESS) {
+            event(c, AOIDC_STORE_EV_EMPTY, i, "");
+            start_resync(c, i, epoch + RESYNC_DELAY_MS);
+        }
+    }
+    return epoch;
+}
+
 /* get on server i (and its epoch when due); MEMCACHED_NOTFOUND when absent */
 static memcached_return_t srv_get(mc_ctx_t *c, int i, apr_pool_t *p, const char *key, char **val, apr_size_t *len,
                                   uint64_t *cas, uint32_t *flags)
@@ -310,11 +376,7 @@ static memcached_return_t srv_get(mc_ctx_t *c, int i, apr_pool_t *p, const char 
     if (with_epoch && (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)) {
         if (!epoch_found) {
             /* this server started empty since anyone looked: from now on */
-            epoch = apr_time_now() / 1000;
-            const char *v = apr_psprintf(p, "%" APR_INT64_T_FMT, epoch);
-            if (memcached_add(m, EPOCH_KEY, klen[1], v, strlen(v), 0, 0) == MEMCACHED_SUCCESS) {
-                event(c, AOIDC_STORE_EV_EMPTY, i, "");
-            }
+            epoch = epoch_missing(c, i, m, p);
         }
         epoch_seen(c, i, epoch);
     }
@@ -381,6 +443,35 @@ static aoidc_store_rc_t mc_get(aoidc_store_t *s, apr_pool_t *p, const char *key,
             uint32_t hf;
             srv_get(c, order[k], p, "aoidc:health", &hv, &hl, &hc, &hf);
         }
+    }
+    /* a copy on a server that this process saw fail lately is read last: it
+     * may hold an older value (writes went to the other copies while it was
+     * skipped), and a CAS on it would write that older value over the newer
+     * copies (a directory list would lose entries) */
+    int nsus = 0, sus[AOIDC_STORE_SERVERS_MAX], n = 0;
+    for (int k = 0; k < copies; k++) {
+        if (missed(c, order[k])) {
+            sus[nsus++] = order[k];
+        }
+        else {
+            order[n++] = order[k];
+        }
+    }
+    /* of those, the one that came back first (resynced first) goes first */
+    for (int a = 1; a < nsus; a++) {
+        for (int b = a; b > 0; b--) {
+            apr_uint32_t ua = apr_atomic_read32(&c->srv[sus[b]].missed_until);
+            apr_uint32_t ub = apr_atomic_read32(&c->srv[sus[b - 1]].missed_until);
+            if ((apr_int32_t)(ua - ub) >= 0) {
+                break;
+            }
+            int t = sus[b];
+            sus[b] = sus[b - 1];
+            sus[b - 1] = t;
+        }
+    }
+    for (int k = 0; k < nsus; k++) {
+        order[n++] = sus[k];
     }
     for (int k = 0; k < copies; k++) {
         int i = order[k];
@@ -519,11 +610,7 @@ static memcached_return_t srv_mget(mc_ctx_t *c, int i, apr_pool_t *p, aoidc_stor
     }
     if (with_epoch && rc == MEMCACHED_SUCCESS) {
         if (!epoch_found) {
-            epoch = apr_time_now() / 1000;
-            const char *v = apr_psprintf(p, "%" APR_INT64_T_FMT, epoch);
-            if (memcached_add(m, EPOCH_KEY, sizeof(EPOCH_KEY) - 1, v, strlen(v), 0, 0) == MEMCACHED_SUCCESS) {
-                event(c, AOIDC_STORE_EV_EMPTY, i, "");
-            }
+            epoch = epoch_missing(c, i, m, p);
         }
         epoch_seen(c, i, epoch);
     }
@@ -565,7 +652,7 @@ static void mc_mget(aoidc_store_t *s, apr_pool_t *p, aoidc_store_item_t *items, 
         items[j].val = NULL;
         items[j].len = 0;
         aoidc_store_order(&c->sv, items[j].key, o);
-        for (int k = 1; k < copies; k++) {
+        for (int k = 0; k < copies && copies > 1; k++) {
             if (is_suspect(c, o[k]) && !known_dead(c, o[k])) {
                 state[j] = MG_ONE_BY_ONE; /* reads repair its copies there */
             }
@@ -753,6 +840,319 @@ static int mc_probe(aoidc_store_t *s, apr_pool_t *p, int *servers, int *replicas
     return up;
 }
 
+/* --- resync: copying back to a server that started empty --------------------
+ * Read repair and the suspect window copy back what is read; an item nobody
+ * reads between two restarts of a rolling restart (a directory list, a
+ * session not in use, a revocation epoch) would keep one copy and be lost
+ * with the next server. So when a server comes back (its epoch found missing:
+ * it started empty; or answering again after this process saw it fail, and
+ * skipped it), the server process that noticed starts a thread that waits
+ * RESYNC_DELAY_MS (every process uses the server again within
+ * AOIDC_STORE_RETRY_MS, so what was written meanwhile to the other copies
+ * only is on them by then) and adds RESYNC_KEY there; the one whose add wins
+ * (one per return and RESYNC_HOLD_S, cluster-wide) walks what the other
+ * servers hold, in that thread (oidc-console never does: see
+ * epoch_missing). It lists
+ * each other live server's keys (memcached's "lru_crawler metadump all", one
+ * streamed answer, over a plain connection: libmemcached has no such call),
+ * and for every key that has a copy both there and on the returned server
+ * reads them on both in batches (one mget per RESYNC_BATCH keys and server)
+ * and writes to the returned server, with the remaining lifetime, what it
+ * lacks (add) or holds an older value of (resync_batch). Bounded: one pass
+ * over what the other servers hold, two round trips per batch and one write
+ * per item copied; stops with the process. */
+#define RESYNC_BATCH 256
+/* on each server, unreplicated: a copying back to it is under way */
+#define RESYNC_KEY "aoidc:resync"
+#define RESYNC_LINE_MAX 2048
+
+typedef struct {
+    mc_ctx_t *c;
+    int x;              /* the server to copy back to */
+    apr_int64_t due_ms; /* unix ms */
+} resync_job_t;
+
+typedef struct {
+    const char *key, *val;
+    size_t len;
+    uint32_t flags; /* absolute expiry (expiry_flags) */
+    uint64_t cas;
+} got_t;
+
+/* mget keys[0..n) on server i into got[0..*ngot); MEMCACHED_SUCCESS when
+ * the server answered */
+static memcached_return_t resync_read(mc_ctx_t *c, apr_pool_t *p, int i, const char **keys, size_t *klen, size_t n,
+                                      got_t *got, size_t *ngot)
+{
+    memcached_st *m = fetch(c, i);
+    if (!m) {
+        return MEMCACHED_TIMEOUT;
+    }
+    memcached_return_t rc = MEMCACHED_FAILURE;
+    /* one retry on a connection-class error, as srv_get: a pooled
+     * connection to a server that restarted since fails once */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        *ngot = 0;
+        rc = memcached_mget(m, keys, klen, n);
+        if (rc == MEMCACHED_SUCCESS) {
+            memcached_result_st *res;
+            while ((res = memcached_fetch_result(m, NULL, &rc)) != NULL) {
+                if (*ngot < n) {
+                    got_t *g = &got[(*ngot)++];
+                    g->key = apr_pstrmemdup(p, memcached_result_key_value(res), memcached_result_key_length(res));
+                    g->val = apr_pmemdup(p, memcached_result_value(res), memcached_result_length(res));
+                    g->len = memcached_result_length(res);
+                    g->flags = memcached_result_flags(res);
+                    g->cas = memcached_result_cas(res);
+                }
+                memcached_result_free(res);
+            }
+            if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS) {
+                rc = MEMCACHED_SUCCESS;
+                break;
+            }
+        }
+        if (!is_connection_error(rc) || rc == MEMCACHED_TIMEOUT) {
+            break;
+        }
+    }
+    memcached_pool_release(c->srv[i].pool, m);
+    return rc;
+}
+
+/* Read keys[0..n) on server j and on server x; copy to x what it lacks
+ * (add), and what it holds an older value of: one whose expiry is earlier
+ * than j's by a second or more, i.e. written earlier (a list's or session's
+ * lifetime starts anew with each write), as a server that was skipped for a
+ * while holds it; the CAS from x's read keeps a write to x since then. -1
+ * when j failed. */
+static int resync_batch(mc_ctx_t *c, apr_pool_t *p, int j, int x, const char **keys, size_t *klen, size_t n,
+                        long *copied)
+{
+    got_t *got = apr_palloc(p, sizeof(*got) * n), *have = apr_palloc(p, sizeof(*have) * n);
+    size_t ngot = 0, nhave = 0;
+    if (resync_read(c, p, j, keys, klen, n, got, &ngot) != MEMCACHED_SUCCESS) {
+        return -1;
+    }
+    if (ngot == 0 || resync_read(c, p, x, keys, klen, n, have, &nhave) != MEMCACHED_SUCCESS) {
+        return 0; /* x failed: it is marked, reads repair later */
+    }
+    apr_hash_t *on_x = apr_hash_make(p);
+    for (size_t h = 0; h < nhave; h++) {
+        apr_hash_set(on_x, have[h].key, APR_HASH_KEY_STRING, &have[h]);
+    }
+    apr_int64_t now = apr_time_sec(apr_time_now());
+    for (size_t g = 0; g < ngot && !apr_atomic_read32(&c->stopping); g++) {
+        apr_int64_t left = (apr_int64_t)got[g].flags - now;
+        if (got[g].flags == 0 || left <= 0 || known_dead(c, x)) {
+            continue; /* no expiry of ours (not an item of this module), or expired */
+        }
+        const got_t *old = apr_hash_get(on_x, got[g].key, APR_HASH_KEY_STRING);
+        memcached_return_t rc;
+        if (!old) {
+            rc = srv_store(c, x, OP_ADD, got[g].key, got[g].val, got[g].len, (long)left, 0);
+        }
+        else if (old->flags + 1 <= got[g].flags && old->flags != 0 &&
+                 (old->len != got[g].len || memcmp(old->val, got[g].val, old->len) != 0)) {
+            rc = srv_store(c, x, OP_CAS, got[g].key, got[g].val, got[g].len, (long)left, old->cas);
+        }
+        else {
+            continue;
+        }
+        if (rc == MEMCACHED_SUCCESS) {
+            (*copied)++;
+            apr_atomic_inc32(&c->store->stats.repairs);
+        }
+    }
+    return 0;
+}
+
+/* whether key has copies on both j and x */
+static int resync_wanted(mc_ctx_t *c, const char *key, int j, int x)
+{
+    int order[AOIDC_STORE_SERVERS_MAX], on_j = 0, on_x = 0;
+    if (strcmp(key, EPOCH_KEY) == 0 || strcmp(key, RESYNC_KEY) == 0) {
+        return 0; /* each server's own */
+    }
+    aoidc_store_order(&c->sv, key, order);
+    for (int k = 0; k <= c->sv.replicas; k++) {
+        on_j |= order[k] == j;
+        on_x |= order[k] == x;
+    }
+    return on_j && on_x;
+}
+
+/* Walk server j's keys, copying those that x shares to x. 0 when done, -1
+ * when j could not be listed (or read), 1 when it was busy (another walk). */
+static int resync_from(mc_ctx_t *c, apr_pool_t *p, int j, int x, long *copied)
+{
+    apr_sockaddr_t *sa;
+    apr_socket_t *sock;
+    if (apr_sockaddr_info_get(&sa, c->sv.host[j], APR_UNSPEC, (apr_port_t)c->sv.port[j], 0, p) != APR_SUCCESS ||
+        apr_socket_create(&sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, p) != APR_SUCCESS) {
+        return -1;
+    }
+    apr_socket_timeout_set(sock, (apr_interval_time_t)c->timeout_ms * 1000);
+    static const char cmd[] = "lru_crawler metadump all\r\n";
+    apr_size_t sent = sizeof(cmd) - 1;
+    if (apr_socket_connect(sock, sa) != APR_SUCCESS || apr_socket_send(sock, cmd, &sent) != APR_SUCCESS ||
+        sent != sizeof(cmd) - 1) {
+        apr_socket_close(sock);
+        return -1;
+    }
+    apr_pool_t *bp;
+    if (apr_pool_create(&bp, p) != APR_SUCCESS) {
+        apr_socket_close(sock);
+        return -1;
+    }
+    const char **keys = apr_palloc(p, sizeof(*keys) * RESYNC_BATCH);
+    size_t *klen = apr_palloc(p, sizeof(*klen) * RESYNC_BATCH);
+    size_t nkeys = 0;
+    char buf[RESYNC_LINE_MAX];
+    apr_pool_t *lp; /* one line's */
+    if (apr_pool_create(&lp, p) != APR_SUCCESS) {
+        apr_socket_close(sock);
+        return -1;
+    }
+    apr_size_t have = 0;
+    int out = -1, skipping = 0;
+    while (!apr_atomic_read32(&c->stopping)) {
+        apr_size_t got = sizeof(buf) - have;
+        apr_status_t rv = apr_socket_recv(sock, buf + have, &got);
+        have += got;
+        char *nl;
+        int done = 0;
+        while (!done && (nl = memchr(buf, '\n', have)) != NULL) {
+            apr_size_t n = (apr_size_t)(nl - buf);
+            if (skipping) {
+                skipping = 0; /* the rest of an overlong line */
+            }
+            else {
+                apr_size_t ln = n > 0 && buf[n - 1] == '\r' ? n - 1 : n;
+                const char *key;
+                long long exp;
+                apr_pool_clear(lp);
+                if (ln == 3 && memcmp(buf, "END", 3) == 0) {
+                    out = 0;
+                    done = 1;
+                }
+                else if (ln >= 4 && memcmp(buf, "BUSY", 4) == 0) {
+                    out = 1;
+                    done = 1;
+                }
+                else if (ln >= 5 && (memcmp(buf, "ERROR", 5) == 0 || memcmp(buf, "CLIENT_ERROR", 5) == 0)) {
+                    done = 1;
+                }
+                else if (aoidc_store_metadump_line(lp, buf, ln, &key, &exp) &&
+                         resync_wanted(c, key, j, x)) {
+                    keys[nkeys] = apr_pstrdup(bp, key);
+                    klen[nkeys] = strlen(key);
+                    if (++nkeys == RESYNC_BATCH) {
+                        if (resync_batch(c, bp, j, x, keys, klen, nkeys, copied) != 0) {
+                            done = 1;
+                        }
+                        nkeys = 0;
+                        apr_pool_clear(bp);
+                    }
+                }
+            }
+            memmove(buf, nl + 1, have - n - 1);
+            have -= n + 1;
+        }
+        if (done) {
+            break;
+        }
+        if (have == sizeof(buf)) {
+            have = 0; /* a line longer than any of ours: skip to its end */
+            skipping = 1;
+        }
+        if (rv != APR_SUCCESS) {
+            break; /* closed, timed out: the walk is incomplete */
+        }
+    }
+    apr_socket_close(sock);
+    if (out == 0 && nkeys > 0 && resync_batch(c, bp, j, x, keys, klen, nkeys, copied) != 0) {
+        out = -1;
+    }
+    apr_pool_destroy(bp);
+    return out;
+}
+
+static void *resync_main(void *arg)
+{
+    resync_job_t *job = arg;
+    mc_ctx_t *c = job->c;
+    int x = job->x, failed = 0, walked = 0;
+    long copied = 0;
+    apr_pool_t *p = NULL;
+    apr_time_t t0 = apr_time_now();
+    while (!apr_atomic_read32(&c->stopping) && apr_time_now() / 1000 < job->due_ms) {
+        apr_sleep(apr_time_from_msec(50));
+    }
+    /* one copying back per server and RESYNC_HOLD_S, cluster-wide: every
+     * process that saw the server return asks, the one whose add wins walks */
+    if (!apr_atomic_read32(&c->stopping) && !known_dead(c, x) &&
+        srv_store(c, x, OP_ADD, RESYNC_KEY, "1", 1, RESYNC_HOLD_S, 0) == MEMCACHED_SUCCESS &&
+        apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
+        for (int j = 0; j < c->sv.n && !apr_atomic_read32(&c->stopping); j++) {
+            if (j == x || known_dead(c, j)) {
+                failed += j != x;
+                continue;
+            }
+            int rc = 1;
+            /* another walk of the same server (a crawler is busy): wait for it */
+            for (int tries = 0; rc == 1 && tries < 50 && !apr_atomic_read32(&c->stopping); tries++) {
+                rc = resync_from(c, p, j, x, &copied);
+                if (rc == 1) {
+                    apr_sleep(apr_time_from_msec(100));
+                }
+            }
+            walked += rc == 0;
+            failed += rc != 0;
+            apr_pool_clear(p);
+        }
+        if (!apr_atomic_read32(&c->stopping)) {
+            event(c, AOIDC_STORE_EV_RESYNCED, x,
+                  apr_psprintf(p, "%ld items copied back from %d server(s) in %.1f s%s", copied, walked,
+                               (double)(apr_time_now() - t0) / APR_USEC_PER_SEC,
+                               failed ? "; some servers could not be read: reads still repair" : ""));
+        }
+        apr_pool_destroy(p);
+    }
+    apr_atomic_set32(&c->srv[x].resyncing, 0);
+    apr_atomic_dec32(&c->threads);
+    free(job);
+    return NULL;
+}
+
+static void start_resync(mc_ctx_t *c, int i, apr_int64_t due_ms)
+{
+    if (!c->store || !c->store->resync || c->sv.replicas == 0 || apr_atomic_read32(&c->stopping) ||
+        apr_atomic_cas32(&c->srv[i].resyncing, 1, 0) != 0) {
+        return; /* nothing to copy from, going away, or already at it */
+    }
+    resync_job_t *job = malloc(sizeof(*job));
+    pthread_attr_t attr;
+    pthread_t t;
+    if (job) {
+        job->c = c;
+        job->x = i;
+        job->due_ms = due_ms;
+        apr_atomic_inc32(&c->threads);
+        if (pthread_attr_init(&attr) == 0) {
+            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+            int rc = pthread_create(&t, &attr, resync_main, job);
+            pthread_attr_destroy(&attr);
+            if (rc == 0) {
+                return;
+            }
+        }
+        apr_atomic_dec32(&c->threads);
+        free(job);
+    }
+    apr_atomic_set32(&c->srv[i].resyncing, 0);
+}
+
 /* --- set-up ------------------------------------------------------------------ */
 
 const char *aoidc_store_memcached_check(apr_pool_t *p, const char *servers)
@@ -764,6 +1164,15 @@ const char *aoidc_store_memcached_check(apr_pool_t *p, const char *servers)
 static apr_status_t mc_cleanup(void *data)
 {
     mc_ctx_t *c = data;
+    /* a resync thread stops at its next item; each of its waits is bounded
+     * by the store timeout */
+    apr_atomic_set32(&c->stopping, 1);
+    for (int waited = 0; apr_atomic_read32(&c->threads) != 0 && waited < 4 * c->timeout_ms + 1000; waited += 10) {
+        apr_sleep(apr_time_from_msec(10));
+    }
+    if (apr_atomic_read32(&c->threads) != 0) {
+        return APR_SUCCESS; /* one is still in a call: leave it the pools (the process is ending) */
+    }
     for (int i = 0; i < c->sv.n; i++) {
         if (c->srv[i].pool) {
             memcached_st *m = memcached_pool_destroy(c->srv[i].pool);
@@ -811,7 +1220,8 @@ apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, in
     if ((*err = aoidc_store_servers_parse(p, servers, &c->sv)) != NULL) {
         return APR_EINVAL;
     }
-    apr_pool_cleanup_register(p, c, mc_cleanup, apr_pool_cleanup_null);
+    /* a pre-cleanup: resync threads stop before anything of p goes */
+    apr_pool_pre_cleanup_register(p, c, mc_cleanup);
     for (int i = 0; i < c->sv.n; i++) {
         memcached_st *m = server_template(&c->sv, i, timeout_ms);
         if (!m) {
@@ -827,6 +1237,7 @@ apr_status_t aoidc_store_memcached_create(apr_pool_t *p, const char *servers, in
     }
     c->fetch_timeout.tv_sec = timeout_ms / 1000;
     c->fetch_timeout.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : 500;
     c->t0 = apr_time_now();
     aoidc_store_t *s = apr_pcalloc(p, sizeof(*s));
     s->name = "memcached";

@@ -99,6 +99,7 @@ static void child_init(apr_pool_t *p, server_rec *s)
                 else {
                     st->on_event = aoidc_store_log_event;
                     st->on_event_baton = sv;
+                    st->resync = 1; /* a server process: may copy back a server found empty */
                     apr_hash_set(stores, sc->store_servers, APR_HASH_KEY_STRING, st);
                 }
             }

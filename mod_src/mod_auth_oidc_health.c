@@ -127,7 +127,12 @@ void aoidc_store_log_event(void *baton, aoidc_store_event_t ev, const char *serv
         break;
     case AOIDC_STORE_EV_EMPTY:
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AOIDC_LOGNO(756)
-                     "memcached server %s started empty: reads copy what they find back to it", server);
+                     "memcached server %s started empty: reads copy what they find back to it, and this "
+                     "process copies back what the other servers hold for it", server);
+        break;
+    case AOIDC_STORE_EV_RESYNCED:
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, AOIDC_LOGNO(940) "memcached server %s resynced: %s", server,
+                     detail);
         break;
     }
 }

@@ -37,10 +37,11 @@ static void read_feed_once(reader_t *rd, apr_pool_t *p)
         return;
     }
     apr_status_t rv = aoidc_revfeed_poll(rd->store, p, rd->cache);
-    /* logged when it starts failing, not at every try */
+    /* logged when it starts failing, not at every try; a notice: the
+     * store's own failure is what the error log reports as an error */
     aoidc_scache_feed_t *feed = aoidc_scache_feed(rd->cache);
     if (rv != APR_SUCCESS && !feed->failing) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rd->s, AOIDC_LOGNO(961)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, rv, rd->s, AOIDC_LOGNO(961)
                      "session cache: the revocation feed cannot be read; cached sessions are not used past "
                      "AuthOIDCSessionCacheTTL (%u ms)", rd->bound_ms);
     }

@@ -9,10 +9,10 @@ requests per second for a fixed time, loopback only) through these phases:
   back-empty memcached #1 starts again, empty
   frozen     memcached #2 is frozen (SIGSTOP): it accepts connections and never answers
   thawed     memcached #2 goes on (SIGCONT)
-  rolling    each memcached in turn: stopped for 1 s, started again empty, 2 s to settle, then
-             (given a repair step, e.g. `oidc-console sessions`, README "Running a cluster") the
-             repair, then the rest of a 5 s pause
-             (long enough for the load to read every live session once: read repair)
+  rolling    each memcached in turn: stopped for 1 s, started again empty, then (as README
+             "Running a cluster" tells operators) a wait until a node logs that it copied back
+             to the returned server what the other servers hold for it (AOIDC940), then the
+             rest of a 5 s pause
   all-down   every memcached is stopped
   all-back   every memcached starts again, empty
 
@@ -70,6 +70,7 @@ class Phase:
     ready: float = 0.0            # when start() returned
     t1: float = 0.0
     used_again: list = field(default_factory=list)  # seconds until a returned server served a get
+    resynced: list = field(default_factory=list)    # seconds until a returned server was resynced
 
 
 @dataclass
@@ -94,6 +95,7 @@ class PhaseResult:
     slow: int = 0                 # answers slower than the slow threshold
     last_bad: float | None = None  # seconds after the phase start
     used_again: list = field(default_factory=list)
+    resynced: list = field(default_factory=list)
 
     @property
     def p99_ms(self) -> float:
@@ -188,14 +190,36 @@ def freeze(mc: Memcached, on: bool) -> None:
         mc.proc.send_signal(signal.SIGSTOP if on else signal.SIGCONT)
 
 
+RESYNCED = "AOIDC940: memcached server {address} resynced"
+
+
+def wait_resynced(cluster: Cluster, mc: Memcached, since: list[int], timeout: float = 10.0) -> float | None:
+    """Seconds until some node's error log (after the offsets in since) says that mc was
+    resynced (AOIDC940), or None after timeout."""
+    t0 = time.monotonic()
+    needle = RESYNCED.format(address=mc.address).encode()
+    while time.monotonic() - t0 < timeout:
+        for ap, off in zip(cluster.apaches, since):
+            with open(ap.error_log, "rb") as f:
+                f.seek(off)
+                if needle in f.read():
+                    return time.monotonic() - t0
+        time.sleep(0.05)
+    return None
+
+
+def log_offsets(cluster: Cluster) -> list[int]:
+    return [ap.error_log.stat().st_size for ap in cluster.apaches]
+
+
 def default_phases(cluster: Cluster, *, steady: float = 3, down: float = 5, back: float = 4, frozen: float = 4,
-                   thawed: float = 2, rolling_down: float = 1.0, rolling_pause: float = 5.0, all_down: float = 3,
-                   all_back: float = 4, rolling_settle: float = 2.0,
-                   rolling_repair: Callable[[], None] | None = None) -> list[Phase]:
-    """rolling_repair: what an operator runs after each restart of a rolling restart, once the
-    server is used again (rolling_settle seconds): a listing that reads every session record and
-    list, so that their copies are written back to the returned server (read repair) before the
-    next server restarts, even for sessions that nobody used meanwhile."""
+                   thawed: float = 4, rolling_down: float = 1.0, rolling_pause: float = 5.0, all_down: float = 3,
+                   all_back: float = 4,
+                   rolling_check: Callable[[str], None] | None = None) -> list[Phase]:
+    """The rolling restart waits, after each server's return, until a node logs that it
+    copied back to it what the other servers hold (wait_resynced; the seconds are kept in
+    the phase's resynced list). rolling_check("before") and rolling_check("after") run just
+    before the first restart and after the last resync (e.g. a listing of the directory)."""
     mcs = cluster.mcs
     phases: list[Phase] = []
 
@@ -204,15 +228,18 @@ def default_phases(cluster: Cluster, *, steady: float = 3, down: float = 5, back
         watch_return(mcs[0], phases[2].used_again)
 
     def rolling() -> None:
+        if rolling_check:
+            rolling_check("before")
         for mc in mcs:
             mc.stop()
             time.sleep(rolling_down)
+            since = log_offsets(cluster)
             mc.start()
             t = time.monotonic()
-            if rolling_repair:
-                time.sleep(rolling_settle)
-                rolling_repair()
+            next(ph for ph in phases if ph.name == "rolling").resynced.append(wait_resynced(cluster, mc, since))
             time.sleep(max(0.0, rolling_pause - (time.monotonic() - t)))
+        if rolling_check:
+            rolling_check("after")
 
     def stop_all() -> None:
         for mc in mcs:
@@ -380,6 +407,7 @@ class Load:
         for ph, res in zip(phases, self.results):
             res.seconds = ph.t1 - ph.t0
             res.used_again = list(ph.used_again)
+            res.resynced = list(ph.resynced)
         return self.results
 
 
@@ -395,20 +423,22 @@ def table(results: list[PhaseResult]) -> str:
                      f"{r.errors:>5} {r.logins_ok:>6}/{r.logins_failed:<6} {r.p99_ms:>7.1f} {r.max_ms:>7.1f} {r.slow:>5} "
                      f"{r.recover:>9.2f}  {nos} (503 with Retry-After: {r.retry_after}/{r.n503}){extra}"
                      + (f"; server used again after {r.used_again[0]:.2f}s" if r.used_again and r.used_again[0] is not None
-                        else "; server NOT used again" if r.used_again else ""))
+                        else "; server NOT used again" if r.used_again else "")
+                     + ("; resynced after " + ", ".join("-" if x is None else f"{x:.1f}s" for x in r.resynced)
+                        if r.resynced else ""))
     lines.append("slow: answers slower than 250 ms (half the default AuthOIDCStoreTimeout)")
     return "\n".join(lines)
 
 
 def scenario(cluster: Cluster, *, sessions: int = 100, rate: float = 80, log: Callable[[str], None] = print,
              phases: list[Phase] | None = None,
-             rolling_repair: Callable[[], None] | None = None) -> tuple[int, list[PhaseResult]]:
+             rolling_check: Callable[[str], None] | None = None) -> tuple[int, list[PhaseResult]]:
     """Log in `sessions` sessions, run the phases under load. Returns (sessions logged in, results)."""
     t = time.monotonic()
     pool = login_many(cluster, sessions)
     log(f"{len(pool)}/{sessions} sessions logged in in {time.monotonic() - t:.1f}s")
     load = Load(cluster, pool, rate)
-    results = load.run(phases or default_phases(cluster, rolling_repair=rolling_repair), log=log)
+    results = load.run(phases or default_phases(cluster, rolling_check=rolling_check), log=log)
     return len(pool), results
 
 

@@ -1,7 +1,7 @@
 /* libFuzzer target for the untrusted-input codecs other than JOSE: the first
  * byte picks the parser (state cookie, session record, base64url, query
- * parameters and return paths, discovery, token response, claims, Cookie
- * header, introspection response, revocation feed). */
+ * parameters, return paths and memcached key-listing lines, discovery, token
+ * response, claims, Cookie header, introspection response, revocation feed). */
 #include "aoidc_claims.h"
 #include "aoidc_cookie.h"
 #include "aoidc_introspect.h"
@@ -9,6 +9,7 @@
 #include "aoidc_revfeed.h"
 #include "aoidc_session.h"
 #include "aoidc_state.h"
+#include "aoidc_store.h"
 #include "aoidc_util.h"
 
 #include <apr_general.h>
@@ -78,6 +79,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         aoidc_query_param(p, s, "state", &v);
         aoidc_query_param(p, s, "code", &v);
         aoidc_is_local_path(s);
+        /* a line of memcached's key listing (the resync of a returned server),
+         * on the input's own bytes: nothing past them may be read */
+        const char *key;
+        long long exp;
+        if (aoidc_store_metadump_line(p, (const char *)data + 1, n, &key, &exp) &&
+            (!*key || strlen(key) > AOIDC_STORE_KEY_MAX)) {
+            __builtin_trap();
+        }
         break;
     }
     case 4: {

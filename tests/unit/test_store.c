@@ -2,6 +2,8 @@
 #include "unit.h"
 #include "aoidc_store.h"
 
+#include <apr_strings.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void test_servers_parse(void **state)
@@ -92,12 +94,62 @@ static void test_order_spread_and_stability(void **state)
     }
 }
 
+/* memcached's "lru_crawler metadump" lines, as the resync of a returned server reads them;
+ * each line is copied into a malloc'd buffer of its exact length (no NUL after it), so that
+ * ASan sees a read past its end */
+static int dump_line(apr_pool_t *p, const char *text, const char **key, long long *exp)
+{
+    size_t n = strlen(text);
+    char *line = malloc(n ? n : 1);
+    assert_non_null(line);
+    memcpy(line, text, n);
+    int rc = aoidc_store_metadump_line(p, line, n, key, exp);
+    free(line);
+    return rc;
+}
+
+static void test_metadump_line(void **state)
+{
+    apr_pool_t *p = *state;
+    const char *key = NULL;
+    long long exp = 0;
+    assert_int_equal(dump_line(p, "key=aoidc%3As%3Aab-c_1 exp=1796485000 la=1796480000 cas=12 fetch=no cls=5 size=1400",
+                               &key, &exp), 1);
+    assert_string_equal(key, "aoidc:s:ab-c_1");
+    assert_true(exp == 1796485000LL);
+    assert_int_equal(dump_line(p, "key=aoidc:epoch exp=-1 la=1 cas=2 fetch=no cls=1 size=70", &key, &exp), 1);
+    assert_string_equal(key, "aoidc:epoch");
+    assert_true(exp == -1);
+    /* exp may come later among the fields */
+    assert_int_equal(dump_line(p, "key=k la=1 exp=7", &key, &exp), 1);
+    assert_true(exp == 7);
+
+    char big[AOIDC_STORE_KEY_MAX + 2];
+    memset(big, 'k', sizeof(big) - 1);
+    big[AOIDC_STORE_KEY_MAX] = '\0'; /* exactly the longest key */
+    assert_int_equal(dump_line(p, apr_psprintf(p, "key=%s exp=1", big), &key, &exp), 1);
+    assert_int_equal((int)strlen(key), AOIDC_STORE_KEY_MAX);
+    big[AOIDC_STORE_KEY_MAX] = 'k';
+    big[AOIDC_STORE_KEY_MAX + 1] = '\0'; /* one more: not a key of ours */
+    assert_int_equal(dump_line(p, apr_psprintf(p, "key=%s exp=1", big), &key, &exp), 0);
+
+    static const char *bad[] = {
+        "", "END", "BUSY currently processing crawler request", "ERROR", "key=", "key= exp=1", "key=a",
+        "key=a exp=", "key=a exp=-", "key=a exp=12x", "key=a%4 exp=1", "key=a%zz exp=1", "key=a%00b exp=1",
+        "key=a+b exp=1", "kex=a exp=1", "key=a la=1", "key=a exp", "key=a exp=123456789012345678901",
+        NULL};
+    for (int i = 0; bad[i]; i++) {
+        assert_int_equal(dump_line(p, bad[i], &key, &exp), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_servers_parse),
         UNIT_TEST(test_order_distinct_and_listing_independent),
         UNIT_TEST(test_order_spread_and_stability),
+        UNIT_TEST(test_metadump_line),
     };
     return UNIT_RUN("store", tests);
 }
