@@ -318,6 +318,29 @@ static apr_int64_t epoch_missing(mc_ctx_t *c, int i, memcached_st *m, apr_pool_t
     return epoch;
 }
 
+/* Is res the epoch item (read along with a get)? Then *epoch = its value. */
+static int epoch_result(memcached_result_st *res, apr_int64_t *epoch)
+{
+    if (memcached_result_key_length(res) != sizeof(EPOCH_KEY) - 1 ||
+        memcmp(memcached_result_key_value(res), EPOCH_KEY, sizeof(EPOCH_KEY) - 1) != 0) {
+        return 0;
+    }
+    char num[24];
+    size_t n = memcached_result_length(res);
+    size_t cn = n < sizeof(num) - 1 ? n : sizeof(num) - 1;
+    memcpy(num, memcached_result_value(res), cn);
+    num[cn] = '\0';
+    *epoch = apr_atoi64(num);
+    return 1;
+}
+
+/* Server i answered a read that asked for its epoch: found, or it started
+ * empty since anyone looked (recorded from now on). */
+static void epoch_answered(mc_ctx_t *c, int i, memcached_st *m, apr_pool_t *p, int found, apr_int64_t epoch)
+{
+    epoch_seen(c, i, found ? epoch : epoch_missing(c, i, m, p));
+}
+
 /* get on server i (and its epoch when due); MEMCACHED_NOTFOUND when absent */
 static memcached_return_t srv_get(mc_ctx_t *c, int i, apr_pool_t *p, const char *key, char **val, apr_size_t *len,
                                   uint64_t *cas, uint32_t *flags)
@@ -342,14 +365,7 @@ static memcached_return_t srv_get(mc_ctx_t *c, int i, apr_pool_t *p, const char 
             memcached_result_st *res;
             while ((res = memcached_fetch_result(m, NULL, &rc)) != NULL) {
                 size_t n = memcached_result_length(res);
-                const char *k = memcached_result_key_value(res);
-                size_t kl = memcached_result_key_length(res);
-                if (with_epoch && kl == klen[1] && memcmp(k, EPOCH_KEY, kl) == 0) {
-                    char num[24];
-                    size_t cn = n < sizeof(num) - 1 ? n : sizeof(num) - 1;
-                    memcpy(num, memcached_result_value(res), cn);
-                    num[cn] = '\0';
-                    epoch = apr_atoi64(num);
+                if (with_epoch && epoch_result(res, &epoch)) {
                     epoch_found = 1;
                 }
                 else if (!found) {
@@ -374,11 +390,7 @@ static memcached_return_t srv_get(mc_ctx_t *c, int i, apr_pool_t *p, const char 
         }
     }
     if (with_epoch && (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)) {
-        if (!epoch_found) {
-            /* this server started empty since anyone looked: from now on */
-            epoch = epoch_missing(c, i, m, p);
-        }
-        epoch_seen(c, i, epoch);
+        epoch_answered(c, i, m, p, epoch_found, epoch);
     }
     memcached_pool_release(c->srv[i].pool, m);
     mark(c, i, rc, broke);
@@ -575,12 +587,7 @@ static memcached_return_t srv_mget(mc_ctx_t *c, int i, apr_pool_t *p, aoidc_stor
                 const char *k = memcached_result_key_value(res);
                 size_t kl = memcached_result_key_length(res);
                 size_t vn = memcached_result_length(res);
-                if (with_epoch && kl == sizeof(EPOCH_KEY) - 1 && memcmp(k, EPOCH_KEY, kl) == 0) {
-                    char num[24];
-                    size_t cn = vn < sizeof(num) - 1 ? vn : sizeof(num) - 1;
-                    memcpy(num, memcached_result_value(res), cn);
-                    num[cn] = '\0';
-                    epoch = apr_atoi64(num);
+                if (with_epoch && epoch_result(res, &epoch)) {
                     epoch_found = 1;
                     memcached_result_free(res);
                     continue;
@@ -609,10 +616,7 @@ static memcached_return_t srv_mget(mc_ctx_t *c, int i, apr_pool_t *p, aoidc_stor
         }
     }
     if (with_epoch && rc == MEMCACHED_SUCCESS) {
-        if (!epoch_found) {
-            epoch = epoch_missing(c, i, m, p);
-        }
-        epoch_seen(c, i, epoch);
+        epoch_answered(c, i, m, p, epoch_found, epoch);
     }
     memcached_pool_release(c->srv[i].pool, m);
     mark(c, i, rc, broke);
