@@ -152,12 +152,12 @@ typedef enum { LOAD_OK, LOAD_NONE, LOAD_DOWN } load_rc_t;
 /* The live record of one session id. LOAD_OK fills ctx (store_key, session)
  * and *cas; LOAD_NONE when the id is malformed, unknown, does not decrypt or
  * has expired; LOAD_DOWN when the store cannot answer. Each case is logged.
- * use_cache: the per-process session cache may answer instead of the store
- * (AuthOIDCSessionCacheTTL); its copy serves only a session that is valid
- * and not due for a write-back by that copy's times, else the store is
- * asked: expiry and write-backs are always the store's record's. */
-static load_rc_t load_session_ex(request_rec *r, aoidc_srv_cfg_t *sc, const char *id, apr_int64_t now,
-                                 aoidc_req_ctx_t *ctx, uint64_t *cas, int use_cache)
+ * The per-process session cache (AuthOIDCSessionCacheTTL) may answer
+ * instead of the store; its copy serves only a session that is valid and
+ * not due for a write-back by that copy's times, else the store is asked:
+ * expiry and write-backs are always the store's record's. */
+static load_rc_t load_session(request_rec *r, aoidc_srv_cfg_t *sc, const char *id, apr_int64_t now,
+                              aoidc_req_ctx_t *ctx, uint64_t *cas)
 {
     if (!aoidc_session_id_ok(id)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, AOIDC_LOGNO(302) "malformed session cookie ignored");
@@ -168,26 +168,32 @@ static load_rc_t load_session_ex(request_rec *r, aoidc_srv_cfg_t *sc, const char
     char *val;
     apr_size_t len;
     apr_uint32_t gen = 0;
-    int cached = use_cache && aoidc_session_cache_lookup(r, sc, ctx->store_key, &val, &len, cas, &gen);
-    aoidc_store_rc_t rc = cached ? AOIDC_STORE_OK : sc->store->get(sc->store, r->pool, ctx->store_key, &val, &len, cas);
-    if (rc == AOIDC_STORE_DOWN || rc == AOIDC_STORE_ERROR) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(303) "session store %s: %s", sc->store->name,
-                      aoidc_store_rc_str(rc));
-        return LOAD_DOWN;
+    apr_status_t rv = APR_EGENERAL;
+    int cached = aoidc_session_cache_lookup(r, sc, ctx->store_key, &val, &len, cas, &gen);
+    if (cached) {
+        rv = aoidc_session_decode(r->pool, sc->keys, ctx->store_key, (unsigned char *)val, len, &ctx->session);
+        if (rv != APR_SUCCESS || aoidc_session_remaining(&ctx->session, sc->inactivity, now) <= 0 ||
+            now - ctx->session.last_seen >= sc->touch_interval) {
+            /* another node may have written it back meanwhile: ask the
+             * store (the drop also keeps this read out of the cache) */
+            aoidc_session_cache_drop(sc, ctx->store_key);
+            cached = 0;
+        }
     }
-    if (rc == AOIDC_STORE_MISSING) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(304) "session unknown (expired or revoked)");
-        aoidc_metric_inc(AOIDC_M_SESSION_UNKNOWN);
-        aoidc_session_cache_drop(sc, ctx->store_key);
-        return LOAD_NONE;
-    }
-    apr_status_t rv = aoidc_session_decode(r->pool, sc->keys, ctx->store_key, (unsigned char *)val, len,
-                                           &ctx->session);
-    if (cached && (rv != APR_SUCCESS || aoidc_session_remaining(&ctx->session, sc->inactivity, now) <= 0 ||
-                   now - ctx->session.last_seen >= sc->touch_interval)) {
-        /* another node may have written it back meanwhile: ask the store */
-        aoidc_session_cache_drop(sc, ctx->store_key);
-        return load_session_ex(r, sc, id, now, ctx, cas, 0);
+    if (!cached) {
+        aoidc_store_rc_t rc = sc->store->get(sc->store, r->pool, ctx->store_key, &val, &len, cas);
+        if (rc == AOIDC_STORE_DOWN || rc == AOIDC_STORE_ERROR) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AOIDC_LOGNO(303) "session store %s: %s", sc->store->name,
+                          aoidc_store_rc_str(rc));
+            return LOAD_DOWN;
+        }
+        if (rc == AOIDC_STORE_MISSING) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AOIDC_LOGNO(304) "session unknown (expired or revoked)");
+            aoidc_metric_inc(AOIDC_M_SESSION_UNKNOWN);
+            aoidc_session_cache_drop(sc, ctx->store_key);
+            return LOAD_NONE;
+        }
+        rv = aoidc_session_decode(r->pool, sc->keys, ctx->store_key, (unsigned char *)val, len, &ctx->session);
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, AOIDC_LOGNO(305)
@@ -201,17 +207,11 @@ static load_rc_t load_session_ex(request_rec *r, aoidc_srv_cfg_t *sc, const char
         sc->store->del(sc->store, ctx->store_key);
         return LOAD_NONE;
     }
-    if (use_cache && !cached && now - ctx->session.last_seen < sc->touch_interval) {
+    if (!cached && now - ctx->session.last_seen < sc->touch_interval) {
         /* a record due for a write-back changes with it: cached after it */
         aoidc_session_cache_keep(sc, ctx->store_key, val, len, *cas, gen);
     }
     return LOAD_OK;
-}
-
-static load_rc_t load_session(request_rec *r, aoidc_srv_cfg_t *sc, const char *id, apr_int64_t now,
-                              aoidc_req_ctx_t *ctx, uint64_t *cas)
-{
-    return load_session_ex(r, sc, id, now, ctx, cas, 1);
 }
 
 #define SESSION_COOKIES_MAX 4
