@@ -328,3 +328,22 @@ def test_backchannel_logout_counted(make_apache, op):
     assert d['aoidc_revocations_applied_total{via="backchannel"}'] == 2
     assert alice1.get(a.url("/protected/"), allow_redirects=False, headers=NAV).status_code == 302
     assert bob.get(a.url("/protected/"), allow_redirects=False, headers=NAV).status_code == 200
+
+
+def test_session_cache_counted(make_apache, op):
+    """aoidc_session_cache_total: every request with a session asks the per-process cache
+    once; on one keep-alive connection (one child) it misses about once, then hits."""
+    a = make_apache(METRICS, extra_modules=("authz_host",))
+    b = new_browser()
+    rs = login(b, a.url("/protected/env"), "carol", "carol-pw", op=op)
+    assert rs[-1].status_code == 200
+    time.sleep(1.2)   # the child's feed thread has read the feed: its cache is trusted
+    s0 = scrape(a)
+    for _ in range(20):
+        assert b.get(a.url("/protected/env"), allow_redirects=False, timeout=10).status_code == 200
+    d = delta(s0, scrape(a))
+    hits = d.get('aoidc_session_cache_total{result="hit"}', 0)
+    misses = d.get('aoidc_session_cache_total{result="miss"}', 0)
+    assert d["aoidc_sessions_validated_total"] == 20, d
+    assert hits + misses == 20, d
+    assert hits >= 15, d
