@@ -459,22 +459,6 @@ const char *aoidc_dir_epoch_provider_key(apr_pool_t *p, const char *provider)
     return hash2(p, "aoidc:r:p:", provider, "");
 }
 
-/* An epoch value: decimal seconds. -1 when malformed. */
-static apr_int64_t epoch_parse(const char *val, apr_size_t len)
-{
-    apr_int64_t v = 0;
-    if (len == 0 || len > 18) {
-        return -1;
-    }
-    for (apr_size_t i = 0; i < len; i++) {
-        if (val[i] < '0' || val[i] > '9') {
-            return -1;
-        }
-        v = v * 10 + (val[i] - '0');
-    }
-    return v;
-}
-
 typedef struct {
     apr_int64_t now;
     const char *val;
@@ -486,7 +470,7 @@ static apr_status_t epoch_raise(void *baton, apr_pool_t *p, const char *old, apr
 {
     epoch_set_t *e = baton;
     (void)p;
-    if (old && epoch_parse(old, oldlen) >= e->now) {
+    if (old && aoidc_decimal(old, oldlen) >= e->now) {
         return APR_EEXIST;
     }
     *val = e->val;
@@ -523,7 +507,7 @@ static aoidc_dir_verdict_t epoch_check(aoidc_store_t *st, apr_pool_t *p, const c
     if (rc != AOIDC_STORE_OK) {
         return AOIDC_DIR_UNKNOWN;
     }
-    apr_int64_t epoch = epoch_parse(val, len);
+    apr_int64_t epoch = aoidc_decimal(val, len);
     /* a value we cannot read was not written by us: fail closed */
     return epoch < 0 || created <= epoch ? AOIDC_DIR_REVOKED : AOIDC_DIR_LIVE;
 }

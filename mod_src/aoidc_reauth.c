@@ -1,25 +1,10 @@
 /* Re-authentication after revocation and for step-up (see aoidc_reauth.h). */
 #include "aoidc_reauth.h"
 #include "aoidc_directory.h"
+#include "aoidc_util.h"
 
 #include <apr_strings.h>
 #include <string.h>
-
-/* decimal seconds, at most 19 digits; -1 otherwise */
-static apr_int64_t decimal(const char *s, apr_size_t len)
-{
-    if (len == 0 || len > 19) {
-        return -1;
-    }
-    apr_int64_t v = 0;
-    for (apr_size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9' || v > (APR_INT64_MAX - 9) / 10) {
-            return -1;
-        }
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
 
 static apr_status_t one_epoch(aoidc_store_t *st, apr_pool_t *p, const char *key, apr_int64_t now,
                               apr_int64_t *out)
@@ -33,7 +18,7 @@ static apr_status_t one_epoch(aoidc_store_t *st, apr_pool_t *p, const char *key,
     if (rc != AOIDC_STORE_OK) {
         return APR_EGENERAL;
     }
-    apr_int64_t e = decimal(val, len);
+    apr_int64_t e = aoidc_decimal(val, len);
     e = e < 0 ? now : e;
     if (e > *out) {
         *out = e;
@@ -59,7 +44,7 @@ apr_status_t aoidc_reauth_epoch(aoidc_store_t *st, apr_pool_t *p, const char *pr
 
 apr_int64_t aoidc_reauth_auth_time(const char *s)
 {
-    apr_int64_t v = s ? decimal(s, strlen(s)) : -1;
+    apr_int64_t v = s ? aoidc_decimal(s, strlen(s)) : -1;
     return v > 0 ? v : 0;
 }
 

@@ -169,6 +169,21 @@ void aoidc_sha256(const void *in, apr_size_t len, unsigned char out[32])
     EVP_Digest(in, len, out, &n, md, NULL);
 }
 
+apr_int64_t aoidc_decimal(const char *s, apr_size_t len)
+{
+    if (!s || len == 0 || len > 19) {
+        return -1;
+    }
+    apr_int64_t v = 0;
+    for (apr_size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9' || v > (APR_INT64_MAX - 9) / 10) {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
 char *aoidc_url_encode(apr_pool_t *p, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -42,6 +42,12 @@ int aoidc_ct_equal(const void *a, apr_size_t alen, const void *b, apr_size_t ble
 /* SHA-256 of in into out[32]. */
 void aoidc_sha256(const void *in, apr_size_t len, unsigned char out[32]);
 
+/* The len bytes at s (need not be NUL-terminated) as a decimal number of 1
+ * to 19 digits; -1 for anything else (a sign, blanks, an empty string, and
+ * a 19-digit value whose last digit could overflow an apr_int64_t: from
+ * 9223372036854775800 up, beyond any time in seconds). */
+apr_int64_t aoidc_decimal(const char *s, apr_size_t len);
+
 /* Percent-encode for a URL query component (RFC 3986 unreserved kept). */
 char *aoidc_url_encode(apr_pool_t *p, const char *s);
 

@@ -186,12 +186,35 @@ static void test_url_encode_and_ct(void **state)
     assert_string_not_equal(t1, t2);
 }
 
+/* aoidc_decimal: the epoch values and auth_time of the revocation code */
+static void test_decimal(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        apr_int64_t v;
+    } cases[] = {
+        {"0", 0}, {"1700000000", 1700000000}, {"922337203685477580", APR_INT64_C(922337203685477580)}, {"9223372036854775807", -1}, {"", -1}, {"-1", -1},
+        {" 1", -1}, {"1 ", -1}, {"+1", -1}, {"1e3", -1}, {"9223372036854775808", -1}, {"10000000000000000000", -1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = strlen(cases[i].s);
+        char *exact = unit_exact_copy(cases[i].s, n); /* no NUL after it */
+        if (aoidc_decimal(exact, n) != cases[i].v) {
+            fail_msg("'%s'", cases[i].s);
+        }
+        free(exact);
+    }
+    assert_int_equal(aoidc_decimal("123", 2), 12);
+    assert_int_equal(aoidc_decimal(NULL, 3), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         UNIT_TEST(test_b64url_roundtrip), UNIT_TEST(test_b64url_vectors), UNIT_TEST(test_b64url_rejects), UNIT_TEST(test_b64url_rejects_nonzero_padding_bits),
         UNIT_TEST(test_b64url_alphabet), UNIT_TEST(test_local_path),
-        UNIT_TEST(test_query_param), UNIT_TEST(test_url_encode_and_ct),
+        UNIT_TEST(test_query_param), UNIT_TEST(test_url_encode_and_ct), UNIT_TEST(test_decimal),
     };
     return UNIT_RUN("util", tests);
 }
